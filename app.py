@@ -1,0 +1,61 @@
+"""Application factory. ``flask --app app run`` finds ``create_app`` here.
+
+Nothing is wired at import time: extensions, blueprints and CLI commands join the app
+inside ``create_app``.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+import config as config_module
+
+# Feature packages, in registration order. Each exposes ``init_app(app)``.
+FEATURES = (
+    "portal.i18n",
+    "portal.security",
+    "portal.errors",
+    "portal.main",
+    "portal.accounts",
+    "portal.community",
+    "portal.cli",
+    "portal.ledger_cli",
+)
+
+
+def create_app(config: str | Mapping[str, Any] | type | None = None) -> Flask:
+    """Build the app.
+
+    ``config`` may be a config name ("development", "testing", "production"), a config
+    class, or a mapping of settings (applied on top of the testing defaults when it has
+    no ``ENV_NAME``). None means ``$FUFEN_CONFIG`` or development.
+    """
+    app = Flask(__name__, instance_relative_config=True, static_folder="static", template_folder="templates")
+    app.config.update(_resolve_config(config))
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY is not set; export SECRET_KEY before starting Fufen in production")
+    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+
+    from portal.extensions import csrf, db, limiter, login_manager
+
+    db.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
+    for name in FEATURES:
+        importlib.import_module(name).init_app(app)
+    return app
+
+
+def _resolve_config(config: str | Mapping[str, Any] | type | None) -> dict[str, Any]:
+    if config is None or isinstance(config, str):
+        return config_module.load(config)
+    if isinstance(config, type):
+        return config.from_env()  # type: ignore[attr-defined, no-any-return]
+    base = config_module.load(str(config.get("ENV_NAME", "testing")))
+    base.update(config)
+    return base

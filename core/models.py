@@ -1,0 +1,14 @@
+"""Import every model module so ``Base.metadata`` is complete (Alembic, create_all)."""
+from __future__ import annotations
+
+import importlib
+
+MODEL_MODULES = (
+    "portal.community.models",
+    "portal.accounts.models",
+    "portal.audit.models",
+    "ledger.models",
+)
+
+for _name in MODEL_MODULES:
+    importlib.import_module(_name)

@@ -1,0 +1,95 @@
+"""People and the roles they hold in a place."""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Optional
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, utcnow
+from portal.community.models import Building, Community
+
+
+class Role(str, enum.Enum):
+    RESIDENT = "resident"          # 居民/志愿者 — held in a community
+    PARTY_MEMBER = "party_member"  # 在职党员 — held in the community they reported to
+    STAFF = "staff"                # 社区工作者 — held in a community
+    MERCHANT = "merchant"          # 商户/共建单位联系人 — held in a community, tied to an organisation
+    STREET_ADMIN = "street_admin"  # 街道管理员 — held in a street
+    SYSADMIN = "sysadmin"          # 系统管理员 — global
+
+
+COMMUNITY_ROLES = frozenset({Role.RESIDENT, Role.PARTY_MEMBER, Role.STAFF, Role.MERCHANT})
+
+
+class User(UserMixin, Base):
+    __tablename__ = "user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(11), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(40))
+    real_name: Mapped[Optional[str]] = mapped_column(String(40))
+    # Home community: where the person lives and where their 福分 account is.
+    community_id: Mapped[Optional[int]] = mapped_column(ForeignKey("community.id"), index=True)
+    building_id: Mapped[Optional[int]] = mapped_column(ForeignKey("building.id"))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    # Bumped on password change / deactivation: every older session stops being valid.
+    session_version: Mapped[int] = mapped_column(default=1)
+    large_text: Mapped[bool] = mapped_column(default=False)
+    locale: Mapped[Optional[str]] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    password_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[Optional[dt.datetime]]
+
+    community: Mapped[Optional[Community]] = relationship()
+    building: Mapped[Optional[Building]] = relationship()
+    roles: Mapped[list[RoleAssignment]] = relationship(
+        back_populates="user", foreign_keys="RoleAssignment.user_id", cascade="all, delete-orphan"
+    )
+
+    # Flask-Login: the session carries "<id>:<session_version>" so that a password
+    # change or deactivation ends every other session at once.
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_authenticated(self) -> bool:  # type: ignore[override]
+        return True
+
+    def role_scopes(self, role: Role) -> list[RoleAssignment]:
+        return [r for r in self.roles if r.role == role]
+
+
+class RoleAssignment(Base):
+    """A role held *in* a place: community roles carry community_id, street admins
+    street_id, system admins neither. The CHECK keeps the scope consistent."""
+
+    __tablename__ = "role_assignment"
+    __table_args__ = (
+        UniqueConstraint("user_id", "role", "community_id", "street_id"),
+        CheckConstraint(
+            "(role IN ('resident', 'party_member', 'staff', 'merchant')"
+            " AND community_id IS NOT NULL AND street_id IS NULL)"
+            " OR (role = 'street_admin' AND street_id IS NOT NULL AND community_id IS NULL)"
+            " OR (role = 'sysadmin' AND street_id IS NULL AND community_id IS NULL)",
+            name="scope_matches_role",
+        ),
+        CheckConstraint("role <> 'merchant' OR organisation_id IS NOT NULL", name="merchant_has_org"),
+        Index("ix_role_assignment_community_role", "community_id", "role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=20, validate_strings=True))
+    community_id: Mapped[Optional[int]] = mapped_column(ForeignKey("community.id"))
+    street_id: Mapped[Optional[int]] = mapped_column(ForeignKey("street.id"))
+    organisation_id: Mapped[Optional[int]] = mapped_column(ForeignKey("organisation.id"))
+    granted_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="roles", foreign_keys=[user_id])
+    community: Mapped[Optional[Community]] = relationship()

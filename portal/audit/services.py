@@ -1,0 +1,65 @@
+"""Write audit events.
+
+``record`` adds the event to the request's session (it commits with the request).
+``record_refusal`` must survive the rollback that a refused request gets.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import has_request_context, request
+from sqlalchemy.orm import Session
+
+from portal.audit.models import AuditEvent
+
+
+def _ip() -> str | None:
+    return request.remote_addr if has_request_context() else None
+
+
+def record(
+    session: Session,
+    action: str,
+    *,
+    actor_id: int | None,
+    community_id: int | None = None,
+    outcome: str = "ok",
+    target: tuple[str, int] | None = None,
+    **detail: Any,
+) -> AuditEvent:
+    event = AuditEvent(
+        action=action,
+        actor_id=actor_id,
+        community_id=community_id,
+        outcome=outcome,
+        target_type=target[0] if target else None,
+        target_id=target[1] if target else None,
+        ip=_ip(),
+        detail=detail,
+    )
+    session.add(event)
+    return event
+
+
+def record_refusal(
+    session: Session,
+    action: str,
+    *,
+    actor_id: int | None,
+    community_id: int | None = None,
+    target: tuple[str, int] | None = None,
+    **detail: Any,
+) -> None:
+    """Record a refused action so that it is kept although the request rolls back.
+
+    Inside a request the event is written after the request's own transaction ends
+    (in a transaction of its own); a second connection would deadlock behind SQLite's
+    writer lock. Outside a request it is simply added to ``session``.
+    """
+    kwargs = dict(actor_id=actor_id, community_id=community_id, outcome="refused", target=target, **detail)
+    if has_request_context():
+        from portal.extensions import db
+
+        db.defer(lambda s: record(s, action, **kwargs))
+    else:
+        record(session, action, **kwargs)

@@ -1,0 +1,139 @@
+"""A small Flask binding for plain SQLAlchemy 2.0: one Session per app context and
+one commit per request.
+
+Services flush and never commit; ``after_request`` commits once when the response is
+a success or a redirect (status < 400) and rolls back otherwise, so a refused form
+(4xx) or an error (5xx) changes nothing. Views can force a rollback with
+``db.mark_rollback()``.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+
+from flask import Flask, Response, g, request
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db import make_engine, make_session_factory, set_read_only
+
+log = logging.getLogger(__name__)
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Database:
+    def __init__(self) -> None:
+        self._engines: dict[int, Engine] = {}
+        self._factories: dict[int, sessionmaker[Session]] = {}
+
+    def init_app(self, app: Flask) -> None:
+        url = app.config["DATABASE_URL"]
+        engine_options = dict(app.config.get("DATABASE_ENGINE_OPTIONS", {}))
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            # One shared in-memory database for the whole app (tests).
+            from sqlalchemy.pool import StaticPool
+
+            engine_options.setdefault("poolclass", StaticPool)
+            engine_options.setdefault("connect_args", {"check_same_thread": False})
+        engine = app.config.get("DATABASE_ENGINE") or make_engine(url, **engine_options)
+        self._engines[id(app)] = engine
+        bind = app.config.get("DATABASE_BIND")
+        if bind is not None:
+            # Tests: every request's commit becomes a SAVEPOINT release inside one outer
+            # transaction that the test rolls back.
+            self._factories[id(app)] = sessionmaker(
+                bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint"
+            )
+        else:
+            self._factories[id(app)] = make_session_factory(engine)
+        app.extensions["fufen_db"] = self
+        app.before_request(self._before_request)
+        app.after_request(self._after_request)
+        app.teardown_appcontext(self._teardown)
+
+    # --- access ------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        from flask import current_app
+
+        return self._engines[id(current_app._get_current_object())]  # type: ignore[attr-defined]
+
+    @property
+    def session(self) -> Session:
+        sess = g.get("_fufen_session")
+        if sess is None:
+            from flask import current_app
+
+            factory = self._factories[id(current_app._get_current_object())]  # type: ignore[attr-defined]
+            sess = factory()
+            g._fufen_session = sess
+        return sess
+
+    def mark_rollback(self) -> None:
+        g._fufen_rollback = True
+
+    def defer(self, fn: Callable[[Session], object]) -> None:
+        """Run ``fn(session)`` after the request's transaction has ended (committed or
+        rolled back), in a transaction of its own. Used for audit records of refusals."""
+        g.setdefault("_fufen_deferred", []).append(fn)
+
+    # --- request lifecycle --------------------------------------------------------
+    def _before_request(self) -> None:
+        # SQLite: readers BEGIN DEFERRED, writers BEGIN IMMEDIATE (see core.db).
+        g._fufen_ro_token = set_read_only(request.method in _READ_METHODS)
+
+    def _after_request(self, response: Response) -> Response:
+        sess: Session | None = g.get("_fufen_session")
+        if sess is None:
+            return response
+        if response.status_code >= 400 or g.get("_fufen_rollback"):
+            sess.rollback()
+        else:
+            try:
+                sess.commit()
+            except (IntegrityError, OperationalError) as exc:
+                # A race lost at commit time (unique key, serialisation, lock timeout):
+                # nothing was written; tell the user to try again instead of a 500.
+                sess.rollback()
+                log.warning("commit failed: %s", exc)
+                from portal.errors import conflict_response
+
+                response = conflict_response()
+        self._run_deferred(sess)
+        return response
+
+    def _run_deferred(self, sess: Session) -> None:
+        deferred = g.pop("_fufen_deferred", None)
+        if not deferred:
+            return
+        try:
+            for fn in deferred:
+                fn(sess)
+            sess.commit()
+        except Exception:  # an audit write must never turn a response into a 500
+            sess.rollback()
+            log.exception("deferred write failed")
+
+    def _teardown(self, _exc: BaseException | None) -> None:
+        sess: Session | None = g.pop("_fufen_session", None)
+        if sess is not None:
+            sess.rollback()
+            sess.close()
+        token = g.pop("_fufen_ro_token", None)
+        if token is not None:
+            try:
+                from core.db import _read_only
+
+                _read_only.reset(token)
+            except ValueError:  # reset from another context (streamed response)
+                pass
+
+    def dispose(self, app: Flask) -> None:
+        engine = self._engines.get(id(app))
+        if engine is not None:
+            engine.dispose()
+
+

@@ -1,0 +1,64 @@
+"""Friendly error pages in both languages; bad input never becomes a 500."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def error_response(status: int, title: str, message: str) -> Response:
+    if _wants_json():
+        resp = jsonify(error={"status": status, "title": title, "message": message})
+    else:
+        resp = Response(render_template("errors/error.html", status=status, title=title, message=message))
+    resp.status_code = status
+    return resp
+
+
+def conflict_response() -> Response:
+    return error_response(409, _("Please try again"),
+                          _("Someone else changed this at the same moment. Nothing was saved; please try again."))
+
+
+def _messages(status: int) -> tuple[str, str]:
+    table = {
+        400: (_("Bad request"), _("The request could not be understood. Please check what you entered.")),
+        403: (_("Not allowed"), _("You do not have permission to do this here.")),
+        404: (_("Page not found"), _("The page you are looking for does not exist or has moved.")),
+        405: (_("Not allowed"), _("This action is not available in this way.")),
+        409: (_("Please try again"), _("Someone else changed this at the same moment. Nothing was saved.")),
+        413: (_("Too large"), _("What you sent is too large.")),
+        429: (_("Too many attempts"), _("Too many attempts. Please wait a while and try again.")),
+        500: (_("Something went wrong"), _("Something went wrong on our side. Nothing was changed; please try again later.")),
+    }
+    return table.get(status, (_("Error"), _("The request could not be completed.")))
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(_e: CSRFError) -> Response:
+        return error_response(400, _("Form expired"),
+                              _("This form has expired or was not sent from this site. Please go back, reload the page and try again."))
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException) -> Response:
+        status = e.code or 500
+        title, message = _messages(status)
+        return error_response(status, title, message)
+
+    @app.errorhandler(Exception)
+    def unhandled(e: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        title, message = _messages(500)
+        return error_response(500, title, message)
