@@ -62,3 +62,32 @@ def init_app(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         title, message = _messages(500)
         return error_response(500, title, message)
+
+
+class ServiceError(Exception):
+    """A business rule refused the request. ``message`` is already translated (use
+    ``lazy_gettext`` at raise time or ``gettext`` inside a request); ``status`` is the
+    HTTP status the web layer answers with; ``code`` is stable for the JSON API."""
+
+    status = 400
+
+    def __init__(self, message: str, *, code: str = "refused", status: int | None = None,
+                 field: str | None = None) -> None:
+        super().__init__(str(message))
+        self.message = message
+        self.code = code
+        self.field = field
+        if status is not None:
+            self.status = status
+
+
+class NotFound(ServiceError):
+    status = 404
+
+
+class Forbidden(ServiceError):
+    status = 403
+
+
+class Conflict(ServiceError):
+    status = 409
