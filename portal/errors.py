@@ -51,6 +51,12 @@ def init_app(app: Flask) -> None:
         return error_response(400, _("Form expired"),
                               _("This form has expired or was not sent from this site. Please go back, reload the page and try again."))
 
+    @app.errorhandler(ServiceError)
+    def service_error(e: ServiceError) -> Response:
+        # A rule refused the request and the view did not render its own page for it.
+        title, _message = _messages(e.status)
+        return error_response(e.status, title, str(e.message))
+
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> Response:
         status = e.code or 500
