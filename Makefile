@@ -1,0 +1,54 @@
+# Fufen — two commands on a fresh machine:
+#   make run    set up .venv, migrate, seed demo data, serve http://127.0.0.1:5000
+#   make test   set up .venv (+ Chromium and a CJK font when missing), run the whole suite
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+FLASK  := $(VENV)/bin/flask --app app
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+# The suite also runs against this PostgreSQL server (a fresh database per run).
+TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+PYTEST_ARGS ?=
+
+.PHONY: run test venv dev-venv translations migrate seed check-migrations browser clean bench
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+dev-venv: $(VENV)/.installed-dev
+
+translations: venv
+	$(VENV)/bin/pybabel compile -q -d translations
+
+migrate: venv
+	$(FLASK) db upgrade
+
+seed: migrate
+	$(FLASK) seed-demo
+
+run: translations seed
+	FUFEN_CONFIG=development $(FLASK) run --host $(HOST) --port $(PORT)
+
+browser:
+	bash scripts/install-browser.sh
+
+check-migrations: dev-venv
+	$(PY) -m pytest -q -p no:cacheprovider tests/integration/test_migrations.py
+
+test: dev-venv translations browser
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: dev-venv
+	$(PY) -m bench.ledger --help
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .hypothesis
