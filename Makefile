@@ -27,7 +27,7 @@ venv: $(VENV)/.installed
 dev-venv: $(VENV)/.installed-dev
 
 translations: venv
-	$(VENV)/bin/pybabel compile -q -d translations
+	sh scripts/i18n.sh compile
 
 migrate: venv
 	$(FLASK) db upgrade
@@ -39,7 +39,7 @@ run: translations seed
 	FUFEN_CONFIG=development $(FLASK) run --host $(HOST) --port $(PORT)
 
 browser:
-	bash scripts/install-browser.sh
+	sh scripts/install-browser.sh
 
 check-migrations: dev-venv
 	$(PY) -m pytest -q -p no:cacheprovider tests/integration/test_migrations.py

@@ -17,11 +17,13 @@ import config as config_module
 # Feature packages, in registration order. Each exposes ``init_app(app)``.
 FEATURES = (
     "portal.i18n",
+    "portal.security_headers",
     "portal.security",
     "portal.errors",
     "portal.main",
     "portal.accounts",
     "portal.community",
+    "portal.notifications",
     "portal.cli",
     "portal.ledger_cli",
 )
@@ -39,6 +41,11 @@ def create_app(config: str | Mapping[str, Any] | type | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY is not set; export SECRET_KEY before starting Fufen in production")
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    if app.config.get("PROXY_FIX_X_FOR"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["PROXY_FIX_X_FOR"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     from portal.extensions import csrf, db, limiter, login_manager
 

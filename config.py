@@ -47,7 +47,11 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_LIMIT_PER_IP = "30 per 15 minutes"
     LOGIN_LIMIT_PER_ACCOUNT = "10 per 15 minutes"
+    LOGIN_LIMIT_PER_ACCOUNT_GLOBAL = "50 per hour"
     SIGNUP_LIMIT_PER_IP = "20 per hour"
+    # Number of reverse proxies in front of the app (nginx: 1). Their X-Forwarded-For is
+    # trusted so that rate limits key on the client's address, not the proxy's.
+    PROXY_FIX_X_FOR = 0
     # Security headers
     TALISMAN_FORCE_HTTPS = False
     # Ledger
@@ -66,6 +70,8 @@ class Config:
             values["SECRET_KEY"] = os.environ["SECRET_KEY"]
         if os.environ.get("RATELIMIT_STORAGE_URI"):
             values["RATELIMIT_STORAGE_URI"] = os.environ["RATELIMIT_STORAGE_URI"]
+        if os.environ.get("PROXY_FIX_X_FOR"):
+            values["PROXY_FIX_X_FOR"] = int(os.environ["PROXY_FIX_X_FOR"])
         if os.environ.get("SESSION_COOKIE_SECURE") is not None:
             values["SESSION_COOKIE_SECURE"] = _env_bool("SESSION_COOKIE_SECURE", False)
         return values

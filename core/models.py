@@ -7,6 +7,8 @@ MODEL_MODULES = (
     "portal.community.models",
     "portal.accounts.models",
     "portal.audit.models",
+    "portal.settings.models",
+    "portal.notifications.models",
     "ledger.models",
 )
 

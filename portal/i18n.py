@@ -2,6 +2,8 @@
 user's profile once logged in). Also the 长辈模式 (large text) preference."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask, current_app, g, has_request_context, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -72,3 +74,121 @@ def init_app(app: Flask) -> None:
         if current_user.is_authenticated:
             current_user.large_text = on
         return resp
+
+
+# --- catalogue tooling (scripts/i18n.sh, the Makefile and the tests call these) -------
+# English msgids are the source language: only zh_Hans_CN needs a catalogue; for "en"
+# Flask-Babel finds no catalogue and shows the msgids themselves.
+
+ROOT = Path(__file__).resolve().parent.parent
+TRANSLATIONS_DIR = ROOT / "translations"
+BABEL_CFG = ROOT / "babel.cfg"
+TRANSLATED_LOCALES = ("zh_Hans_CN",)
+EXTRACT_KEYWORDS = ("_l", "lazy_gettext", "lazy_ngettext:1,2", "_n:1,2", "lazy_pgettext:1c,2")
+# Top-level folders that never hold user-facing strings (or must not be scanned).
+_NOT_SOURCE = {"tests", "migrations", "bench", "docs", "scripts", "translations", "static",
+               "instance", "node_modules", "seeds"}
+
+
+def source_paths() -> list[str]:
+    """What to scan: every top-level package and templates folder, plus top-level *.py."""
+    paths = []
+    for child in sorted(ROOT.iterdir()):
+        if child.name.startswith((".", "_")) or child.name in _NOT_SOURCE:
+            continue
+        if child.is_dir() and (child.name == "templates" or any(child.glob("*.py"))):
+            paths.append(child.name)
+        elif child.suffix == ".py":
+            paths.append(child.name)
+    return paths
+
+
+def _pybabel(*args: str) -> None:
+    """Run a pybabel command from the project root (locations stay relative)."""
+    import os
+
+    from babel.messages.frontend import CommandLineInterface
+
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        CommandLineInterface().run(["pybabel", "-q", *args])
+    finally:
+        os.chdir(cwd)
+
+
+def extract_messages(pot_path: str | None = None) -> str:
+    """Extract every msgid from code and templates into a POT file; returns its path."""
+    target = pot_path or str(TRANSLATIONS_DIR / "messages.pot")
+    keywords: list[str] = []
+    for k in EXTRACT_KEYWORDS:
+        keywords += ["-k", k]
+    _pybabel("extract", "-F", str(BABEL_CFG), *keywords, "--add-location=file", "--sort-output",
+             "--no-wrap", "-c", "Translators:", "--project=Fufen", "-o", target, *source_paths())
+    return target
+
+
+def update_catalogs(pot_path: str | None = None) -> None:
+    """Merge a fresh extraction into each translated catalogue (new msgids arrive empty)."""
+    pot = pot_path or extract_messages()
+    for locale in TRANSLATED_LOCALES:
+        po = TRANSLATIONS_DIR / locale / "LC_MESSAGES" / "messages.po"
+        if po.exists():
+            _pybabel("update", "-i", pot, "-d", str(TRANSLATIONS_DIR), "-l", locale,
+                     "--no-fuzzy-matching", "--ignore-obsolete", "--no-wrap")
+        else:
+            _pybabel("init", "-i", pot, "-d", str(TRANSLATIONS_DIR), "-l", locale, "--no-wrap")
+
+
+def compile_catalogs(force: bool = False) -> list[str]:
+    """Compile each ``messages.po`` into ``messages.mo`` when the .mo is missing or older.
+
+    Fuzzy entries are left out. Raises ``ValueError`` when a translation breaks its
+    placeholders (e.g. ``%(name)s`` missing). Returns the .mo files written.
+    """
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    written = []
+    for po in sorted(TRANSLATIONS_DIR.glob("*/LC_MESSAGES/*.po")):
+        mo = po.with_suffix(".mo")
+        if not force and mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as fh:
+            catalog = read_po(fh, locale=po.parent.parent.name)
+        problems = [f"{msg.id!r}: {err}" for msg, errors in catalog.check() for err in errors]
+        if problems:
+            raise ValueError(f"{po}: " + "; ".join(problems))
+        tmp = mo.with_suffix(".mo.tmp")
+        with tmp.open("wb") as fh:
+            write_mo(fh, catalog, use_fuzzy=False)
+        tmp.replace(mo)
+        written.append(str(mo))
+    return written
+
+
+def untranslated(locale: str = "zh_Hans_CN", pot_path: str | None = None) -> list[str]:
+    """msgids found in the code but missing, empty or fuzzy in ``locale``'s catalogue."""
+    import tempfile
+
+    from babel.messages.pofile import read_po
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pot = pot_path or extract_messages(str(Path(tmp) / "messages.pot"))
+        with open(pot, "rb") as fh:
+            template = read_po(fh)
+    po = TRANSLATIONS_DIR / locale / "LC_MESSAGES" / "messages.po"
+    if not po.exists():
+        return [str(m.id) for m in template if m.id]
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale=locale)
+    missing = []
+    for msg in template:
+        if not msg.id:
+            continue
+        found = catalog.get(msg.id, msg.context)
+        strings = found.string if found is not None else None
+        values = strings if isinstance(strings, (list, tuple)) else [strings]
+        if found is None or found.fuzzy or not all(values):
+            missing.append(msg.id if isinstance(msg.id, str) else msg.id[0])
+    return missing

@@ -148,7 +148,9 @@ def init_app(app: Flask) -> None:
     from portal.extensions import login_manager
 
     login_manager.login_view = "accounts.login"
-    login_manager.session_protection = "strong"
+    # "basic", not "strong": phones hop between Wi-Fi and mobile networks, and "strong"
+    # would log an older user out on every change of address.
+    login_manager.session_protection = "basic"
 
     @login_manager.user_loader
     def load_user(token: str) -> User | None:

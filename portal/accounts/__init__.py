@@ -1,5 +1,13 @@
+"""Accounts: sign-up, log-in/out, my account, password change (blueprint ``accounts``).
+
+``mask_phone`` / ``mask_id_number`` (``portal.accounts.masking``) and ``normalize_phone``
+(``portal.accounts.policy``) are for every feature to use.
+"""
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    pass
+    from portal.accounts.views import bp, small_bodies
+
+    app.register_blueprint(bp)
+    app.before_request_funcs.setdefault(None, []).insert(0, small_bodies)

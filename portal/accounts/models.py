@@ -84,7 +84,8 @@ class RoleAssignment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
-    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=20, validate_strings=True))
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=20, validate_strings=True,
+                                            values_callable=lambda e: [m.value for m in e]))
     community_id: Mapped[Optional[int]] = mapped_column(ForeignKey("community.id"))
     street_id: Mapped[Optional[int]] = mapped_column(ForeignKey("street.id"))
     organisation_id: Mapped[Optional[int]] = mapped_column(ForeignKey("organisation.id"))

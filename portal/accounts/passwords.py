@@ -1,9 +1,14 @@
-"""argon2id password hashing with parameters from the app config."""
+"""argon2id password hashing with parameters from the app config.
+
+Passwords are NFKC-normalised before hashing and verifying, so full-width and half-width
+input (Chinese input methods) of the same password match."""
 from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import current_app, has_app_context
+
+from portal.accounts.policy import normalize_password
 
 
 def _hasher() -> PasswordHasher:
@@ -18,12 +23,12 @@ def _hasher() -> PasswordHasher:
 
 
 def hash_password(password: str) -> str:
-    return _hasher().hash(password)
+    return _hasher().hash(normalize_password(password))
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _hasher().verify(password_hash, password)
+        return _hasher().verify(password_hash, normalize_password(password))
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -1,5 +1,9 @@
+"""Places (street → community → grid → building), roles in them, partner units and
+party members' 报到."""
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    pass
+    from portal.community.views import bp
+
+    app.register_blueprint(bp)

@@ -67,6 +67,12 @@ class Building(Base):
     grid: Mapped[Grid] = relationship(back_populates="buildings")
 
 
+def _enum_values(enum_cls: type[enum.Enum]) -> list[str]:
+    """Store the enum's *values* ("pending"), not its names ("PENDING"): the CHECK
+    constraints and the partial unique index below compare with the values."""
+    return [str(m.value) for m in enum_cls]
+
+
 class OrgKind(str, enum.Enum):
     PARTNER = "partner"      # 共建单位: agency, company, school
     MERCHANT = "merchant"    # 合作商户: redeems 福分 vouchers
@@ -82,7 +88,8 @@ class Organisation(Base):
     street_id: Mapped[int] = mapped_column(ForeignKey("street.id"), index=True)
     # Merchants serve one community; partner units may serve the whole street (NULL).
     community_id: Mapped[Optional[int]] = mapped_column(ForeignKey("community.id"), index=True)
-    kind: Mapped[OrgKind] = mapped_column(Enum(OrgKind, native_enum=False, length=20))
+    kind: Mapped[OrgKind] = mapped_column(Enum(OrgKind, native_enum=False, length=20, validate_strings=True,
+                                                values_callable=_enum_values))
     name: Mapped[str] = mapped_column(String(120))
     contact_name: Mapped[str] = mapped_column(String(40), default="")
     contact_phone: Mapped[str] = mapped_column(String(20), default="")
@@ -127,7 +134,8 @@ class PartyReport(Base):
     work_unit: Mapped[str] = mapped_column(String(120))
     party_org: Mapped[str] = mapped_column(String(120))
     status: Mapped[ReportStatus] = mapped_column(
-        Enum(ReportStatus, native_enum=False, length=20), default=ReportStatus.PENDING
+        Enum(ReportStatus, native_enum=False, length=20, validate_strings=True, values_callable=_enum_values),
+        default=ReportStatus.PENDING
     )
     submitted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     reviewed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))

@@ -1,17 +1,53 @@
-"""Home (首页) and health check."""
+"""首页 (home), 服务 (services), 福分 (points) and the health check. Thin views: they only
+read, through ``portal.main.queries``."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, render_template
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from sqlalchemy import text
 
 from portal.extensions import db
+from portal.main.nav import url_for_safe
+from portal.main.queries import points_summary, role_lines
 
 bp = Blueprint("main", __name__)
+
+# Service entries, each shown only once its feature's endpoint exists. The first
+# endpoint that resolves wins (features may name their pages differently as they land).
+SERVICE_LINKS: tuple[tuple[Any, Any, tuple[str, ...]], ...] = (
+    (_l("My community"),
+     _l("Your community, your report status and the places you help manage."),
+     ("community.home",)),
+    (_l("Report to my community"),
+     _l("Party members working elsewhere register with the community where they live."),
+     ("community.report",)),
+)
 
 
 @bp.get("/")
 def index() -> str:
-    return render_template("main/index.html")
+    if not current_user.is_authenticated:
+        return render_template("main/welcome.html")
+    return render_template("main/index.html", roles=role_lines(current_user))
+
+
+@bp.get("/services")
+def services() -> str:
+    links = []
+    for title, description, endpoints in SERVICE_LINKS:
+        url = url_for_safe(*endpoints)
+        if url:
+            links.append({"title": title, "description": description, "url": url})
+    return render_template("main/services.html", links=links)
+
+
+@bp.get("/points")
+def points() -> str:
+    summary = points_summary(db.session, current_user) if current_user.is_authenticated else None
+    return render_template("main/points.html", summary=summary)
 
 
 @bp.get("/healthz")

@@ -1,0 +1,288 @@
+"""Database objects beyond the tables: immutability triggers (SQLite and PostgreSQL) and
+the PostgreSQL posting functions.
+
+They are installed by ``Base.metadata.create_all`` (listeners at the bottom of this module)
+and can be installed by a migration with ``install(connection)`` / ``statements(dialect)``.
+Every statement is idempotent (``CREATE OR REPLACE`` / ``IF NOT EXISTS``).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+
+from core.db import Base
+from ledger import models as m
+
+APPEND_ONLY = (
+    m.Transaction.__tablename__, m.Entry.__tablename__,
+    m.AuditRecord.__tablename__, m.IdempotencyRecord.__tablename__,
+)
+
+# --- PostgreSQL -----------------------------------------------------------------------
+
+PG_FUNCTIONS = [
+    r"""
+CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'ledger: % on % is not allowed (append-only; post a reversal instead)',
+        TG_OP, TG_TABLE_NAME USING ERRCODE = 'restrict_violation';
+END $$""",
+    # One round trip per posting: idempotency, validation, ordered locking, overdraft check,
+    # inserts, running balances, audit-chain link. Mirrors ledger.posting._post_py exactly;
+    # rejections are *returned* (never raised) so the caller's transaction stays usable.
+    r"""
+CREATE OR REPLACE FUNCTION ledger_post(
+    p_key text, p_hash text, p_kind text, p_actor bigint, p_reason text,
+    p_ref_type text, p_ref_id bigint, p_accounts bigint[], p_amounts bigint[],
+    p_allow_cross boolean,
+    OUT o_status text, OUT o_tx_id bigint, OUT o_created_at timestamptz, OUT o_detail text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_n int := cardinality(p_accounts);  -- entries arrive in account-id order
+    v_idem record;
+    v_found int;
+    v_comms bigint[];
+    v_closed bigint;
+    v_ncur int;
+    v_seq bigint;
+    v_prev text;
+    v_hash text;
+    v_balance bigint;
+    v_balances bigint[] := array_fill(0::bigint, ARRAY[cardinality(p_accounts)]);
+    v_legs text := '';
+    v_bad record;
+BEGIN
+    SELECT count(*), array_agg(DISTINCT community_id ORDER BY community_id),
+           min(id) FILTER (WHERE closed_at IS NOT NULL), count(DISTINCT currency)
+      INTO v_found, v_comms, v_closed, v_ncur
+      FROM ledger_accounts WHERE id = ANY(p_accounts);
+    IF v_found < v_n OR v_closed IS NOT NULL OR v_ncur > 1
+       OR (cardinality(v_comms) > 1 AND NOT p_allow_cross) THEN
+        -- Invalid now; a replay of a request accepted earlier still gets its result.
+        SELECT * INTO v_idem FROM ledger_idempotency WHERE key = p_key;
+        IF NOT FOUND THEN
+            IF v_found < v_n THEN
+                o_status := 'unknown_account';
+                o_detail := json_build_object('account_ids', (
+                    SELECT array_agg(u ORDER BY u) FROM unnest(p_accounts) AS u
+                     WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.id = u)))::text;
+            ELSIF v_closed IS NOT NULL THEN
+                o_status := 'account_closed';
+                o_detail := json_build_object('account_id', v_closed)::text;
+            ELSIF v_ncur > 1 THEN
+                o_status := 'currency_mismatch';
+                o_detail := '{}';
+            ELSE
+                o_status := 'cross_community';
+                o_detail := json_build_object('community_ids', v_comms)::text;
+            END IF;
+            RETURN;
+        END IF;
+    ELSE
+        -- Chain heads in community order: serializes the ledger writers of these
+        -- communities (only), so the accounts below are uncontended once we hold them.
+        SELECT seq, hash INTO v_seq, v_prev FROM ledger_audit_heads
+         WHERE community_id = v_comms[1] FOR UPDATE;
+        IF cardinality(v_comms) > 1 THEN
+            PERFORM 1 FROM ledger_audit_heads WHERE community_id = ANY(v_comms[2:])
+             ORDER BY community_id FOR UPDATE;
+        END IF;
+        -- Under the lock, so a concurrent twin of this request has committed or not run.
+        SELECT * INTO v_idem FROM ledger_idempotency WHERE key = p_key;
+    END IF;
+    IF v_idem.key IS NOT NULL THEN
+        IF v_idem.request_hash <> p_hash THEN
+            o_status := 'idempotency_conflict';
+            o_detail := json_build_object('key', p_key)::text;
+        ELSIF v_idem.error_code IS NOT NULL THEN
+            o_status := 'replayed_rejection';
+            o_detail := json_build_object('code', v_idem.error_code, 'detail', v_idem.error_detail::json)::text;
+        ELSE
+            o_status := 'replayed';
+            o_tx_id := v_idem.tx_id;
+            SELECT created_at INTO o_created_at FROM ledger_transactions WHERE id = v_idem.tx_id;
+        END IF;
+        RETURN;
+    END IF;
+
+    -- Debits first, each a conditional update (the overdraft rule) that also locks the row;
+    -- only a debit can fail, and then the debits already applied are undone.
+    FOR pass IN 1..2 LOOP
+        FOR i IN 1..v_n LOOP
+            CONTINUE WHEN (pass = 1) <> (p_amounts[i] < 0);
+            UPDATE ledger_accounts
+               SET balance = balance + p_amounts[i],
+                   debt_allowed = CASE WHEN balance + p_amounts[i] - held >= 0 THEN 0 ELSE debt_allowed END
+             WHERE id = p_accounts[i]
+               AND (may_go_negative OR p_amounts[i] >= 0 OR balance + p_amounts[i] - held >= 0)
+            RETURNING balance INTO v_balance;
+            IF NOT FOUND THEN
+                FOR j IN 1..i - 1 LOOP
+                    CONTINUE WHEN p_amounts[j] >= 0;
+                    UPDATE ledger_accounts SET balance = balance - p_amounts[j] WHERE id = p_accounts[j];
+                END LOOP;
+                SELECT id, balance - held AS available INTO v_bad FROM ledger_accounts WHERE id = p_accounts[i];
+                o_status := 'insufficient_funds';
+                o_detail := json_build_object('account_id', v_bad.id, 'available', v_bad.available,
+                                              'required', -p_amounts[i])::text;
+                INSERT INTO ledger_idempotency (key, op, request_hash, error_code, error_detail, created_at)
+                VALUES (p_key, 'post', p_hash, o_status, o_detail, clock_timestamp());
+                RETURN;
+            END IF;
+            v_balances[i] := v_balance;
+        END LOOP;
+    END LOOP;
+
+    o_created_at := clock_timestamp();
+    INSERT INTO ledger_transactions (community_id, kind, actor_id, reason, ref_type, ref_id, forced, created_at)
+    VALUES (v_comms[1], p_kind, p_actor, p_reason, p_ref_type, p_ref_id, false, o_created_at)
+    RETURNING id INTO o_tx_id;
+    INSERT INTO ledger_entries (tx_id, account_id, amount, balance_after)
+    SELECT o_tx_id, a, m, b FROM unnest(p_accounts, p_amounts, v_balances) AS u(a, m, b);
+
+    FOR i IN 1..v_n LOOP
+        v_legs := v_legs || CASE WHEN i > 1 THEN ',' ELSE '' END || '[' || p_accounts[i] || ',' || p_amounts[i] || ']';
+    END LOOP;
+    -- Byte-identical to ledger.canonical.tx_payload (tested).
+    v_hash := '["tx",' || o_tx_id || ',' || v_comms[1] || ',' || to_json(p_kind)::text || ','
+        || coalesce(p_actor::text, 'null') || ',' || to_json(p_reason)::text || ','
+        || coalesce(to_json(p_ref_type)::text, 'null') || ',' || coalesce(p_ref_id::text, 'null')
+        || ',null,null,false,' || (extract(epoch FROM o_created_at) * 1000000)::bigint
+        || ',[' || v_legs || ']]';
+    INSERT INTO ledger_audit_records (community_id, seq, event, tx_id, actor_id, payload, prev_hash, hash, created_at)
+    VALUES (v_comms[1], v_seq + 1, 'tx', o_tx_id, p_actor, v_hash, v_prev,
+            encode(sha256(convert_to(v_prev || v_hash, 'UTF8')), 'hex'), o_created_at)
+    RETURNING hash INTO v_hash;
+    UPDATE ledger_audit_heads SET seq = v_seq + 1, hash = v_hash WHERE community_id = v_comms[1];
+
+    INSERT INTO ledger_idempotency (key, op, request_hash, tx_id, created_at)
+    VALUES (p_key, 'post', p_hash, o_tx_id, o_created_at);
+    o_status := 'ok';
+END $$""",
+    # A batch in one round trip: postings in order, stopping at the first that is not ok/replayed
+    # (the caller rolls the batch back to its savepoint and raises).
+    r"""
+CREATE OR REPLACE FUNCTION ledger_post_many(
+    p_keys text[], p_hashes text[], p_kinds text[], p_actors bigint[], p_reasons text[],
+    p_ref_types text[], p_ref_ids bigint[], p_sizes int[], p_accounts bigint[],
+    p_amounts bigint[], p_allow_cross boolean[])
+RETURNS TABLE (o_status text, o_tx_id bigint, o_created_at timestamptz, o_detail text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_off int := 0;
+    r record;
+BEGIN
+    FOR i IN 1..cardinality(p_keys) LOOP
+        SELECT * INTO r FROM ledger_post(
+            p_keys[i], p_hashes[i], p_kinds[i], p_actors[i], p_reasons[i], p_ref_types[i],
+            p_ref_ids[i], p_accounts[v_off + 1 : v_off + p_sizes[i]],
+            p_amounts[v_off + 1 : v_off + p_sizes[i]], p_allow_cross[i]);
+        v_off := v_off + p_sizes[i];
+        o_status := r.o_status; o_tx_id := r.o_tx_id; o_created_at := r.o_created_at; o_detail := r.o_detail;
+        RETURN NEXT;
+        EXIT WHEN r.o_status NOT IN ('ok', 'replayed');
+    END LOOP;
+END $$""",
+]
+
+
+# Columns fixed once a row exists; the rest (balances, hold resolution) may change.
+_FIXED = {
+    m.Hold.__tablename__: ("id", "account_id", "community_id", "amount", "actor_id", "reason",
+                           "ref_type", "ref_id", "expires_at", "created_at"),
+    m.Account.__tablename__: ("id", "community_id", "kind", "holder", "user_id", "merchant_id",
+                              "org_id", "currency", "may_go_negative", "created_at"),
+    m.AuditHead.__tablename__: ("community_id",),
+}
+# When an UPDATE is refused (besides changing a fixed column).
+_REFUSE_UPDATE_WHEN = {
+    m.Hold.__tablename__: "OLD.status <> 'pending'",  # a hold resolves once
+    m.Account.__tablename__: "OLD.closed_at IS NOT NULL AND NEW.closed_at {distinct} OLD.closed_at",
+    m.AuditHead.__tablename__: "NEW.seq <= OLD.seq",  # the chain only grows
+}
+
+
+def _update_condition(table: str, distinct: str) -> str:
+    changed = " OR ".join(f"NEW.{c} {distinct} OLD.{c}" for c in _FIXED[table])
+    return f"{changed} OR ({_REFUSE_UPDATE_WHEN[table].format(distinct=distinct)})"
+
+
+def _pg_triggers(table: str) -> list[str]:
+    # Guards are WHEN clauses evaluated in C: no plpgsql call on the hot path of a posting.
+    run = "FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()"
+    out = [f"CREATE OR REPLACE TRIGGER {table}_no_delete BEFORE DELETE ON {table} {run}",
+           f"CREATE OR REPLACE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+           f"FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()"]
+    if table in APPEND_ONLY:
+        out.append(f"CREATE OR REPLACE TRIGGER {table}_no_update BEFORE UPDATE ON {table} {run}")
+    else:
+        # Rows updated on every posting: leave room on each page so the updates are HOT
+        # (no index writes, less WAL, dead versions pruned in place).
+        out.append(f"ALTER TABLE {table} SET (fillfactor = 50)")
+        out.append(f"CREATE OR REPLACE TRIGGER {table}_guard BEFORE UPDATE ON {table} "
+                   f"FOR EACH ROW WHEN ({_update_condition(table, 'IS DISTINCT FROM')}) "
+                   f"EXECUTE FUNCTION ledger_refuse_change()")
+    return out
+
+
+# --- SQLite ---------------------------------------------------------------------------
+
+def _sqlite_raise(what: str) -> str:
+    return f"BEGIN SELECT RAISE(ABORT, 'ledger: {what} is not allowed'); END"
+
+
+def _sqlite_triggers(table: str) -> list[str]:
+    t = f"CREATE TRIGGER IF NOT EXISTS {table}"
+    out = [f"{t}_no_delete BEFORE DELETE ON {table} {_sqlite_raise(f'DELETE on {table}')}"]
+    if table in APPEND_ONLY:
+        out.append(f"{t}_no_update BEFORE UPDATE ON {table} "
+                   f"{_sqlite_raise(f'UPDATE on {table} (append-only; post a reversal instead)')}")
+    else:
+        out.append(f"{t}_guard BEFORE UPDATE ON {table} WHEN {_update_condition(table, 'IS NOT')} "
+                   f"{_sqlite_raise(f'this UPDATE on {table}')}")
+    return out
+
+
+GUARDED = (*APPEND_ONLY, m.Hold.__tablename__, m.Account.__tablename__, m.AuditHead.__tablename__)
+
+
+def table_statements(dialect_name: str, table: str) -> list[str]:
+    if dialect_name == "postgresql":
+        return _pg_triggers(table)
+    if dialect_name == "sqlite":
+        return _sqlite_triggers(table)
+    raise NotImplementedError(f"ledger: unsupported database {dialect_name}")
+
+
+def statements(dialect_name: str) -> list[str]:
+    """Everything beyond the tables, in install order (for migrations)."""
+    head = [s.strip() for s in PG_FUNCTIONS] if dialect_name == "postgresql" else []
+    return head + [s for t in GUARDED for s in table_statements(dialect_name, t)]
+
+
+def _run(connection: Connection, stmts: list[str]) -> None:
+    for stmt in stmts:
+        # no_parameters: the driver must not treat the % in plpgsql text as placeholders.
+        connection.exec_driver_sql(stmt, execution_options={"no_parameters": True})
+
+
+def install(connection: Connection) -> None:
+    _run(connection, statements(connection.dialect.name))
+
+
+# --- create_all hooks -----------------------------------------------------------------
+
+def _before_metadata_create(target: Any, connection: Connection, **kw: Any) -> None:
+    if connection.dialect.name == "postgresql":
+        _run(connection, [s.strip() for s in PG_FUNCTIONS])
+
+
+def _after_table_create(target: Any, connection: Connection, **kw: Any) -> None:
+    _run(connection, table_statements(connection.dialect.name, target.name))
+
+
+event.listen(Base.metadata, "before_create", _before_metadata_create)
+for _name in GUARDED:
+    event.listen(Base.metadata.tables[_name], "after_create", _after_table_create)

@@ -1,0 +1,445 @@
+"""Community pages (社区), the staff area, 报到 and the street overview.
+
+Thin views: parse the form, call one service, render or redirect. Every id in a URL or
+form goes through a service that checks role *and* community; a refusal is audited via
+``portal.security.deny`` (403), an unknown id is a 404, a rule refusal re-renders the
+page with the message and a 4xx status (so the request's transaction rolls back).
+"""
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from portal.accounts.models import Role, User
+from portal.community import services as svc
+from portal.community.forms import (
+    ActionForm,
+    BuildingForm,
+    GrantRoleForm,
+    NameForm,
+    OrganisationForm,
+    ReportForm,
+    ReviewForm,
+)
+from portal.community.models import Community, OrgKind, ReportStatus
+from portal.errors import Forbidden, NotFound, ServiceError
+from portal.extensions import db
+from portal.accounts.masking import mask_phone
+from portal.security import deny
+
+bp = Blueprint("community", __name__)
+
+
+def _actor() -> User:
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+def _refuse(exc: ServiceError, action: str, community_id: int | None = None) -> NoReturn:
+    """Authorisation failures are audited and answered 403; unknown ids 404."""
+    if isinstance(exc, Forbidden):
+        deny(action, community_id=community_id, code=exc.code)
+    if isinstance(exc, NotFound):
+        abort(404)
+    raise exc
+
+
+def _first_error(form: Any) -> str:
+    for field in form:
+        if field.errors:
+            return f"{field.label.text}: {field.errors[0]}"
+    return _("Please check what you entered.")
+
+
+def _staff_community(community_id: int, action: str) -> Community:
+    try:
+        return svc.community_for_staff(db.session, _actor(), community_id)
+    except ServiceError as exc:
+        _refuse(exc, action, community_id)
+
+
+def _page_arg() -> int:
+    page = request.args.get("page", 1, type=int) or 1
+    return min(max(page, 1), 100_000)
+
+
+# --- members ---------------------------------------------------------------------------
+
+@bp.get("/community/")
+@login_required
+def home() -> str:
+    """My community: home community, 报到 status, places I manage."""
+    actor = _actor()
+    return render_template(
+        "community/home.html",
+        community=actor.community,
+        report=svc.live_report(db.session, actor.id),
+        managed=svc.staff_communities(db.session, actor),
+        streets=svc.administered_streets(db.session, actor),
+        status_label=svc.status_label,
+    )
+
+
+@bp.get("/community/<int:community_id>")
+@login_required
+def show(community_id: int) -> str:
+    try:
+        community = svc.community_for_member(db.session, _actor(), community_id)
+    except ServiceError as exc:
+        _refuse(exc, "community.view", community_id)
+    return render_template(
+        "community/show.html",
+        community=community,
+        organisations=svc.organisations_for_community(db.session, community),
+        can_manage=svc.is_staff(_actor(), community),
+        OrgKind=OrgKind,
+    )
+
+
+# --- 报到 --------------------------------------------------------------------------------
+
+def _report_form(actor: User) -> ReportForm:
+    form = ReportForm()
+    if actor.community_id is not None and actor.community is not None:
+        form.community_id.choices = [(actor.community.id, actor.community.name)]
+    else:
+        form.community_id.choices = [(c.id, f"{c.street.name} · {c.name}")
+                                     for c in svc.open_communities(db.session)]
+    return form
+
+
+def _render_report(form: ReportForm, status: int = 200) -> tuple[str, int]:
+    actor = _actor()
+    return render_template(
+        "community/report.html",
+        form=form,
+        live=svc.live_report(db.session, actor.id),
+        history=svc.reports_of(db.session, actor.id),
+        withdraw_form=ActionForm(),
+        status_label=svc.status_label,
+        ReportStatus=ReportStatus,
+    ), status
+
+
+@bp.get("/community/report")
+@login_required
+def report() -> tuple[str, int]:
+    return _render_report(_report_form(_actor()))
+
+
+@bp.post("/community/report")
+@login_required
+def submit_report() -> Response | tuple[str, int]:
+    actor = _actor()
+    form = _report_form(actor)
+    if not form.validate_on_submit():
+        flash(_first_error(form), "error")
+        return _render_report(form, 400)
+    try:
+        svc.submit_report(db.session, actor, form.community_id.data, form.work_unit.data, form.party_org.data)
+    except (Forbidden, NotFound) as exc:
+        _refuse(exc, "community.report.submit", form.community_id.data)
+    except ServiceError as exc:
+        flash(str(exc.message), "error")
+        return _render_report(form, exc.status)
+    flash(_("Your report was sent. The community staff will confirm it."), "success")
+    return redirect(url_for("community.report"))
+
+
+@bp.post("/community/report/<int:report_id>/withdraw")
+@login_required
+def withdraw_report(report_id: int) -> Response | tuple[str, int]:
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        svc.withdraw_report(db.session, _actor(), report_id)
+    except NotFound as exc:
+        _refuse(exc, "community.report.withdraw")
+    except ServiceError as exc:
+        flash(str(exc.message), "error")
+        return _render_report(_report_form(_actor()), exc.status)
+    flash(_("Your report was withdrawn."), "success")
+    return redirect(url_for("community.report"))
+
+
+# --- staff area: places ----------------------------------------------------------------
+
+def _render_manage(community: Community, status: int = 200, grid_form: NameForm | None = None,
+                   building_form: BuildingForm | None = None) -> tuple[str, int]:
+    building_form = building_form or BuildingForm()
+    building_form.grid_id.choices = [(g.id, g.name) for g in community.grids]
+    return render_template(
+        "community/manage.html",
+        community=community,
+        grid_form=grid_form or NameForm(),
+        building_form=building_form,
+        pending_count=len(svc.pending_reports(db.session, _actor(), community.id)),
+        is_street_admin=svc.is_street_admin(_actor(), community.street_id),
+    ), status
+
+
+@bp.get("/community/<int:community_id>/manage")
+@login_required
+def manage(community_id: int) -> tuple[str, int]:
+    return _render_manage(_staff_community(community_id, "community.manage"))
+
+
+def _places_change(community_id: int, action: str, call: Any, form: Any, ok_message: str) -> Response | tuple[str, int]:
+    community = _staff_community(community_id, action)
+    if not form.validate_on_submit():
+        flash(_first_error(form), "error")
+        return _render_manage(community, 400)
+    try:
+        call(community)
+    except (Forbidden, NotFound) as exc:
+        _refuse(exc, action, community_id)
+    except ServiceError as exc:
+        flash(str(exc.message), "error")
+        return _render_manage(community, exc.status)
+    flash(ok_message, "success")
+    return redirect(url_for("community.manage", community_id=community_id))
+
+
+@bp.post("/community/<int:community_id>/manage/grids")
+@login_required
+def add_grid(community_id: int) -> Response | tuple[str, int]:
+    form = NameForm()
+    return _places_change(community_id, "community.grid.add",
+                          lambda c: svc.add_grid(db.session, _actor(), c.id, form.name.data),
+                          form, _("Grid added."))
+
+
+@bp.post("/community/<int:community_id>/manage/grids/<int:grid_id>/rename")
+@login_required
+def rename_grid(community_id: int, grid_id: int) -> Response | tuple[str, int]:
+    form = NameForm()
+    return _places_change(community_id, "community.grid.rename",
+                          lambda c: svc.rename_grid(db.session, _actor(), c.id, grid_id, form.name.data),
+                          form, _("Grid renamed."))
+
+
+@bp.post("/community/<int:community_id>/manage/buildings")
+@login_required
+def add_building(community_id: int) -> Response | tuple[str, int]:
+    form = BuildingForm()
+    return _places_change(community_id, "community.building.add",
+                          lambda c: svc.add_building(db.session, _actor(), c.id, form.grid_id.data,
+                                                     form.name.data),
+                          form, _("Building added."))
+
+
+@bp.post("/community/<int:community_id>/manage/buildings/<int:building_id>/rename")
+@login_required
+def rename_building(community_id: int, building_id: int) -> Response | tuple[str, int]:
+    form = NameForm()
+    return _places_change(community_id, "community.building.rename",
+                          lambda c: svc.rename_building(db.session, _actor(), c.id, building_id,
+                                                        form.name.data),
+                          form, _("Building renamed."))
+
+
+# --- staff area: people ----------------------------------------------------------------
+
+@bp.get("/community/<int:community_id>/manage/members")
+@login_required
+def members(community_id: int) -> str:
+    community = _staff_community(community_id, "community.members")
+    page = _page_arg()
+    rows, total = svc.list_members(db.session, _actor(), community.id, page)
+    return render_template("community/members.html", community=community, rows=rows, total=total, page=page,
+                           page_size=svc.MEMBERS_PAGE_SIZE, mask_phone=mask_phone, Role=Role)
+
+
+def _render_reports(community: Community, status: int = 200) -> tuple[str, int]:
+    actor = _actor()
+    return render_template(
+        "community/reports.html",
+        community=community,
+        pending=svc.pending_reports(db.session, actor, community.id),
+        reviewed=svc.recent_reviews(db.session, actor, community.id),
+        review_form=ReviewForm(formdata=None),
+        actor=actor,
+        mask_phone=mask_phone,
+        status_label=svc.status_label,
+    ), status
+
+
+@bp.get("/community/<int:community_id>/manage/reports")
+@login_required
+def reports(community_id: int) -> tuple[str, int]:
+    return _render_reports(_staff_community(community_id, "community.reports"))
+
+
+@bp.post("/community/<int:community_id>/manage/reports/<int:report_id>/review")
+@login_required
+def review_report(community_id: int, report_id: int) -> Response | tuple[str, int]:
+    community = _staff_community(community_id, "community.report.review")
+    form = ReviewForm()
+    if not form.validate_on_submit():
+        flash(_first_error(form), "error")
+        return _render_reports(community, 400)
+    confirm = form.decision.data == "confirm"
+    try:
+        svc.review_report(db.session, _actor(), community.id, report_id, confirm=confirm,
+                          note=form.note.data or "")
+    except (Forbidden, NotFound) as exc:
+        _refuse(exc, "community.report.review", community_id)
+    except ServiceError as exc:
+        flash(str(exc.message), "error")
+        return _render_reports(community, exc.status)
+    flash(_("Report confirmed; the member now holds the party member role here.") if confirm
+          else _("Report rejected."), "success")
+    return redirect(url_for("community.reports", community_id=community_id))
+
+
+def _grant_form(community: Community) -> GrantRoleForm:
+    form = GrantRoleForm()
+    form.organisation_id.choices = [(0, _("— none —"))] + [
+        (o.id, o.name) for o in svc.organisations_for_community(db.session, community)]
+    return form
+
+
+def _render_roles(community: Community, form: GrantRoleForm | None = None, status: int = 200) -> tuple[str, int]:
+    actor = _actor()
+    return render_template(
+        "community/roles.html",
+        community=community,
+        assignments=svc.list_role_assignments(db.session, actor, community.id),
+        form=form or _grant_form(community),
+        revoke_form=ActionForm(formdata=None),
+        can_grant=svc.is_street_admin(actor, community.street_id),
+        mask_phone=mask_phone,
+    ), status
+
+
+@bp.get("/community/<int:community_id>/manage/roles")
+@login_required
+def roles(community_id: int) -> tuple[str, int]:
+    return _render_roles(_staff_community(community_id, "community.roles"))
+
+
+@bp.post("/community/<int:community_id>/manage/roles")
+@login_required
+def grant_role(community_id: int) -> Response | tuple[str, int]:
+    community = _staff_community(community_id, "community.role.grant")
+    if not svc.is_street_admin(_actor(), community.street_id):
+        deny("community.role.grant", community_id=community_id, code="not_street_admin")
+    form = _grant_form(community)
+    if not form.validate_on_submit():
+        flash(_first_error(form), "error")
+        return _render_roles(community, form, 400)
+    try:
+        svc.grant_role(db.session, _actor(), community.id, form.phone.data, form.role.data,
+                       form.organisation_id.data or None)
+    except Forbidden as exc:
+        _refuse(exc, "community.role.grant", community_id)
+    except ServiceError as exc:
+        flash(str(exc.message), "error")
+        return _render_roles(community, form, exc.status)
+    flash(_("Role granted."), "success")
+    return redirect(url_for("community.roles", community_id=community_id))
+
+
+@bp.post("/community/<int:community_id>/manage/roles/<int:assignment_id>/revoke")
+@login_required
+def revoke_role(community_id: int, assignment_id: int) -> Response | tuple[str, int]:
+    community = _staff_community(community_id, "community.role.revoke")
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        svc.revoke_role(db.session, _actor(), community.id, assignment_id)
+    except Forbidden as exc:
+        _refuse(exc, "community.role.revoke", community_id)
+    except ServiceError as exc:
+        flash(str(exc.message), "error")
+        return _render_roles(community, status=exc.status)
+    flash(_("Role revoked."), "success")
+    return redirect(url_for("community.roles", community_id=community_id))
+
+
+# --- organisations ---------------------------------------------------------------------
+
+def _org_form(street_id: int, community: Community | None) -> OrganisationForm:
+    form = OrganisationForm()
+    if community is not None:
+        # Community staff: merchants of their own community.
+        form.kind.choices = [(OrgKind.MERCHANT.value, _("Merchant"))]
+        form.community_id.choices = [(community.id, community.name)]
+    else:
+        street = svc.get_street(db.session, street_id)
+        form.community_id.choices = [(0, _("— whole street —"))] + [(c.id, c.name) for c in street.communities]
+    return form
+
+
+def _organisation_form_view(street_id: int, community: Community | None, action: str) -> Response | tuple[str, int]:
+    form = _org_form(street_id, community)
+    back = (url_for("community.manage", community_id=community.id) if community
+            else url_for("community.organisations", street_id=street_id))
+    if request.method == "GET" or not form.validate_on_submit():
+        status = 200
+        if request.method == "POST":
+            flash(_first_error(form), "error")
+            status = 400
+        return render_template("community/organisation_form.html", form=form, community=community,
+                               back=back), status
+    try:
+        svc.register_organisation(
+            db.session, _actor(), street_id, kind=form.kind.data, name=form.name.data,
+            contact_name=form.contact_name.data or "", contact_phone=form.contact_phone.data or "",
+            address=form.address.data or "", description=form.description.data or "",
+            community_id=form.community_id.data or None)
+    except (Forbidden, NotFound) as exc:
+        _refuse(exc, action, community.id if community else None)
+    except ServiceError as exc:
+        flash(str(exc.message), "error")
+        return render_template("community/organisation_form.html", form=form, community=community,
+                               back=back), exc.status
+    flash(_("Organisation registered."), "success")
+    return redirect(back)
+
+
+@bp.route("/street/<int:street_id>/organisations/new", methods=["GET", "POST"])
+@login_required
+def new_organisation(street_id: int) -> Response | tuple[str, int]:
+    try:
+        svc.street_for_admin(db.session, _actor(), street_id)
+    except ServiceError as exc:
+        _refuse(exc, "community.organisation.register")
+    return _organisation_form_view(street_id, None, "community.organisation.register")
+
+
+@bp.route("/community/<int:community_id>/manage/merchants/new", methods=["GET", "POST"])
+@login_required
+def new_merchant(community_id: int) -> Response | tuple[str, int]:
+    community = _staff_community(community_id, "community.organisation.register")
+    return _organisation_form_view(community.street_id, community, "community.organisation.register")
+
+
+@bp.get("/street/<int:street_id>/organisations")
+@login_required
+def organisations(street_id: int) -> str:
+    try:
+        street, orgs = svc.street_organisations_visible(db.session, _actor(), street_id)
+    except ServiceError as exc:
+        _refuse(exc, "community.organisations")
+    return render_template("community/organisations.html", street=street, organisations=orgs,
+                           can_register=svc.is_street_admin(_actor(), street.id), mask_phone=mask_phone,
+                           community_names={c.id: c.name for c in street.communities}, OrgKind=OrgKind)
+
+
+# --- street admins ---------------------------------------------------------------------
+
+@bp.get("/street/<int:street_id>")
+@login_required
+def street(street_id: int) -> str:
+    try:
+        street_obj, stats = svc.street_overview(db.session, _actor(), street_id)
+    except ServiceError as exc:
+        _refuse(exc, "community.street")
+    return render_template("community/street.html", street=street_obj, stats=stats,
+                           organisations=svc.organisations_of_street(db.session, street_obj.id), OrgKind=OrgKind)

@@ -1,0 +1,1 @@
+"""Per-community settings (caps, rounding, point rules, policies)."""

@@ -1,0 +1,187 @@
+"""Real-browser fixtures: Playwright for Python driving Debian's Chromium.
+
+* The browser is the Debian package's binary (``scripts/install-browser.sh``); never
+  ``playwright install``. Without it these tests skip with the reason — except in CI
+  (CI=true), where a missing browser is a failure.
+* The app runs in-process in a werkzeug server thread (port 0) against its own temp-file
+  SQLite database, built with ``Base.metadata.create_all`` and seeded with the demo data
+  (``portal.demo.seed_demo``). It does not use the ``app`` fixture of tests/conftest.py,
+  which binds every request to one rolled-back connection.
+* Pages open in a 390×844 phone context (is_mobile, has_touch, locale zh-CN); CSRF is on,
+  as in production.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+PHONE = {"width": 390, "height": 844}
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+def chromium_path() -> str | None:
+    return os.environ.get("CHROMIUM") or shutil.which("chromium") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args() -> dict[str, Any]:
+    path = chromium_path()
+    if path is None:
+        reason = "Debian chromium not found; run scripts/install-browser.sh (as root)"
+        if IN_CI:
+            pytest.fail(f"CI requires the browser: {reason}", pytrace=False)
+        pytest.skip(reason)
+    return {"executable_path": path, "headless": True, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of the app served from a background thread with a fresh seeded database."""
+    from werkzeug.serving import make_server
+
+    import core.models  # noqa: F401  (complete metadata)
+    from core.db import Base, make_engine
+    from portal.i18n import compile_catalogs
+    from tests.conftest import make_test_app
+
+    compile_catalogs()
+    db_file = tmp_path_factory.mktemp("e2e") / "fufen.db"
+    url = f"sqlite:///{db_file}"
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    app = make_test_app(DATABASE_URL=url, WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=False)
+    _seed(app)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="e2e-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        from portal.extensions import db as _db
+
+        _db.dispose(app)
+
+
+SEED_PROBLEM: list[str] = []
+
+
+def _seed(app: Any) -> None:
+    """Seed the demo world. A broken seed does not stop the journeys that need no demo
+    people; ``demo_login`` then skips with the error."""
+    try:
+        from portal.demo import seed_demo
+    except ImportError as exc:
+        SEED_PROBLEM.append(f"portal.demo.seed_demo missing ({exc})")
+        return
+    from portal.extensions import db
+
+    with app.app_context():
+        try:
+            seed_demo(db.session)
+            db.session.commit()
+        except Exception as exc:  # noqa: BLE001 - reported through demo_login's skip
+            db.session.rollback()
+            SEED_PROBLEM.append(f"seed_demo failed: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        _ensure_a_community(db.session)
+        db.session.commit()
+
+
+def _ensure_a_community(session: Any) -> None:
+    """Sign-up needs an open community to choose; add one when the seed did not."""
+    from sqlalchemy import select
+
+    from portal.community.models import Community, Street
+
+    if session.scalar(select(Community.id).limit(1)) is None:
+        street = Street(name="城关街道", district="示范区")
+        session.add(street)
+        session.flush()
+        session.add(Community(street_id=street.id, name="幸福里社区", address="幸福里路18号"))
+
+
+@pytest.fixture(scope="session")
+def base_url(live_server: str) -> str:
+    return live_server
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(base_url: str) -> dict[str, Any]:
+    return {
+        "base_url": base_url,
+        "viewport": PHONE,
+        "screen": PHONE,
+        "device_scale_factor": 2,
+        "is_mobile": True,
+        "has_touch": True,
+        "locale": "zh-CN",
+        "timezone_id": "Asia/Shanghai",
+    }
+
+
+@pytest.fixture(autouse=True)
+def _fail_fast(request: pytest.FixtureRequest) -> None:
+    if "page" in request.fixturenames:
+        request.getfixturevalue("page").set_default_timeout(10_000)
+
+
+@pytest.fixture()
+def console_errors(page: Any) -> list[str]:
+    """Console errors and CSP violations seen by the page (a clean page has none)."""
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return errors
+
+
+@pytest.fixture()
+def shoot() -> Any:
+    """``shoot(page, "zh-home")`` saves docs/screenshots/zh-home.png: what the phone screen
+    shows (a full-page capture would paint the fixed tab bar in the middle of the page)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page: Any, name: str, full_page: bool = False) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    return take
+
+
+@pytest.fixture(scope="session")
+def demo_login(live_server: str) -> dict[str, str]:
+    """A confirmed demo resident (phone, password, name) from portal.demo, if seeded."""
+    if SEED_PROBLEM:
+        if IN_CI:
+            pytest.fail(SEED_PROBLEM[0], pytrace=False)
+        pytest.skip(SEED_PROBLEM[0])
+    try:
+        from portal.demo import DEMO_PASSWORD, PEOPLE
+    except ImportError:
+        pytest.skip("portal.demo has no demo people yet")
+    person = next((p for p in PEOPLE if p.get("key") == "wang_jianhua"),
+                  next((p for p in PEOPLE if p.get("home")), PEOPLE[0]))
+    return {"phone": person["phone"], "password": DEMO_PASSWORD, "name": person["name"]}

@@ -1,0 +1,102 @@
+"""Test data factories: small functions that add rows and flush (never commit).
+
+    street = make_street(session)
+    community = make_community(session, street=street)
+    user = make_user(session, community=community, roles=(Role.STAFF,))
+    login(client, user)            # password defaults to DEFAULT_PASSWORD
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from typing import Any
+
+from argon2 import PasswordHasher
+from sqlalchemy.orm import Session
+
+from portal.accounts.models import Role, RoleAssignment, User
+from portal.accounts.policy import normalize_password
+from portal.community.models import Community, Organisation, OrgKind, Street
+
+DEFAULT_PASSWORD = "Correct-Horse-9"
+_seq = itertools.count(1)
+# The testing config's cheap argon2 parameters (verification reads them from the hash).
+_hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def next_phone() -> str:
+    """A unique, valid mainland mobile number."""
+    return f"139{next(_seq):08d}"
+
+
+def make_street(session: Session, name: str | None = None, district: str = "测试区") -> Street:
+    street = Street(name=name or f"测试街道{next(_seq)}", district=district)
+    session.add(street)
+    session.flush()
+    return street
+
+
+def make_community(session: Session, street: Street | None = None, name: str | None = None,
+                   is_open: bool = True, **fields: Any) -> Community:
+    street = street or make_street(session)
+    community = Community(street_id=street.id, name=name or f"测试社区{next(_seq)}", is_open=is_open, **fields)
+    session.add(community)
+    session.flush()
+    return community
+
+
+def make_organisation(session: Session, community: Community, kind: OrgKind = OrgKind.MERCHANT,
+                      name: str | None = None) -> Organisation:
+    org = Organisation(street_id=community.street_id, community_id=community.id, kind=kind,
+                       name=name or f"测试商户{next(_seq)}")
+    session.add(org)
+    session.flush()
+    return org
+
+
+RoleSpec = Role | tuple[Role, Any]
+
+
+def make_user(session: Session, community: Community | None = None, roles: Iterable[RoleSpec] = (),
+              password: str = DEFAULT_PASSWORD, phone: str | None = None, display_name: str | None = None,
+              **fields: Any) -> User:
+    """A user living in ``community`` (RESIDENT there) holding ``roles``.
+
+    A role is a ``Role`` (held in ``community``; STREET_ADMIN in its street; SYSADMIN
+    global) or ``(Role, place)`` with a Community, a Street or an id as the place.
+    Merchants get an organisation in their community.
+    """
+    seq = next(_seq)
+    user = User(phone=phone or next_phone(), password_hash=_hasher.hash(normalize_password(password)),
+                display_name=display_name or f"测试用户{seq}",
+                community_id=community.id if community else None, **fields)
+    session.add(user)
+    session.flush()
+    for spec in roles:
+        role, place = spec if isinstance(spec, tuple) else (spec, None)
+        session.add(_assignment(session, user, role, place if place is not None else community))
+    session.flush()
+    session.refresh(user)
+    return user
+
+
+def _assignment(session: Session, user: User, role: Role, place: Any) -> RoleAssignment:
+    if role == Role.SYSADMIN:
+        return RoleAssignment(user_id=user.id, role=role)
+    if role == Role.STREET_ADMIN:
+        street_id = place.id if isinstance(place, Street) else (
+            place.street_id if isinstance(place, Community) else place)
+        return RoleAssignment(user_id=user.id, role=role, street_id=street_id)
+    community_id = place.id if isinstance(place, Community) else place
+    if community_id is None:
+        raise ValueError(f"{role.value} needs a community")
+    org_id = None
+    if role == Role.MERCHANT:
+        community = place if isinstance(place, Community) else session.get(Community, community_id)
+        org_id = make_organisation(session, community).id
+    return RoleAssignment(user_id=user.id, role=role, community_id=community_id, organisation_id=org_id)
+
+
+def login(client: Any, user: User, password: str = DEFAULT_PASSWORD, **kwargs: Any) -> Any:
+    """Log ``user`` in through the real form; returns the response (302 on success)."""
+    return client.post("/accounts/login", data={"phone": user.phone, "password": password}, **kwargs)

@@ -1,0 +1,188 @@
+"""Rules of posting, on SQLite and PostgreSQL (plpgsql fast path)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+import ledger
+from ledger import Actor, errors
+from ledger.models import Entry, IdempotencyRecord, Transaction
+
+STAFF = Actor.user(1)
+
+
+def counts(s: Session) -> tuple[int, int, int]:
+    return tuple(s.scalar(sa.select(sa.func.count()).select_from(m)) for m in (Transaction, Entry, IdempotencyRecord))  # type: ignore[return-value]
+
+
+def give(s: Session, books: dict[str, int], who: str, amount: int, key: str) -> ledger.PostResult:
+    return ledger.issue(s, key=key, fund_account=books["fund"], to_account=books[who], amount=amount,
+                        actor=STAFF, reason="approved hours", ref_type="hour_log", ref_id=1)
+
+
+def test_issue_moves_points_from_fund(session: Session, books: dict[str, int]) -> None:
+    r = give(session, books, "alice", 30, "k1")
+    session.commit()
+    assert r.entries == tuple(sorted([(books["fund"], -30), (books["alice"], 30)]))
+    assert ledger.balance(session, books["alice"]) == 30
+    assert ledger.balance(session, books["fund"]) == -30
+    assert r.created_at.tzinfo == dt.timezone.utc
+    assert ledger.verify(session).ok
+
+
+def test_transfer_and_statement(session: Session, books: dict[str, int]) -> None:
+    give(session, books, "alice", 30, "k1")
+    ledger.transfer(session, key="k2", from_account=books["alice"], to_account=books["bob"], amount=12,
+                    actor=Actor.user(101), reason="gift", kind="gift")
+    session.commit()
+    assert (ledger.balance(session, books["alice"]), ledger.balance(session, books["bob"])) == (18, 12)
+    page = ledger.statement(session, books["alice"], limit=1)
+    assert [(l.kind, l.amount, l.balance_after) for l in page.lines] == [("gift", -12, 18)]
+    older = ledger.statement(session, books["alice"], limit=1, before=page.next_before)
+    assert [(l.kind, l.amount, l.balance_after) for l in older.lines] == [("earn", 30, 30)]
+    assert older.next_before is None
+
+
+def test_balance_as_of(session: Session, books: dict[str, int]) -> None:
+    before = ledger.issue(session, key="a", fund_account=books["fund"], to_account=books["alice"], amount=5,
+                          actor=STAFF, reason="r").created_at
+    later = ledger.issue(session, key="b", fund_account=books["fund"], to_account=books["alice"], amount=7,
+                         actor=STAFF, reason="r").created_at
+    session.commit()
+    assert ledger.balance_as_of(session, books["alice"], before - dt.timedelta(seconds=1)) == 0
+    assert ledger.balance_as_of(session, books["alice"], before) == 5
+    assert ledger.balance_as_of(session, books["alice"], later) == 12
+
+
+def test_multi_leg_posting(session: Session, books: dict[str, int]) -> None:
+    give(session, books, "alice", 10, "k1")
+    ledger.post(session, key="k2", kind="redeem", actor=Actor.user(101), reason="split",
+                entries=[(books["alice"], -10), (books["shop"], 7), (books["expired"], 3)])
+    session.commit()
+    assert ledger.balances(session, [books["alice"], books["shop"], books["expired"]]) == {
+        books["alice"]: 0, books["shop"]: 7, books["expired"]: 3}
+
+
+@pytest.mark.parametrize("entries, error", [
+    ([("alice", 0), ("bob", 0)], errors.InvalidAmount),
+    ([("alice", -5), ("bob", 4)], errors.Unbalanced),
+    ([("alice", 5)], errors.InvalidEntries),
+    ([("alice", -5), ("alice", 5)], errors.InvalidEntries),
+    ([("alice", -1.5), ("bob", 1.5)], errors.InvalidAmount),
+    ([("alice", -100_001), ("bob", 100_001)], errors.AmountOverCap),
+    ([(999, -1), ("bob", 1)], errors.UnknownAccount),
+    ([("fund", -1), ("carol", 1)], errors.CrossCommunity),
+])
+def test_bad_input_raises_and_writes_nothing(session: Session, books: dict[str, int], entries: list, error: type,
+                                            stored_balances) -> None:
+    give(session, books, "alice", 50, "seed")
+    session.commit()
+    before, bal = counts(session), stored_balances(session)
+    resolved = [(books.get(a, a) if isinstance(a, str) else a, m) for a, m in entries]
+    with pytest.raises(error) as info:
+        ledger.post(session, key="bad", kind="transfer", entries=resolved, actor=STAFF, reason="r")
+    assert info.value.code == error.code
+    session.commit()
+    assert counts(session) == before and stored_balances(session) == bal
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"amount": -3}, errors.InvalidAmount),
+    ({"amount": 0}, errors.InvalidAmount),
+    ({"reason": " "}, errors.InvalidRequest),
+    ({"kind": "reverse"}, errors.InvalidRequest),
+    ({"actor": None}, errors.InvalidRequest),
+])
+def test_transfer_input_errors(session: Session, books: dict[str, int], kwargs: dict, error: type) -> None:
+    args = dict(key="k", from_account=books["fund"], to_account=books["alice"], amount=3, actor=STAFF, reason="r")
+    with pytest.raises(error):
+        ledger.transfer(session, **{**args, **kwargs})
+
+
+def test_cap_is_configurable(session: Session, books: dict[str, int]) -> None:
+    ledger.configure(max_posting_amount=10)
+    try:
+        with pytest.raises(errors.AmountOverCap):
+            give(session, books, "alice", 11, "k")
+        give(session, books, "alice", 10, "k2")
+    finally:
+        ledger.configure(max_posting_amount=100_000)
+
+
+def test_cross_community_when_allowed(session: Session, books: dict[str, int]) -> None:
+    r = ledger.post(session, key="x", kind="settle", actor=STAFF, reason="inter-community",
+                    entries=[(books["fund"], -5), (books["carol"], 5)], allow_cross_community=True)
+    session.commit()
+    assert ledger.balance(session, books["carol"]) == 5
+    assert session.get(Transaction, r.tx_id).community_id == 1  # sealed in the lowest community's chain
+    assert ledger.verify(session).ok
+
+
+def test_closed_account_refused(session: Session, books: dict[str, int]) -> None:
+    ledger.close_account(session, books["bob"], actor=STAFF, reason="moved away")
+    session.commit()
+    with pytest.raises(errors.AccountClosed):
+        give(session, books, "bob", 1, "k")
+    with pytest.raises(errors.InvalidRequest):  # not empty
+        give(session, books, "alice", 1, "k2")
+        ledger.close_account(session, books["alice"], actor=STAFF, reason="x")
+    session.rollback()
+    assert ledger.verify(session).ok
+
+
+def test_overdraft_refused(session: Session, books: dict[str, int]) -> None:
+    give(session, books, "alice", 10, "k1")
+    session.commit()
+    with pytest.raises(errors.InsufficientFunds) as info:
+        ledger.transfer(session, key="k2", from_account=books["alice"], to_account=books["bob"], amount=11,
+                        actor=Actor.user(101), reason="gift")
+    assert info.value.detail == {"account_id": books["alice"], "available": 10, "required": 11}
+    session.commit()
+    assert ledger.balance(session, books["alice"]) == 10
+
+
+def test_open_account_is_get_or_open(session: Session) -> None:
+    a = ledger.user_account(session, 3, 9)
+    assert ledger.user_account(session, 3, 9) == a
+    assert ledger.find_account(session, 3, "user:9") == a
+    info = ledger.get_account(session, a)
+    assert (info.kind, info.may_go_negative, info.balance) == ("user", False, 0)
+    assert ledger.get_account(session, ledger.community_fund(session, 3)).may_go_negative
+    with pytest.raises(errors.InvalidRequest):
+        ledger.open_account(session, kind="user", community_id=3)
+    with pytest.raises(errors.InvalidRequest):
+        ledger.open_account(session, kind="fund", community_id=3, user_id=1)
+
+
+def test_post_many_batch(session: Session, books: dict[str, int]) -> None:
+    batch = [ledger.Posting(f"h{i}", "earn", [(books["fund"], -2), (books["alice"], 2)], STAFF, "hours",
+                            "hour_log", i) for i in range(50)]
+    results = ledger.post_many(session, batch)
+    session.commit()
+    assert len(results) == 50 and not any(r.replayed for r in results)
+    assert ledger.balance(session, books["alice"]) == 100
+    again = ledger.post_many(session, batch)
+    assert all(r.replayed for r in again) and [r.tx_id for r in again] == [r.tx_id for r in results]
+    assert ledger.verify(session).ok
+
+
+def test_post_many_is_all_or_nothing(session: Session, books: dict[str, int]) -> None:
+    give(session, books, "alice", 5, "seed")
+    session.commit()
+    before = counts(session)
+    batch = [ledger.Posting("b1", "gift", [(books["alice"], -3), (books["bob"], 3)], STAFF, "r"),
+             ledger.Posting("b2", "gift", [(books["alice"], -3), (books["bob"], 3)], STAFF, "r")]
+    with pytest.raises(errors.InsufficientFunds) as info:
+        ledger.post_many(session, batch)
+    assert info.value.detail["index"] == 1
+    session.commit()
+    assert ledger.balance(session, books["alice"]) == 5
+    tx, entries, idem = counts(session)
+    assert (tx, entries, idem) == (before[0], before[1], before[2] + 1)  # only b2's rejection is kept
+    with pytest.raises(errors.InsufficientFunds) as info:  # replay of the rejection
+        ledger.post(session, key="b2", kind="gift", entries=[(books["alice"], -3), (books["bob"], 3)],
+                    actor=STAFF, reason="r")
+    assert info.value.replayed
