@@ -185,7 +185,7 @@ def open_accounts(t: Target, n: int) -> list[int]:
 def _worker(url: str, schema: str | None, ids: list[int], n: int, seed: int, python_path: bool,
             start: Any, out: Any) -> None:
     t = Target(url, schema)
-    engine = t.engine(pool_size=1, max_overflow=0)
+    engine = t.engine(pool_size=1, max_overflow=0, pool_pre_ping=False)
     factory = make_session_factory(engine)
     rnd = random.Random(seed)
     actor = Actor.system("benchmark")

@@ -10,6 +10,8 @@ MODEL_MODULES = (
     "portal.settings.models",
     "portal.notifications.models",
     "ledger.models",
+    "portal.wishes.models",
+    "portal.hours.models",
 )
 
 for _name in MODEL_MODULES:

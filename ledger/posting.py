@@ -330,6 +330,10 @@ _PG_POST_MANY = ("SELECT o_status, o_tx_id, o_created_at, o_detail FROM ledger_p
 
 
 def _pg_call(conn: Connection, sql: str, params: Sequence[Any]) -> list[Any]:
+    if not conn.in_transaction():
+        # SQLAlchemy autobegins only on its own execute; without this a bare Connection's
+        # commit() would not know about the work done on the driver connection.
+        conn.begin()
     driver = conn.connection.driver_connection
     return driver.execute(sql, params, prepare=True).fetchall()  # type: ignore[union-attr]
 

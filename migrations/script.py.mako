@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
+import core.db  # noqa: F401  (custom column types such as core.db.UTCDateTime)
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

@@ -62,5 +62,26 @@ def test_flask_db_upgrade_command(tmp_path):
     result = app.test_cli_runner().invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
     engine = make_engine(url)
-    assert "ledger_entry" in inspect(engine).get_table_names() or "user" in inspect(engine).get_table_names()
+    assert {"user", "community", "ledger_entries"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_migrated_ledger_refuses_update_and_delete(migrated_url):
+    """The migration installs the ledger's database-level guards, not just its tables."""
+    import ledger
+    from core.db import make_session_factory
+
+    engine = make_engine(migrated_url)
+    with make_session_factory(engine)() as s:
+        fund = ledger.community_fund(s, 1)
+        user = ledger.user_account(s, 1, 7)
+        ledger.issue(s, key="mig-test", fund_account=fund, to_account=user, amount=5,
+                     actor=ledger.Actor.system("migration test"), reason="test")
+        s.commit()
+    for stmt in ("UPDATE ledger_entries SET amount = amount + 1", "DELETE FROM ledger_entries",
+                 "UPDATE ledger_transactions SET reason = 'x'"):
+        with engine.connect() as conn:
+            with pytest.raises(Exception, match="ledger"):
+                conn.exec_driver_sql(stmt)
+            conn.rollback()
     engine.dispose()

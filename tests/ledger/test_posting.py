@@ -186,3 +186,16 @@ def test_post_many_is_all_or_nothing(session: Session, books: dict[str, int]) ->
         ledger.post(session, key="b2", kind="gift", entries=[(books["alice"], -3), (books["bob"], 3)],
                     actor=STAFF, reason="r")
     assert info.value.replayed
+
+
+def test_posting_on_a_bare_connection_commits_with_it(ledger_engine: sa.Engine, books: dict[str, int]) -> None:
+    with ledger_engine.connect() as c:
+        ledger.issue(c, key="c1", fund_account=books["fund"], to_account=books["alice"], amount=4,
+                     actor=STAFF, reason="hours")
+        c.commit()
+    with ledger_engine.connect() as c:
+        assert ledger.balance(c, books["alice"]) == 4
+        ledger.issue(c, key="c2", fund_account=books["fund"], to_account=books["alice"], amount=4,
+                     actor=STAFF, reason="hours")
+        c.rollback()
+        assert ledger.balance(c, books["alice"]) == 4

@@ -1,0 +1,130 @@
+"""集中活动: activities published in a community, sign-ups with a waitlist, check-in/out.
+
+Backstops in the database:
+* one live (confirmed or waitlisted) sign-up per person per activity (partial unique index);
+* distinct waitlist positions per activity (partial unique index);
+* ``confirmed_count`` is kept by conditional UPDATEs and CHECKed ``<= capacity``, so even a
+  bug in the service cannot overbook.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import TYPE_CHECKING, Optional
+
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, utcnow
+
+if TYPE_CHECKING:
+    from portal.accounts.models import User
+    from portal.community.models import Community
+
+
+def _values(enum_cls: type[enum.Enum]) -> list[str]:
+    return [str(m.value) for m in enum_cls]
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    return Enum(cls, native_enum=False, length=20, validate_strings=True, values_callable=_values)
+
+
+class ActivityStatus(str, enum.Enum):
+    PUBLISHED = "published"
+    CANCELLED = "cancelled"
+    FINISHED = "finished"
+
+
+class SignupStatus(str, enum.Enum):
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    CANCELLED = "cancelled"
+
+
+class Attendance(str, enum.Enum):
+    PRESENT = "present"
+    NO_SHOW = "no_show"
+
+
+class Activity(Base):
+    __tablename__ = "activity"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("signup_deadline <= ends_at", name="deadline_before_end"),
+        CheckConstraint("capacity BETWEEN 1 AND 10000", name="capacity_range"),
+        CheckConstraint("confirmed_count >= 0 AND confirmed_count <= capacity", name="not_overbooked"),
+        CheckConstraint("points_per_hour IS NULL OR points_per_hour BETWEEN 0 AND 1000", name="pph_range"),
+        CheckConstraint("points_flat IS NULL OR points_flat BETWEEN 0 AND 100000", name="flat_range"),
+        CheckConstraint("points_per_hour IS NULL OR points_flat IS NULL", name="one_points_rule"),
+        Index("ix_activity_community_starts", "community_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"), index=True)
+    # The team running it (team table of the teams track; plain id until the lead adds the FK).
+    team_id: Mapped[Optional[int]] = mapped_column(index=True)
+    title: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    place: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[dt.datetime]
+    ends_at: Mapped[dt.datetime]
+    capacity: Mapped[int]
+    signup_deadline: Mapped[dt.datetime]
+    # NULL: the community's default points_per_hour; points_flat: a fixed amount instead.
+    points_per_hour: Mapped[Optional[int]]
+    points_flat: Mapped[Optional[int]]
+    status: Mapped[ActivityStatus] = mapped_column(_enum(ActivityStatus), default=ActivityStatus.PUBLISHED)
+    leader_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    reminder_sent_at: Mapped[Optional[dt.datetime]]
+    # Confirmed sign-ups, maintained by conditional UPDATEs in the services.
+    confirmed_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # Per-activity secret of the rotating check-in codes (hex).
+    code_secret: Mapped[str] = mapped_column(String(64))
+    cancelled_at: Mapped[Optional[dt.datetime]]
+    finished_at: Mapped[Optional[dt.datetime]]
+
+    community: Mapped[Community] = relationship()
+    leader: Mapped[User] = relationship(foreign_keys=[leader_id])
+
+    @property
+    def places_left(self) -> int:
+        return max(self.capacity - self.confirmed_count, 0)
+
+
+class ActivitySignup(Base):
+    __tablename__ = "activity_signup"
+    __table_args__ = (
+        Index("uq_activity_signup_live", "activity_id", "user_id", unique=True,
+              sqlite_where=text("status IN ('confirmed', 'waitlisted')"),
+              postgresql_where=text("status IN ('confirmed', 'waitlisted')")),
+        Index("uq_activity_signup_waitlist_position", "activity_id", "waitlist_position", unique=True,
+              sqlite_where=text("status = 'waitlisted'"),
+              postgresql_where=text("status = 'waitlisted'")),
+        CheckConstraint("(status = 'waitlisted') = (waitlist_position IS NOT NULL)", name="waitlist_position"),
+        CheckConstraint("checked_out_at IS NULL OR (checked_in_at IS NOT NULL AND checked_out_at >= checked_in_at)",
+                        name="out_after_in"),
+        CheckConstraint("wrong_codes >= 0", name="wrong_codes_nonneg"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"), index=True)
+    status: Mapped[SignupStatus] = mapped_column(_enum(SignupStatus), default=SignupStatus.CONFIRMED)
+    waitlist_position: Mapped[Optional[int]]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[Optional[dt.datetime]]
+    checked_in_at: Mapped[Optional[dt.datetime]]
+    checked_out_at: Mapped[Optional[dt.datetime]]
+    attendance: Mapped[Optional[Attendance]] = mapped_column(_enum(Attendance))
+    marked_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    # The pending hour log made at check-out (hour_log table of the hours track).
+    hour_log_id: Mapped[Optional[int]]
+    # Wrong check-in codes typed by this person for this activity (guessing throttle).
+    wrong_codes: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+
+    activity: Mapped[Activity] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])

@@ -1,0 +1,84 @@
+"""Hour logs: a person's volunteer time, pending until staff approve it (then paid in 福分)."""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Optional
+
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, utcnow
+
+
+def _values(enum_cls: type[enum.Enum]) -> list[str]:
+    return [m.value for m in enum_cls]
+
+
+class HourSource(str, enum.Enum):
+    ACTIVITY = "activity"
+    POST = "post"
+    WISH = "wish"
+    OTHER = "other"
+
+
+class HourStatus(str, enum.Enum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    REVERSED = "reversed"
+
+
+# Logs that count for overlap and the daily cap.
+LIVE_STATUSES = (HourStatus.PENDING, HourStatus.APPROVED)
+
+
+class HourLog(Base):
+    __tablename__ = "hour_log"
+    __table_args__ = (
+        # Nobody approves their own hours — the service refuses, the database backs it up.
+        CheckConstraint("reviewed_by_id IS NULL OR reviewed_by_id <> user_id", name="no_self_review"),
+        CheckConstraint("ended_at > started_at", name="ends_after_start"),
+        CheckConstraint("minutes > 0 AND minutes <= 1440", name="minutes_range"),
+        CheckConstraint("points IS NULL OR points >= 0", name="points_nonneg"),
+        CheckConstraint("points_per_hour IS NULL OR points_per_hour >= 0", name="pph_nonneg"),
+        CheckConstraint("points_flat IS NULL OR points_flat >= 0", name="flat_nonneg"),
+        CheckConstraint("status <> 'approved' OR (reviewed_by_id IS NOT NULL AND points IS NOT NULL)",
+                        name="approved_has_reviewer"),
+        CheckConstraint("status <> 'rejected' OR reject_reason IS NOT NULL", name="rejected_has_reason"),
+        Index("ix_hour_log_queue", "community_id", "status", "started_at"),
+        Index("ix_hour_log_user_time", "user_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    source: Mapped[HourSource] = mapped_column(
+        Enum(HourSource, native_enum=False, length=20, validate_strings=True, values_callable=_values))
+    # Where the time was spent (at most one is set, matching ``source``). The posts and
+    # activities tables belong to other features; ids are checked by the services.
+    activity_id: Mapped[Optional[int]] = mapped_column(index=True)
+    post_id: Mapped[Optional[int]] = mapped_column(index=True)
+    wish_id: Mapped[Optional[int]] = mapped_column(ForeignKey("wish.id"), index=True)
+    started_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime]
+    minutes: Mapped[int]
+    description: Mapped[str] = mapped_column(Text, default="")
+    photo_path: Mapped[Optional[str]] = mapped_column(String(80))
+    status: Mapped[HourStatus] = mapped_column(
+        Enum(HourStatus, native_enum=False, length=20, validate_strings=True, values_callable=_values),
+        default=HourStatus.PENDING)
+    # Rate captured when the log is recorded (activity/post rate); NULL = community default.
+    points_per_hour: Mapped[Optional[int]]
+    points_flat: Mapped[Optional[int]]
+    points: Mapped[Optional[int]]
+    reviewed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    reviewed_at: Mapped[Optional[dt.datetime]]
+    reject_reason: Mapped[Optional[str]] = mapped_column(String(500))
+    ledger_tx_id: Mapped[Optional[int]]
+    reversed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    reversed_at: Mapped[Optional[dt.datetime]]
+    reverse_reason: Mapped[Optional[str]] = mapped_column(String(500))
+    reverse_tx_id: Mapped[Optional[int]]
+    reported_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,298 @@
+"""Hours pages: my hours, report hours (with an optional photo), the staff approval queue
+(filter, approve selected / all matching, reject with a reason, reverse).
+
+Thin views: parse, call one service, render or redirect. A refused request answers 4xx
+so the request's transaction rolls back; the services audit refusals."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+
+from portal.accounts.models import User
+from portal.community.models import Community
+from portal.community.services import is_staff, staff_communities
+from portal.errors import Forbidden, NotFound, ServiceError
+from portal.extensions import db
+from portal.hours import services as svc
+from portal.hours.forms import ActionForm, ReasonForm, ReportForm
+from portal.hours.models import HourLog, HourSource, HourStatus
+from portal.hours.uploads import MIMETYPES, photo_file, save_photo
+from portal.security import deny
+
+bp = Blueprint("hours", __name__, url_prefix="/hours")
+PAGE_SIZE = 500
+
+
+def _actor() -> User:
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+def source_label(source: HourSource | str) -> str:
+    value = source.value if isinstance(source, HourSource) else source
+    return {"activity": _("Activity"), "post": _("Service post"), "wish": _("Wish"),
+            "other": _("Other")}.get(value, value)
+
+
+def status_label(status: HourStatus) -> str:
+    return {"pending": _("Waiting for approval"), "approved": _("Approved"),
+            "rejected": _("Not approved"), "reversed": _("Corrected")}[status.value]
+
+
+@bp.app_context_processor
+def _helpers() -> dict[str, Any]:
+    return {"hour_source_label": source_label, "hour_status_label": status_label}
+
+
+# --- volunteer --------------------------------------------------------------------------
+
+@bp.get("/")
+@login_required
+def mine() -> str:
+    actor = _actor()
+    year = svc.local_year()
+    return render_template("hours/mine.html", logs=svc.my_logs(db.session, actor.id),
+                           year_minutes=svc.approved_minutes(db.session, actor.id, year))
+
+
+def _source_choices(actor: User) -> list[tuple[str, str]]:
+    choices: list[tuple[str, str]] = []
+    try:
+        from portal.posts.models import ServicePost
+        from portal.posts.services import active_claims
+
+        for claim in active_claims(db.session, actor.id):
+            post = db.session.get(ServicePost, claim.post_id)
+            choices.append((f"post:{claim.post_id}", _("Post: %(t)s", t=post.title if post else claim.post_id)))
+    except ImportError:
+        pass
+    from portal.wishes.models import Wish, WishStatus
+
+    for wish in db.session.scalars(select(Wish).where(
+            Wish.claimed_by_id == actor.id,
+            Wish.status.in_((WishStatus.FULFILLED, WishStatus.CONFIRMED))).order_by(Wish.id.desc()).limit(50)):
+        choices.append((f"wish:{wish.id}", _("Wish: %(t)s", t=wish.title)))
+    return choices
+
+
+@bp.route("/report", methods=["GET", "POST"])
+@login_required
+def report() -> Any:
+    actor = _actor()
+    form = ReportForm()
+    form.source.choices = [("", _("Choose…"))] + _source_choices(actor)
+    if request.method == "GET" and request.args.get("source"):
+        form.source.data = request.args["source"]
+    if request.method == "GET":
+        return render_template("hours/report.html", form=form)
+    # Forged choices are answered like any bad input (the service re-checks ownership).
+    form.source.choices.append((request.form.get("source", ""), ""))
+    if not form.validate():
+        return render_template("hours/report.html", form=form), 400
+    kind, _sep, raw_id = (form.source.data or "").partition(":")
+    if not raw_id.isdigit():
+        form.source.errors.append(_("Choose a service post or a wish."))
+        return render_template("hours/report.html", form=form), 400
+    started = dt.datetime.combine(form.day.data, form.start.data, tzinfo=svc.LOCAL_TZ).astimezone(dt.timezone.utc)
+    ended = dt.datetime.combine(form.day.data, form.end.data, tzinfo=svc.LOCAL_TZ).astimezone(dt.timezone.utc)
+    try:
+        photo = save_photo(request.files.get("photo"))
+        log = svc.report_hours(db.session, actor, source=kind, source_id=int(raw_id), started_at=started,
+                               ended_at=ended, description=form.description.data or "", photo_path=photo)
+    except ServiceError as exc:
+        field = getattr(form, exc.field, None) if exc.field else None
+        if field is not None and hasattr(field, "errors") and isinstance(field.errors, list):
+            field.errors.append(str(exc.message))
+        else:
+            flash(str(exc.message), "error")
+        return render_template("hours/report.html", form=form), exc.status
+    flash(_("Reported %(n)d minutes. Staff will review them.", n=log.minutes), "success")
+    return redirect(url_for("hours.mine"))
+
+
+@bp.get("/<int:log_id>/photo")
+@login_required
+def photo(log_id: int) -> Any:
+    actor = _actor()
+    log = db.session.get(HourLog, log_id)
+    if log is None or not log.photo_path:
+        abort(404)
+    community = db.session.get(Community, log.community_id)
+    if log.user_id != actor.id and not (community is not None and is_staff(actor, community)):
+        deny("hours.photo", community_id=log.community_id, status=404, log_id=log_id)
+    path = photo_file(log.photo_path)
+    if path is None:
+        abort(404)
+    ext = path.suffix
+    resp = send_file(path, mimetype=MIMETYPES.get(ext, "application/octet-stream"), max_age=0)
+    resp.headers["Cache-Control"] = "private, no-store"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp
+
+
+# --- staff ------------------------------------------------------------------------------
+
+def _date_arg(name: str, args: Any) -> dt.date | None:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        abort(400)
+
+
+def _int_arg(name: str, args: Any) -> int | None:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 12:
+        abort(400)
+    return int(raw)
+
+
+def _filter_from(args: Any, community_id: int) -> svc.QueueFilter:
+    source = (args.get("source") or "").strip() or None
+    if source is not None and source not in {s.value for s in HourSource}:
+        abort(400)
+    status = (args.get("status") or HourStatus.PENDING.value).strip()
+    if status not in {s.value for s in HourStatus}:
+        abort(400)
+    return svc.QueueFilter(community_id=community_id, source=source, post_id=_int_arg("post_id", args),
+                           activity_id=_int_arg("activity_id", args), team_id=_int_arg("team_id", args),
+                           date_from=_date_arg("date_from", args), date_to=_date_arg("date_to", args),
+                           status=status)
+
+
+def _filter_args(flt: svc.QueueFilter) -> dict[str, str]:
+    out = {"community_id": str(flt.community_id), "status": flt.status}
+    for name in ("source", "post_id", "activity_id", "team_id", "date_from", "date_to"):
+        value = getattr(flt, name)
+        if value:
+            out[name] = value.isoformat() if isinstance(value, dt.date) else str(value)
+    return out
+
+
+def _queue_community(args: Any) -> Community:
+    actor = _actor()
+    mine = staff_communities(db.session, actor)
+    if not mine:
+        deny("hours.queue")
+    cid = _int_arg("community_id", args)
+    if cid is None:
+        return mine[0]
+    community = db.session.get(Community, cid)
+    if community is None or not is_staff(actor, community):
+        deny("hours.queue", community_id=cid)
+    return community  # type: ignore[return-value]
+
+
+def _render_queue(args: Any, status: int = 200) -> Any:
+    actor = _actor()
+    community = _queue_community(args)
+    flt = _filter_from(args, community.id)
+    q = svc.queue_query(db.session, actor, flt)
+    total = db.session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
+    logs = list(db.session.scalars(q.limit(PAGE_SIZE)))
+    people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_({l.user_id for l in logs})))}
+    return render_template(
+        "hours/queue.html", community=community, communities=staff_communities(db.session, actor),
+        flt=flt, filter_args=_filter_args(flt), logs=logs, total=total, people=people,
+        action_form=ActionForm(), reason_form=ReasonForm(), sources=list(HourSource),
+        statuses=list(HourStatus)), status
+
+
+@bp.get("/review")
+@login_required
+def queue() -> Any:
+    return _render_queue(request.args)
+
+
+def _selected_ids() -> list[int]:
+    raw = request.form.getlist("log_id")
+    if any(not r.isdigit() or len(r) > 12 for r in raw):
+        abort(400)
+    return [int(r) for r in raw]
+
+
+def _ids_for_action(args: Any) -> list[int]:
+    if request.form.get("all_matching") == "1":
+        community = _queue_community(args)
+        flt = _filter_from(args, community.id)
+        return list(db.session.scalars(svc.queue_query(db.session, _actor(), flt)
+                                       .with_only_columns(HourLog.id).limit(svc.MAX_BATCH)))
+    return _selected_ids()
+
+
+def _back(args: Any) -> Response:
+    return redirect(url_for("hours.queue") + "?" + urlencode(
+        {k: v for k, v in args.items() if k in {"community_id", "status", "source", "post_id", "activity_id",
+                                                 "team_id", "date_from", "date_to"}}))
+
+
+@bp.post("/review/approve")
+@login_required
+def approve() -> Any:
+    form = ActionForm()
+    if not form.validate():
+        abort(400)
+    args = request.form
+    try:
+        result = svc.approve(db.session, _actor(), _ids_for_action(args))
+    except ServiceError as exc:
+        if isinstance(exc, NotFound):
+            abort(404)
+        if isinstance(exc, Forbidden) and exc.code == "not_staff":
+            abort(403)
+        flash(str(exc.message), "error")
+        return _render_queue(args, exc.status)
+    if result.approved:
+        flash(_("Approved %(n)d entries (%(p)d 福分).", n=len(result.approved), p=result.points), "success")
+    if result.skipped:
+        flash(_("%(n)d entries were already reviewed and were left unchanged.", n=len(result.skipped)), "info")
+    return _back(args)
+
+
+@bp.post("/review/reject")
+@login_required
+def reject() -> Any:
+    form = ReasonForm()
+    args = request.form
+    if not form.validate():
+        abort(400)
+    try:
+        result = svc.reject(db.session, _actor(), _ids_for_action(args), form.reason.data or "")
+    except ServiceError as exc:
+        if isinstance(exc, NotFound):
+            abort(404)
+        if isinstance(exc, Forbidden) and exc.code == "not_staff":
+            abort(403)
+        flash(str(exc.message), "error")
+        return _render_queue(args, exc.status)
+    flash(_("Rejected %(n)d entries.", n=len(result.approved)), "success")
+    return _back(args)
+
+
+@bp.post("/<int:log_id>/reverse")
+@login_required
+def reverse(log_id: int) -> Any:
+    form = ReasonForm()
+    if not form.validate():
+        abort(400)
+    try:
+        svc.reverse(db.session, _actor(), log_id, form.reason.data or "")
+    except ServiceError as exc:
+        if isinstance(exc, NotFound):
+            abort(404)
+        if isinstance(exc, Forbidden) and exc.code == "not_staff":
+            abort(403)
+        flash(str(exc.message), "error")
+        return _render_queue(request.form, exc.status)
+    flash(_("The approval was corrected and the points taken back."), "success")
+    return _back(request.form)

@@ -1,0 +1,12 @@
+"""微心愿: residents' small wishes, claimed and fulfilled by volunteers."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from portal.wishes.cli import register
+    from portal.wishes.views import bp
+
+    app.register_blueprint(bp)
+    register(app)
