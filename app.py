@@ -24,6 +24,12 @@ FEATURES = (
     "portal.accounts",
     "portal.community",
     "portal.notifications",
+    "portal.posts",
+    "portal.teams",
+    "portal.activities",
+    "portal.hours",
+    "portal.wishes",
+    "portal.compliance",
     "portal.cli",
     "portal.ledger_cli",
 )

@@ -238,6 +238,30 @@ register_step("organisations", seed_organisations)
 register_step("people", seed_people)
 register_step("reports", seed_reports)
 
+# Feature content, in dependency order (hours pay through the ledger for past attendance
+# and posts; wishes need teams). Each module exposes ``seed(session)`` and is idempotent.
+FEATURE_SEEDS = (
+    "portal.posts.demo",
+    "portal.teams.demo",
+    "portal.activities.demo",
+    "portal.wishes.demo",
+    "portal.hours.demo",
+)
+
+
+def _feature_step(module_name: str) -> Step:
+    def step(ctx: DemoContext) -> None:
+        import importlib
+
+        importlib.import_module(module_name).seed(ctx.session)
+        ctx.session.flush()
+
+    return step
+
+
+for _module in FEATURE_SEEDS:
+    register_step(_module.split(".")[1], _feature_step(_module))
+
 
 def seed_demo(session: Session, *, steps: Optional[list[tuple[str, Step]]] = None) -> dict[str, Any]:
     """Run every step; flush, never commit. Returns what exists and what was created."""

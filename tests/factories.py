@@ -100,3 +100,52 @@ def _assignment(session: Session, user: User, role: Role, place: Any) -> RoleAss
 def login(client: Any, user: User, password: str = DEFAULT_PASSWORD, **kwargs: Any) -> Any:
     """Log ``user`` in through the real form; returns the response (302 on success)."""
     return client.post("/accounts/login", data={"phone": user.phone, "password": password}, **kwargs)
+
+
+def make_activity(session: Session, community: Community, creator: User, *, leader: User | None = None,
+                  starts_in_hours: float = 48, hours: float = 2, capacity: int = 10,
+                  now: Any = None, **fields: Any) -> Any:
+    """A published activity in ``community`` created by ``creator`` (staff) through the service."""
+    import datetime as dt
+
+    from core.db import utcnow
+    from portal.activities import services as activities
+
+    now = now or utcnow()
+    starts = now + dt.timedelta(hours=starts_in_hours)
+    data = activities.ActivityData(
+        title=fields.pop("title", "垃圾分类宣传"), place=fields.pop("place", "社区广场"),
+        starts_at=starts, ends_at=starts + dt.timedelta(hours=hours), capacity=capacity,
+        signup_deadline=fields.pop("signup_deadline", starts - dt.timedelta(hours=1)),
+        leader_id=(leader or creator).id, **fields)
+    return activities.create_activity(session, creator, community.id, data, now=now)
+
+
+# --- posts and teams (POSTS & TEAMS track) -------------------------------------------------
+
+def make_post(session: Session, community: Community, title: str = "宣传员", places: int = 1,
+              **fields: Any) -> Any:
+    """An open 服务岗位 in ``community``."""
+    from portal.posts.models import ServicePost
+
+    fields.setdefault("points_per_hour", 10)
+    post = ServicePost(community_id=community.id, title=title, places=places, **fields)
+    session.add(post)
+    session.flush()
+    return post
+
+
+def make_team(session: Session, community: Community, name: str | None = None,
+              leader: User | None = None, members: Iterable[User] = ()) -> Any:
+    """A 志愿队伍 in ``community`` with ``leader`` (if given) and plain ``members``."""
+    from portal.teams.models import Team, TeamMembership, TeamRole
+
+    team = Team(community_id=community.id, name=name or f"志愿队{next(_seq)}",
+                created_by_id=leader.id if leader else None)
+    session.add(team)
+    session.flush()
+    people = ([(leader, TeamRole.LEADER)] if leader else []) + [(m, TeamRole.MEMBER) for m in members]
+    for user, role in people:
+        session.add(TeamMembership(team_id=team.id, user_id=user.id, community_id=community.id, role=role))
+    session.flush()
+    return team

@@ -62,8 +62,8 @@ class Activity(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id"), index=True)
-    # The team running it (team table of the teams track; plain id until the lead adds the FK).
-    team_id: Mapped[Optional[int]] = mapped_column(index=True)
+    # The team running it, if any (its leaders may run the activity).
+    team_id: Mapped[Optional[int]] = mapped_column(ForeignKey("team.id"), index=True)
     title: Mapped[str] = mapped_column(String(120))
     description: Mapped[str] = mapped_column(Text, default="")
     place: Mapped[str] = mapped_column(String(200))
@@ -121,8 +121,8 @@ class ActivitySignup(Base):
     checked_out_at: Mapped[Optional[dt.datetime]]
     attendance: Mapped[Optional[Attendance]] = mapped_column(_enum(Attendance))
     marked_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
-    # The pending hour log made at check-out (hour_log table of the hours track).
-    hour_log_id: Mapped[Optional[int]]
+    # The pending hour log made at check-out.
+    hour_log_id: Mapped[Optional[int]] = mapped_column(ForeignKey("hour_log.id"))
     # Wrong check-in codes typed by this person for this activity (guessing throttle).
     wrong_codes: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 

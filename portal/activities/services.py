@@ -384,7 +384,8 @@ def send_reminders(session: Session, *, hours: int = 24, now: dt.datetime | None
                    body=activity.place, link=f"/activities/{activity.id}",
                    dedupe_key=f"activity:{activity.id}:remind:{row.user_id}")
             sent += _notification_count(session, row.user_id) - before
-        activity.reminder_sent_at = now
+        if activity.reminder_sent_at is None:
+            activity.reminder_sent_at = now
     session.flush()
     return sent
 
@@ -509,7 +510,7 @@ def check(session: Session, actor: User, activity_id: int, phase: str, code: str
     result = CheckResult(row)
     try:
         with session.begin_nested():
-            result.minutes = _record_hours(session, activity, row, actor)
+            result.minutes = _record_hours(session, activity, row, actor, now)
     except ServiceError as exc:
         # The check-out stands; the leader or staff can sort the hours out later.
         result.hours_error = str(exc.message)
@@ -530,7 +531,8 @@ def credited_minutes(session: Session, activity: Activity, started: dt.datetime,
     return start, minutes - minutes % rounding
 
 
-def _record_hours(session: Session, activity: Activity, row: ActivitySignup, reported_by: User) -> int:
+def _record_hours(session: Session, activity: Activity, row: ActivitySignup, reported_by: User,
+                  now: dt.datetime) -> int:
     assert row.checked_in_at is not None and row.checked_out_at is not None
     start, minutes = credited_minutes(session, activity, row.checked_in_at, row.checked_out_at)
     if minutes <= 0:
@@ -541,7 +543,7 @@ def _record_hours(session: Session, activity: Activity, row: ActivitySignup, rep
         session, user_id=row.user_id, community_id=activity.community_id, source="activity",
         source_id=activity.id, started_at=start, ended_at=start + dt.timedelta(minutes=minutes),
         description=activity.title, reported_by=reported_by,
-        points_per_hour=activity.points_per_hour, points_flat=activity.points_flat)
+        points_per_hour=activity.points_per_hour, points_flat=activity.points_flat, now=now)
     row.hour_log_id = log.id
     session.flush()
     return minutes
@@ -583,7 +585,7 @@ def mark_present(session: Session, actor: User, activity_id: int, signup_id: int
     row.attendance = Attendance.PRESENT
     row.marked_by_id = actor.id
     session.flush()
-    minutes = _record_hours(session, activity, row, actor)
+    minutes = _record_hours(session, activity, row, actor, now)
     record(session, "activity.mark_present", actor_id=actor.id, community_id=activity.community_id,
            target=("activity_signup", row.id), minutes=minutes)
     return minutes

@@ -39,6 +39,13 @@ def _refuse(exc: ServiceError, action: str, community_id: int | None = None) -> 
     raise exc
 
 
+def _audit(action: str, exc: ServiceError, **detail: Any) -> None:
+    """Rule refusals are kept in the audit log although the request rolls back."""
+    from portal.audit.services import record_refusal
+
+    record_refusal(db.session, action, actor_id=_actor().id, code=exc.code, path=request.path, **detail)
+
+
 def _tz() -> ZoneInfo:
     return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
 
@@ -133,6 +140,7 @@ def signup(activity_id: int) -> Response | tuple[str, int]:
     except (Forbidden, NotFound) as exc:
         _refuse(exc, "activity.signup")
     except ServiceError as exc:
+        _audit("activity.signup", exc)
         db.session.rollback()
         flash(str(exc.message), "error")
         return _render_detail(_load_for_member(activity_id), exc.status)
@@ -153,6 +161,7 @@ def withdraw(activity_id: int) -> Response | tuple[str, int]:
     except (Forbidden, NotFound) as exc:
         _refuse(exc, "activity.withdraw")
     except ServiceError as exc:
+        _audit("activity.withdraw", exc)
         db.session.rollback()
         flash(str(exc.message), "error")
         return _render_detail(_load_for_member(activity_id), exc.status)
@@ -283,6 +292,7 @@ def new() -> Response | tuple[str, int]:
     except (Forbidden, NotFound) as exc:
         _refuse(exc, "activity.create", community.id)
     except ServiceError as exc:
+        _audit("activity.new", exc)
         flash(str(exc.message), "error")
         return _render_form(form, community, None, exc.status)
     flash(_("The activity was published."), "success")
@@ -326,6 +336,7 @@ def edit(activity_id: int) -> Response | tuple[str, int]:
     except (Forbidden, NotFound) as exc:
         _refuse(exc, "activity.edit", activity.community_id)
     except ServiceError as exc:
+        _audit("activity.edit", exc)
         flash(str(exc.message), "error")
         return _render_form(form, activity.community, activity, exc.status)
     flash(_("Saved."), "success")
@@ -343,6 +354,7 @@ def cancel(activity_id: int) -> Response | tuple[str, int]:
     except (Forbidden, NotFound) as exc:
         _refuse(exc, "activity.cancel")
     except ServiceError as exc:
+        _audit("activity.cancel", exc)
         db.session.rollback()
         flash(str(exc.message), "error")
         return _render_participants(_load_for_leader(activity_id, "activity.cancel"), exc.status)
@@ -386,6 +398,7 @@ def mark(activity_id: int, signup_id: int) -> Response | tuple[str, int]:
     except (Forbidden, NotFound) as exc:
         _refuse(exc, "activity.mark")
     except ServiceError as exc:
+        _audit("activity.mark", exc)
         db.session.rollback()
         flash(str(exc.message), "error")
         return _render_participants(_load_for_leader(activity_id, "activity.mark"), exc.status)
@@ -402,6 +415,7 @@ def finish(activity_id: int) -> Response | tuple[str, int]:
     except (Forbidden, NotFound) as exc:
         _refuse(exc, "activity.finish")
     except ServiceError as exc:
+        _audit("activity.finish", exc)
         db.session.rollback()
         flash(str(exc.message), "error")
         return _render_participants(_load_for_leader(activity_id, "activity.finish"), exc.status)

@@ -55,10 +55,9 @@ class HourLog(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     source: Mapped[HourSource] = mapped_column(
         Enum(HourSource, native_enum=False, length=20, validate_strings=True, values_callable=_values))
-    # Where the time was spent (at most one is set, matching ``source``). The posts and
-    # activities tables belong to other features; ids are checked by the services.
-    activity_id: Mapped[Optional[int]] = mapped_column(index=True)
-    post_id: Mapped[Optional[int]] = mapped_column(index=True)
+    # Where the time was spent (at most one is set, matching ``source``).
+    activity_id: Mapped[Optional[int]] = mapped_column(ForeignKey("activity.id"), index=True)
+    post_id: Mapped[Optional[int]] = mapped_column(ForeignKey("service_post.id"), index=True)
     wish_id: Mapped[Optional[int]] = mapped_column(ForeignKey("wish.id"), index=True)
     started_at: Mapped[dt.datetime]
     ended_at: Mapped[dt.datetime]

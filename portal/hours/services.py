@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 import ledger
@@ -164,20 +164,22 @@ def report_hours(session: Session, actor: User, *, source: str, source_id: int |
     if not description:
         raise ServiceError(_l("Describe what you did."), code="required", field="description")
     if source == HourSource.POST.value:
-        from portal.posts.models import PostClaim, ServicePost
+        from portal.posts.models import ClaimStatus, PostClaim, ServicePost
 
         claim = None
         if source_id is not None:
             claim = session.scalar(select(PostClaim).where(
-                PostClaim.post_id == source_id, PostClaim.user_id == actor.id, PostClaim.status == "active"))
+                PostClaim.post_id == source_id, PostClaim.user_id == actor.id, PostClaim.status == ClaimStatus.ACTIVE))
         if claim is None:
             raise _refuse(session, actor, "report", NotFound(
                 _l("You do not hold this service post."), code="no_claim"), post_id=source_id)
         post = session.get(ServicePost, source_id)
         pph = getattr(post, "points_per_hour", None)
+        flat = getattr(post, "points_per_duty", None)
         return record_hours(session, user_id=actor.id, community_id=claim.community_id, source=source,
                             source_id=source_id, started_at=started_at, ended_at=ended_at,
                             description=description, reported_by=actor, points_per_hour=pph,
+                            points_flat=flat,
                             photo_path=photo_path, now=now)
     if source == HourSource.WISH.value:
         from portal.wishes.models import Wish, WishStatus
@@ -223,7 +225,8 @@ def _community_for_staff(session: Session, actor: User, community_id: int, actio
 def queue_query(session: Session, actor: User, flt: QueueFilter) -> Select[tuple[HourLog]]:
     """Logs matching the staff filter; never the actor's own logs."""
     _community_for_staff(session, actor, flt.community_id, "queue")
-    q = select(HourLog).where(HourLog.community_id == flt.community_id, HourLog.user_id != actor.id)
+    q = select(HourLog).where(HourLog.community_id == flt.community_id, HourLog.user_id != actor.id,
+                              _wish_confirmed_or_none())
     if flt.status:
         q = q.where(HourLog.status == HourStatus(flt.status))
     if flt.source:
@@ -245,10 +248,18 @@ def queue_query(session: Session, actor: User, flt: QueueFilter) -> Select[tuple
     return q.order_by(HourLog.started_at, HourLog.id)
 
 
+def _wish_confirmed_or_none() -> Any:
+    """Hours for a wish wait for the requester's confirmation before staff see them."""
+    from portal.wishes.models import Wish, WishStatus
+
+    return or_(HourLog.wish_id.is_(None),
+               HourLog.wish_id.in_(select(Wish.id).where(Wish.status == WishStatus.CONFIRMED)))
+
+
 def pending_count(session: Session, actor: User, community_id: int) -> int:
     return session.scalar(select(func.count()).select_from(HourLog).where(
         HourLog.community_id == community_id, HourLog.status == HourStatus.PENDING,
-        HourLog.user_id != actor.id)) or 0
+        HourLog.user_id != actor.id, _wish_confirmed_or_none())) or 0
 
 
 @dataclass
@@ -289,14 +300,26 @@ def _load_for_review(session: Session, actor: User, log_ids: Iterable[int], acti
     return logs
 
 
+def _unconfirmed_wish_logs(session: Session, logs: list[HourLog]) -> set[int]:
+    from portal.wishes.models import Wish, WishStatus
+
+    wish_ids = {log.wish_id for log in logs if log.wish_id is not None}
+    if not wish_ids:
+        return set()
+    confirmed = set(session.scalars(select(Wish.id).where(Wish.id.in_(wish_ids),
+                                                          Wish.status == WishStatus.CONFIRMED)))
+    return {log.id for log in logs if log.wish_id is not None and log.wish_id not in confirmed}
+
+
 def approve(session: Session, actor: User, log_ids: Sequence[int], *, now: dt.datetime | None = None) -> BatchResult:
     """Approve pending logs and pay them from the community fund, all in the caller's
     transaction (one ledger posting per log, key ``hours:{id}:approve``). Logs that are
     no longer pending (a double-submitted form) are skipped and left unchanged."""
     now = now or utcnow()
     logs = _load_for_review(session, actor, log_ids, "approve")
-    todo = [log for log in logs if log.status == HourStatus.PENDING]
-    skipped = [log for log in logs if log.status != HourStatus.PENDING]
+    waiting = _unconfirmed_wish_logs(session, logs)
+    todo = [log for log in logs if log.status == HourStatus.PENDING and log.id not in waiting]
+    skipped = [log for log in logs if log not in todo]
     if not todo:
         return BatchResult([], skipped)
     rates = {cid: get_settings(session, cid).points_per_hour for cid in {log.community_id for log in todo}}

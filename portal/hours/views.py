@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response as FlaskResponse, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -63,15 +63,12 @@ def mine() -> str:
 
 def _source_choices(actor: User) -> list[tuple[str, str]]:
     choices: list[tuple[str, str]] = []
-    try:
-        from portal.posts.models import ServicePost
-        from portal.posts.services import active_claims
+    from portal.posts.models import ServicePost
+    from portal.posts.services import active_claims
 
-        for claim in active_claims(db.session, actor.id):
-            post = db.session.get(ServicePost, claim.post_id)
-            choices.append((f"post:{claim.post_id}", _("Post: %(t)s", t=post.title if post else claim.post_id)))
-    except ImportError:
-        pass
+    for claim in active_claims(db.session, actor.id):
+        post = db.session.get(ServicePost, claim.post_id)
+        choices.append((f"post:{claim.post_id}", _("Post: %(t)s", t=post.title if post else claim.post_id)))
     from portal.wishes.models import Wish, WishStatus
 
     for wish in db.session.scalars(select(Wish).where(
@@ -130,7 +127,7 @@ def photo(log_id: int) -> Any:
     if path is None:
         abort(404)
     ext = path.suffix
-    resp = send_file(path, mimetype=MIMETYPES.get(ext, "application/octet-stream"), max_age=0)
+    resp = FlaskResponse(path.read_bytes(), mimetype=MIMETYPES.get(ext, "application/octet-stream"))
     resp.headers["Cache-Control"] = "private, no-store"
     resp.headers["X-Content-Type-Options"] = "nosniff"
     return resp
@@ -243,8 +240,12 @@ def approve() -> Any:
     if not form.validate():
         abort(400)
     args = request.form
+    ids = _ids_for_action(args)
+    if not ids and args.get("all_matching") == "1":
+        flash(_("Nothing left to approve."), "info")
+        return _back(args)
     try:
-        result = svc.approve(db.session, _actor(), _ids_for_action(args))
+        result = svc.approve(db.session, _actor(), ids)
     except ServiceError as exc:
         if isinstance(exc, NotFound):
             abort(404)

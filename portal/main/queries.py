@@ -52,14 +52,12 @@ def points_summary(session: Session, user: User) -> PointsSummary | None:
     """The user's 福分 in their home community, read through the ledger's public read API
     (``ledger.accounts``: find the account without opening one, then read it).
 
-    None when the user has no home community or the ledger is not installed. A user
-    whose account was never opened has earned nothing yet: 0.
+    None when the user has no home community. A user whose account was never opened
+    has earned nothing yet: 0.
     """
+    from ledger import accounts as ledger_accounts
+
     if user.community_id is None:
-        return None
-    try:
-        from ledger import accounts as ledger_accounts
-    except ImportError:  # the ledger package is still being built
         return None
     account_id = ledger_accounts.find_account(session, user.community_id, f"user:{user.id}")
     if account_id is None:

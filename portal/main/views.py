@@ -24,6 +24,11 @@ SERVICE_LINKS: tuple[tuple[Any, Any, tuple[str, ...]], ...] = (
     (_l("Report to my community"),
      _l("Party members working elsewhere register with the community where they live."),
      ("community.report",)),
+    (_l("Service posts"), _l("Claim a service post in your community."), ("posts.index", "posts.board")),
+    (_l("Volunteer teams"), _l("Join a volunteer team."), ("teams.index",)),
+    (_l("Activities"), _l("Sign up for community activities."), ("activities.index",)),
+    (_l("Micro-wishes"), _l("Help a neighbour with a small wish, or post your own."), ("wishes.board",)),
+    (_l("My hours"), _l("Your volunteer hours and reporting hours."), ("hours.mine",)),
 )
 
 
@@ -31,7 +36,11 @@ SERVICE_LINKS: tuple[tuple[Any, Any, tuple[str, ...]], ...] = (
 def index() -> str:
     if not current_user.is_authenticated:
         return render_template("main/welcome.html")
-    return render_template("main/index.html", roles=role_lines(current_user))
+    from portal.main.home import home_data
+
+    return render_template("main/index.html", roles=role_lines(current_user),
+                           home=home_data(db.session, current_user),
+                           summary=points_summary(db.session, current_user))
 
 
 @bp.get("/services")

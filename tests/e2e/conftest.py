@@ -72,6 +72,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     engine.dispose()
     app = make_test_app(DATABASE_URL=url, WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=False)
     _seed(app)
+    LIVE_APP.append(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="e2e-server", daemon=True)
     thread.start()
@@ -87,6 +88,14 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 SEED_PROBLEM: list[str] = []
+LIVE_APP: list[Any] = []
+
+
+@pytest.fixture(scope="session")
+def live_app(live_server: str) -> Any:
+    """The Flask app behind ``live_server``: for arranging data through the services (e.g.
+    an activity with chosen times). Every user action still goes through the browser."""
+    return LIVE_APP[0]
 
 
 def _seed(app: Any) -> None:

@@ -126,9 +126,21 @@ def test_record_for_someone_else_needs_staff(session, w):
     with pytest.raises(NotFound):
         rec(session, w, who="outsider")
     # The activities track records for the attendee (it checked the leader itself).
-    log = rec(session, w, reported_by=w["vol2"], source="activity", source_id=99,
+    act = make_activity(session, w)
+    log = rec(session, w, reported_by=w["vol2"], source="activity", source_id=act.id,
               start=at(3), end=at(4), points_flat=7)
-    assert log.activity_id == 99 and log.points_flat == 7
+    assert log.activity_id == act.id and log.points_flat == 7
+
+
+def make_activity(session, w):
+    from portal.activities.models import Activity
+
+    act = Activity(community_id=w["a"].id, title="清洁家园", place="小区广场", starts_at=at(1, day=5),
+                   ends_at=at(3, day=5), capacity=20, signup_deadline=at(0, day=5), leader_id=w["staff"].id,
+                   created_by_id=w["staff"].id, code_secret="x" * 32)
+    session.add(act)
+    session.flush()
+    return act
 
 
 def _balance(session, community, user):
@@ -217,12 +229,13 @@ def test_reverse(session, w):
 
 def test_queue_filters(session, w):
     a = rec(session, w, start=at(1), end=at(2))
-    b = rec(session, w, who="vol2", start=at(1, day=5), end=at(2, day=5), source="activity", source_id=5)
+    act = make_activity(session, w)
+    b = rec(session, w, who="vol2", start=at(1, day=5), end=at(2, day=5), source="activity", source_id=act.id)
     rec(session, w, who="staff", start=at(1), end=at(2))
     ids = lambda f: [x.id for x in session.scalars(svc.queue_query(session, w["staff"], f))]  # noqa: E731
     assert ids(svc.QueueFilter(w["a"].id)) == [b.id, a.id]  # never the staff member's own
     assert ids(svc.QueueFilter(w["a"].id, source="activity")) == [b.id]
-    assert ids(svc.QueueFilter(w["a"].id, activity_id=5)) == [b.id]
+    assert ids(svc.QueueFilter(w["a"].id, activity_id=act.id)) == [b.id]
     assert ids(svc.QueueFilter(w["a"].id, date_from=dt.date(2024, 6, 10))) == [a.id]
     assert ids(svc.QueueFilter(w["a"].id, date_to=dt.date(2024, 6, 10))) == [b.id]
     with pytest.raises(Forbidden):

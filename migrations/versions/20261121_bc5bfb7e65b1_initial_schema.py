@@ -1,10 +1,12 @@
 """initial schema
 
-Revision ID: 6cbe9d8e6002
+Revision ID: bc5bfb7e65b1
 Revises: 
-Create Date: 2026-11-21 06:13:05.963034
+Create Date: 2026-11-21 06:22:37.228983
 """
 from __future__ import annotations
+
+import re
 
 import sqlalchemy as sa
 from alembic import op
@@ -13,7 +15,7 @@ import core.db  # noqa: F401  (custom column types such as core.db.UTCDateTime)
 from ledger import ddl as ledger_ddl
 
 
-revision = '6cbe9d8e6002'
+revision = 'bc5bfb7e65b1'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -321,6 +323,50 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_party_report_user_id'), ['user_id'], unique=False)
         batch_op.create_index('uq_party_report_live', ['user_id'], unique=True, sqlite_where=sa.text("status IN ('pending', 'confirmed')"), postgresql_where=sa.text("status IN ('pending', 'confirmed')"))
 
+    op.create_table('service_post',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=60), nullable=False),
+    sa.Column('duties', sa.Text(), nullable=False),
+    sa.Column('grid_id', sa.Integer(), nullable=True),
+    sa.Column('building_id', sa.Integer(), nullable=True),
+    sa.Column('schedule', sa.String(length=200), nullable=False),
+    sa.Column('places', sa.Integer(), nullable=False),
+    sa.Column('points_per_hour', sa.Integer(), nullable=True),
+    sa.Column('points_per_duty', sa.Integer(), nullable=True),
+    sa.Column('status', sa.Enum('open', 'closed', name='poststatus', native_enum=False, length=20), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint('places >= 1 AND places <= 500', name=op.f('ck_service_post_places_range')),
+    sa.CheckConstraint('points_per_duty IS NULL OR points_per_duty BETWEEN 0 AND 1000', name=op.f('ck_service_post_points_per_duty_range')),
+    sa.CheckConstraint('points_per_hour IS NULL OR points_per_duty IS NULL', name=op.f('ck_service_post_one_point_rule')),
+    sa.CheckConstraint('points_per_hour IS NULL OR points_per_hour BETWEEN 0 AND 1000', name=op.f('ck_service_post_points_per_hour_range')),
+    sa.ForeignKeyConstraint(['building_id'], ['building.id'], name=op.f('fk_service_post_building_id_building')),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_service_post_community_id_community')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], name=op.f('fk_service_post_created_by_id_user')),
+    sa.ForeignKeyConstraint(['grid_id'], ['grid.id'], name=op.f('fk_service_post_grid_id_grid')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_service_post'))
+    )
+    with op.batch_alter_table('service_post', schema=None) as batch_op:
+        batch_op.create_index('ix_service_post_community_status', ['community_id', 'status'], unique=False)
+
+    op.create_table('team',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=60), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('is_active', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_team_community_id_community')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], name=op.f('fk_team_created_by_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_team')),
+    sa.UniqueConstraint('community_id', 'name', name=op.f('uq_team_community_id_name'))
+    )
+    with op.batch_alter_table('team', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_team_community_id'), ['community_id'], unique=False)
+
     op.create_table('wish',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('community_id', sa.Integer(), nullable=False),
@@ -357,6 +403,142 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_wish_claimed_by_id'), ['claimed_by_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_wish_requester_id'), ['requester_id'], unique=False)
 
+    op.create_table('activity',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('team_id', sa.Integer(), nullable=True),
+    sa.Column('title', sa.String(length=120), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('place', sa.String(length=200), nullable=False),
+    sa.Column('starts_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('capacity', sa.Integer(), nullable=False),
+    sa.Column('signup_deadline', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('points_per_hour', sa.Integer(), nullable=True),
+    sa.Column('points_flat', sa.Integer(), nullable=True),
+    sa.Column('status', sa.Enum('published', 'cancelled', 'finished', name='activitystatus', native_enum=False, length=20), nullable=False),
+    sa.Column('leader_id', sa.Integer(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reminder_sent_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('confirmed_count', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('code_secret', sa.String(length=64), nullable=False),
+    sa.Column('cancelled_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint('capacity BETWEEN 1 AND 10000', name=op.f('ck_activity_capacity_range')),
+    sa.CheckConstraint('confirmed_count >= 0 AND confirmed_count <= capacity', name=op.f('ck_activity_not_overbooked')),
+    sa.CheckConstraint('ends_at > starts_at', name=op.f('ck_activity_ends_after_start')),
+    sa.CheckConstraint('points_flat IS NULL OR points_flat BETWEEN 0 AND 100000', name=op.f('ck_activity_flat_range')),
+    sa.CheckConstraint('points_per_hour IS NULL OR points_flat IS NULL', name=op.f('ck_activity_one_points_rule')),
+    sa.CheckConstraint('points_per_hour IS NULL OR points_per_hour BETWEEN 0 AND 1000', name=op.f('ck_activity_pph_range')),
+    sa.CheckConstraint('signup_deadline <= ends_at', name=op.f('ck_activity_deadline_before_end')),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_activity_community_id_community')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], name=op.f('fk_activity_created_by_id_user')),
+    sa.ForeignKeyConstraint(['leader_id'], ['user.id'], name=op.f('fk_activity_leader_id_user')),
+    sa.ForeignKeyConstraint(['team_id'], ['team.id'], name=op.f('fk_activity_team_id_team')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_activity'))
+    )
+    with op.batch_alter_table('activity', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_activity_community_id'), ['community_id'], unique=False)
+        batch_op.create_index('ix_activity_community_starts', ['community_id', 'starts_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_activity_leader_id'), ['leader_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_activity_team_id'), ['team_id'], unique=False)
+
+    op.create_table('post_claim',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('post_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.Enum('pending', 'active', 'rejected', 'released', 'withdrawn', name='claimstatus', native_enum=False, length=20), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('decided_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('note', sa.String(length=200), nullable=False),
+    sa.CheckConstraint('decided_by_id IS NULL OR decided_by_id <> user_id', name=op.f('ck_post_claim_no_self_decision')),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_post_claim_community_id_community')),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['user.id'], name=op.f('fk_post_claim_decided_by_id_user')),
+    sa.ForeignKeyConstraint(['post_id'], ['service_post.id'], name=op.f('fk_post_claim_post_id_service_post')),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_post_claim_user_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_post_claim'))
+    )
+    with op.batch_alter_table('post_claim', schema=None) as batch_op:
+        batch_op.create_index('ix_post_claim_community_status', ['community_id', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_post_claim_post_id'), ['post_id'], unique=False)
+        batch_op.create_index('ix_post_claim_user_status', ['user_id', 'status'], unique=False)
+        batch_op.create_index('uq_post_claim_live', ['post_id', 'user_id'], unique=True, sqlite_where=sa.text("status IN ('pending', 'active')"), postgresql_where=sa.text("status IN ('pending', 'active')"))
+
+    op.create_table('role_assignment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('role', sa.Enum('resident', 'party_member', 'staff', 'merchant', 'street_admin', 'sysadmin', name='role', native_enum=False, length=20), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=True),
+    sa.Column('street_id', sa.Integer(), nullable=True),
+    sa.Column('organisation_id', sa.Integer(), nullable=True),
+    sa.Column('granted_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("(role IN ('resident', 'party_member', 'staff', 'merchant') AND community_id IS NOT NULL AND street_id IS NULL) OR (role = 'street_admin' AND street_id IS NOT NULL AND community_id IS NULL) OR (role = 'sysadmin' AND street_id IS NULL AND community_id IS NULL)", name=op.f('ck_role_assignment_scope_matches_role')),
+    sa.CheckConstraint("role <> 'merchant' OR organisation_id IS NOT NULL", name=op.f('ck_role_assignment_merchant_has_org')),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_role_assignment_community_id_community')),
+    sa.ForeignKeyConstraint(['granted_by_id'], ['user.id'], name=op.f('fk_role_assignment_granted_by_id_user')),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], name=op.f('fk_role_assignment_organisation_id_organisation')),
+    sa.ForeignKeyConstraint(['street_id'], ['street.id'], name=op.f('fk_role_assignment_street_id_street')),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_role_assignment_user_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_role_assignment')),
+    sa.UniqueConstraint('user_id', 'role', 'community_id', 'street_id', name=op.f('uq_role_assignment_user_id_role_community_id_street_id'))
+    )
+    with op.batch_alter_table('role_assignment', schema=None) as batch_op:
+        batch_op.create_index('ix_role_assignment_community_role', ['community_id', 'role'], unique=False)
+        batch_op.create_index(batch_op.f('ix_role_assignment_user_id'), ['user_id'], unique=False)
+
+    op.create_table('team_membership',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('team_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('role', sa.Enum('leader', 'member', name='teamrole', native_enum=False, length=20), nullable=False),
+    sa.Column('joined_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('left_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_team_membership_community_id_community')),
+    sa.ForeignKeyConstraint(['team_id'], ['team.id'], name=op.f('fk_team_membership_team_id_team')),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_team_membership_user_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_team_membership'))
+    )
+    with op.batch_alter_table('team_membership', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_team_membership_team_id'), ['team_id'], unique=False)
+        batch_op.create_index('ix_team_membership_user_live', ['user_id', 'left_at'], unique=False)
+        batch_op.create_index('uq_team_membership_live', ['team_id', 'user_id'], unique=True, sqlite_where=sa.text('left_at IS NULL'), postgresql_where=sa.text('left_at IS NULL'))
+
+    op.create_table('activity_signup',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('activity_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.Enum('confirmed', 'waitlisted', 'cancelled', name='signupstatus', native_enum=False, length=20), nullable=False),
+    sa.Column('waitlist_position', sa.Integer(), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('cancelled_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('checked_in_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('checked_out_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('attendance', sa.Enum('present', 'no_show', name='attendance', native_enum=False, length=20), nullable=True),
+    sa.Column('marked_by_id', sa.Integer(), nullable=True),
+    sa.Column('hour_log_id', sa.Integer(), nullable=True),
+    sa.Column('wrong_codes', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.CheckConstraint("(status = 'waitlisted') = (waitlist_position IS NOT NULL)", name=op.f('ck_activity_signup_waitlist_position')),
+    sa.CheckConstraint('checked_out_at IS NULL OR (checked_in_at IS NOT NULL AND checked_out_at >= checked_in_at)', name=op.f('ck_activity_signup_out_after_in')),
+    sa.CheckConstraint('wrong_codes >= 0', name=op.f('ck_activity_signup_wrong_codes_nonneg')),
+    sa.ForeignKeyConstraint(['activity_id'], ['activity.id'], name=op.f('fk_activity_signup_activity_id_activity')),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_activity_signup_community_id_community')),
+    sa.ForeignKeyConstraint(['marked_by_id'], ['user.id'], name=op.f('fk_activity_signup_marked_by_id_user')),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_activity_signup_user_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_activity_signup'))
+    )
+    with op.batch_alter_table('activity_signup', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_activity_signup_activity_id'), ['activity_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_activity_signup_community_id'), ['community_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_activity_signup_user_id'), ['user_id'], unique=False)
+        batch_op.create_index('uq_activity_signup_live', ['activity_id', 'user_id'], unique=True, sqlite_where=sa.text("status IN ('confirmed', 'waitlisted')"), postgresql_where=sa.text("status IN ('confirmed', 'waitlisted')"))
+        batch_op.create_index('uq_activity_signup_waitlist_position', ['activity_id', 'waitlist_position'], unique=True, sqlite_where=sa.text("status = 'waitlisted'"), postgresql_where=sa.text("status = 'waitlisted'"))
+
     op.create_table('hour_log',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('community_id', sa.Integer(), nullable=False),
@@ -392,7 +574,9 @@ def upgrade() -> None:
     sa.CheckConstraint('points_flat IS NULL OR points_flat >= 0', name=op.f('ck_hour_log_flat_nonneg')),
     sa.CheckConstraint('points_per_hour IS NULL OR points_per_hour >= 0', name=op.f('ck_hour_log_pph_nonneg')),
     sa.CheckConstraint('reviewed_by_id IS NULL OR reviewed_by_id <> user_id', name=op.f('ck_hour_log_no_self_review')),
+    sa.ForeignKeyConstraint(['activity_id'], ['activity.id'], name=op.f('fk_hour_log_activity_id_activity')),
     sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_hour_log_community_id_community')),
+    sa.ForeignKeyConstraint(['post_id'], ['service_post.id'], name=op.f('fk_hour_log_post_id_service_post')),
     sa.ForeignKeyConstraint(['reported_by_id'], ['user.id'], name=op.f('fk_hour_log_reported_by_id_user')),
     sa.ForeignKeyConstraint(['reversed_by_id'], ['user.id'], name=op.f('fk_hour_log_reversed_by_id_user')),
     sa.ForeignKeyConstraint(['reviewed_by_id'], ['user.id'], name=op.f('fk_hour_log_reviewed_by_id_user')),
@@ -407,29 +591,6 @@ def upgrade() -> None:
         batch_op.create_index('ix_hour_log_user_time', ['user_id', 'started_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_hour_log_wish_id'), ['wish_id'], unique=False)
 
-    op.create_table('role_assignment',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('role', sa.Enum('resident', 'party_member', 'staff', 'merchant', 'street_admin', 'sysadmin', name='role', native_enum=False, length=20), nullable=False),
-    sa.Column('community_id', sa.Integer(), nullable=True),
-    sa.Column('street_id', sa.Integer(), nullable=True),
-    sa.Column('organisation_id', sa.Integer(), nullable=True),
-    sa.Column('granted_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("(role IN ('resident', 'party_member', 'staff', 'merchant') AND community_id IS NOT NULL AND street_id IS NULL) OR (role = 'street_admin' AND street_id IS NOT NULL AND community_id IS NULL) OR (role = 'sysadmin' AND street_id IS NULL AND community_id IS NULL)", name=op.f('ck_role_assignment_scope_matches_role')),
-    sa.CheckConstraint("role <> 'merchant' OR organisation_id IS NOT NULL", name=op.f('ck_role_assignment_merchant_has_org')),
-    sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_role_assignment_community_id_community')),
-    sa.ForeignKeyConstraint(['granted_by_id'], ['user.id'], name=op.f('fk_role_assignment_granted_by_id_user')),
-    sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], name=op.f('fk_role_assignment_organisation_id_organisation')),
-    sa.ForeignKeyConstraint(['street_id'], ['street.id'], name=op.f('fk_role_assignment_street_id_street')),
-    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_role_assignment_user_id_user')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_role_assignment')),
-    sa.UniqueConstraint('user_id', 'role', 'community_id', 'street_id', name=op.f('uq_role_assignment_user_id_role_community_id_street_id'))
-    )
-    with op.batch_alter_table('role_assignment', schema=None) as batch_op:
-        batch_op.create_index('ix_role_assignment_community_role', ['community_id', 'role'], unique=False)
-        batch_op.create_index(batch_op.f('ix_role_assignment_user_id'), ['user_id'], unique=False)
-
     # ### end Alembic commands ###
     # Ledger immutability triggers and PostgreSQL posting functions (idempotent).
     ledger_ddl.install(op.get_bind())
@@ -437,11 +598,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
-    with op.batch_alter_table('role_assignment', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_role_assignment_user_id'))
-        batch_op.drop_index('ix_role_assignment_community_role')
-
-    op.drop_table('role_assignment')
     with op.batch_alter_table('hour_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_hour_log_wish_id'))
         batch_op.drop_index('ix_hour_log_user_time')
@@ -450,12 +606,53 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_hour_log_activity_id'))
 
     op.drop_table('hour_log')
+    with op.batch_alter_table('activity_signup', schema=None) as batch_op:
+        batch_op.drop_index('uq_activity_signup_waitlist_position', sqlite_where=sa.text("status = 'waitlisted'"), postgresql_where=sa.text("status = 'waitlisted'"))
+        batch_op.drop_index('uq_activity_signup_live', sqlite_where=sa.text("status IN ('confirmed', 'waitlisted')"), postgresql_where=sa.text("status IN ('confirmed', 'waitlisted')"))
+        batch_op.drop_index(batch_op.f('ix_activity_signup_user_id'))
+        batch_op.drop_index(batch_op.f('ix_activity_signup_community_id'))
+        batch_op.drop_index(batch_op.f('ix_activity_signup_activity_id'))
+
+    op.drop_table('activity_signup')
+    with op.batch_alter_table('team_membership', schema=None) as batch_op:
+        batch_op.drop_index('uq_team_membership_live', sqlite_where=sa.text('left_at IS NULL'), postgresql_where=sa.text('left_at IS NULL'))
+        batch_op.drop_index('ix_team_membership_user_live')
+        batch_op.drop_index(batch_op.f('ix_team_membership_team_id'))
+
+    op.drop_table('team_membership')
+    with op.batch_alter_table('role_assignment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_role_assignment_user_id'))
+        batch_op.drop_index('ix_role_assignment_community_role')
+
+    op.drop_table('role_assignment')
+    with op.batch_alter_table('post_claim', schema=None) as batch_op:
+        batch_op.drop_index('uq_post_claim_live', sqlite_where=sa.text("status IN ('pending', 'active')"), postgresql_where=sa.text("status IN ('pending', 'active')"))
+        batch_op.drop_index('ix_post_claim_user_status')
+        batch_op.drop_index(batch_op.f('ix_post_claim_post_id'))
+        batch_op.drop_index('ix_post_claim_community_status')
+
+    op.drop_table('post_claim')
+    with op.batch_alter_table('activity', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_activity_team_id'))
+        batch_op.drop_index(batch_op.f('ix_activity_leader_id'))
+        batch_op.drop_index('ix_activity_community_starts')
+        batch_op.drop_index(batch_op.f('ix_activity_community_id'))
+
+    op.drop_table('activity')
     with op.batch_alter_table('wish', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_wish_requester_id'))
         batch_op.drop_index(batch_op.f('ix_wish_claimed_by_id'))
         batch_op.drop_index('ix_wish_board')
 
     op.drop_table('wish')
+    with op.batch_alter_table('team', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_team_community_id'))
+
+    op.drop_table('team')
+    with op.batch_alter_table('service_post', schema=None) as batch_op:
+        batch_op.drop_index('ix_service_post_community_status')
+
+    op.drop_table('service_post')
     with op.batch_alter_table('party_report', schema=None) as batch_op:
         batch_op.drop_index('uq_party_report_live', sqlite_where=sa.text("status IN ('pending', 'confirmed')"), postgresql_where=sa.text("status IN ('pending', 'confirmed')"))
         batch_op.drop_index(batch_op.f('ix_party_report_user_id'))
@@ -521,5 +718,6 @@ def downgrade() -> None:
     op.drop_table('ledger_accounts')
     # ### end Alembic commands ###
     if op.get_bind().dialect.name == "postgresql":
-        for fn in ("ledger_post_many", "ledger_post", "ledger_refuse_change"):
+        names = re.findall(r"CREATE OR REPLACE FUNCTION (\w+)", "".join(ledger_ddl.PG_FUNCTIONS))
+        for fn in reversed(names):
             op.execute(f"DROP FUNCTION IF EXISTS {fn} CASCADE")

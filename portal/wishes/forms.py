@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField, TimeField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from portal.wishes.models import WISH_CATEGORIES
+
+
+class WishForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=80)])
+    description = TextAreaField(_l("Details"), validators=[Optional(), Length(max=1000)])
+    category = SelectField(_l("Category"), choices=[(c, c) for c in WISH_CATEGORIES], validators=[DataRequired()])
+    due_date = DateField(_l("Needed by (optional)"), validators=[Optional()])
+    requester_phone = StringField(_l("For a resident (staff only): their phone number"),
+                                  validators=[Optional(), Length(max=11)])
+
+
+class ClaimForm(FlaskForm):
+    team_id = SelectField(_l("Claim as"), choices=[], validators=[Optional()])
+
+
+class FulfilForm(FlaskForm):
+    day = DateField(_l("Date"), validators=[DataRequired()])
+    start = TimeField(_l("From"), validators=[DataRequired()])
+    end = TimeField(_l("To"), validators=[DataRequired()])
+    note = TextAreaField(_l("What did you do"), validators=[Optional(), Length(max=500)])
+
+
+class ConfirmForm(FlaskForm):
+    rating = IntegerField(_l("Stars (1–5)"), validators=[DataRequired(), NumberRange(min=1, max=5)])
+    comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=500)])
+
+
+class ActionForm(FlaskForm):
+    pass

@@ -1,0 +1,179 @@
+"""微心愿 pages: the board, post a wish, a wish's page with the actions open to me."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from portal.accounts.models import User
+from portal.community.models import Community
+from portal.community.services import is_staff, staff_communities
+from portal.errors import NotFound, ServiceError
+from portal.extensions import db
+from portal.hours.services import LOCAL_TZ
+from portal.wishes import services as svc
+from portal.wishes.forms import ActionForm, ClaimForm, ConfirmForm, FulfilForm, WishForm
+from portal.wishes.models import Wish, WishStatus
+
+bp = Blueprint("wishes", __name__, url_prefix="/wishes")
+
+
+def _actor() -> User:
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+def status_label(status: WishStatus) -> str:
+    return {"open": _("Open"), "claimed": _("Claimed"), "fulfilled": _("Done, waiting for confirmation"),
+            "confirmed": _("Confirmed"), "withdrawn": _("Withdrawn")}[status.value]
+
+
+@bp.app_context_processor
+def _helpers() -> dict[str, Any]:
+    return {"wish_status_label": status_label}
+
+
+@bp.get("/")
+@login_required
+def board() -> str:
+    actor = _actor()
+    wishes = svc.open_wishes(db.session, actor.community_id) if actor.community_id else []
+    made, claimed = svc.my_wishes(db.session, actor.id)
+    return render_template("wishes/board.html", wishes=wishes, made=made, claimed=claimed)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new() -> Any:
+    actor = _actor()
+    form = WishForm()
+    managed = staff_communities(db.session, actor)
+    community_id = actor.community_id or (managed[0].id if managed else None)
+    if community_id is None:
+        flash(_("Choose your community first."), "error")
+        return redirect(url_for("wishes.board"))
+    if request.method == "GET" or not form.validate():
+        return render_template("wishes/new.html", form=form, staff=bool(managed)), (400 if request.method == "POST" else 200)
+    requester_id = None
+    if form.requester_phone.data:
+        person = db.session.scalar(select(User).where(User.phone == form.requester_phone.data.strip()))
+        if person is None or person.community_id is None:
+            form.requester_phone.errors.append(_("No resident with this phone number."))
+            return render_template("wishes/new.html", form=form, staff=bool(managed)), 400
+        requester_id = person.id
+        community_id = person.community_id
+    try:
+        wish = svc.create_wish(db.session, actor, community_id=community_id, title=form.title.data or "",
+                               description=form.description.data or "", category=form.category.data or "",
+                               due_date=form.due_date.data, requester_id=requester_id)
+    except ServiceError as exc:
+        flash(str(exc.message), "error")
+        return render_template("wishes/new.html", form=form, staff=bool(managed)), exc.status
+    flash(_("Your wish was posted."), "success")
+    return redirect(url_for("wishes.show", wish_id=wish.id))
+
+
+def _page(wish: Wish, status: int = 200, **forms: Any) -> Any:
+    actor = _actor()
+    claim_form = forms.get("claim_form") or ClaimForm()
+    teams: list[tuple[str, str]] = []
+    from portal.teams.models import Team
+    from portal.teams.services import active_team_ids
+
+    ids = active_team_ids(db.session, actor.id)
+    if ids:
+        teams = [(str(t.id), t.name) for t in db.session.scalars(select(Team).where(Team.id.in_(ids)))]
+    claim_form.team_id.choices = [("", _("Myself"))] + teams
+    requester = db.session.get(User, wish.requester_id)
+    claimer = db.session.get(User, wish.claimed_by_id) if wish.claimed_by_id else None
+    community = db.session.get(Community, wish.community_id)
+    return render_template(
+        "wishes/show.html", wish=wish, requester=requester, claimer=claimer,
+        is_requester=wish.requester_id == actor.id, is_claimer=wish.claimed_by_id == actor.id,
+        is_staff=community is not None and is_staff(actor, community), claim_form=claim_form,
+        fulfil_form=forms.get("fulfil_form") or FulfilForm(), confirm_form=forms.get("confirm_form") or ConfirmForm(),
+        action_form=ActionForm()), status
+
+
+def _load(wish_id: int) -> Wish:
+    try:
+        return svc.get_wish(db.session, _actor(), wish_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/<int:wish_id>")
+@login_required
+def show(wish_id: int) -> Any:
+    return _page(_load(wish_id))
+
+
+def _fail(wish_id: int, exc: ServiceError, **forms: Any) -> Any:
+    if isinstance(exc, NotFound):
+        abort(404)
+    flash(str(exc.message), "error")
+    return _page(_load(wish_id), exc.status, **forms)
+
+
+@bp.post("/<int:wish_id>/claim")
+@login_required
+def claim(wish_id: int) -> Any:
+    form = ClaimForm()
+    raw = request.form.get("team_id", "")
+    form.team_id.choices = [(raw, raw)]
+    if not form.validate() or (raw and not raw.isdigit()):
+        abort(400)
+    try:
+        svc.claim_wish(db.session, _actor(), wish_id, team_id=int(raw) if raw else None)
+    except ServiceError as exc:
+        return _fail(wish_id, exc)
+    flash(_("You claimed this wish. Thank you!"), "success")
+    return redirect(url_for("wishes.show", wish_id=wish_id))
+
+
+@bp.post("/<int:wish_id>/fulfil")
+@login_required
+def fulfil(wish_id: int) -> Any:
+    form = FulfilForm()
+    if not form.validate():
+        return _fail(wish_id, ServiceError(_("Please check the date and times."), code="bad_input"),
+                     fulfil_form=form)
+    start = dt.datetime.combine(form.day.data, form.start.data, tzinfo=LOCAL_TZ).astimezone(dt.timezone.utc)
+    end = dt.datetime.combine(form.day.data, form.end.data, tzinfo=LOCAL_TZ).astimezone(dt.timezone.utc)
+    try:
+        svc.fulfil_wish(db.session, _actor(), wish_id, started_at=start, ended_at=end, note=form.note.data or "")
+    except ServiceError as exc:
+        return _fail(wish_id, exc, fulfil_form=form)
+    flash(_("Marked as done. The resident will be asked to confirm."), "success")
+    return redirect(url_for("wishes.show", wish_id=wish_id))
+
+
+@bp.post("/<int:wish_id>/confirm")
+@login_required
+def confirm(wish_id: int) -> Any:
+    form = ConfirmForm()
+    if not form.validate():
+        return _fail(wish_id, ServiceError(_("Choose 1 to 5 stars."), code="bad_rating"), confirm_form=form)
+    try:
+        svc.confirm_wish(db.session, _actor(), wish_id, rating=int(form.rating.data or 0),
+                         comment=form.comment.data or "")
+    except ServiceError as exc:
+        return _fail(wish_id, exc, confirm_form=form)
+    flash(_("Thank you for confirming."), "success")
+    return redirect(url_for("wishes.show", wish_id=wish_id))
+
+
+@bp.post("/<int:wish_id>/withdraw")
+@login_required
+def withdraw(wish_id: int) -> Any:
+    if not ActionForm().validate():
+        abort(400)
+    try:
+        svc.withdraw_wish(db.session, _actor(), wish_id)
+    except ServiceError as exc:
+        return _fail(wish_id, exc)
+    flash(_("The wish was withdrawn."), "success")
+    return redirect(url_for("wishes.board"))
