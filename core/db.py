@@ -15,11 +15,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
+import enum
 import os
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -132,3 +133,10 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 def is_postgres(bind: Any) -> bool:
     return bind.dialect.name == "postgresql"
+
+
+def value_enum(enum_cls: type[enum.Enum], length: int = 20) -> Enum:
+    """A portable enum column that stores the members' *values* ("pending"), not their
+    names ("PENDING"): CHECK constraints and partial indexes compare with the values."""
+    return Enum(enum_cls, native_enum=False, length=length, validate_strings=True,
+                values_callable=lambda e: [str(m.value) for m in e])

@@ -6,10 +6,10 @@ import enum
 from typing import Optional
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, utcnow
+from core.db import Base, utcnow, value_enum
 from portal.community.models import Building, Community
 
 
@@ -84,8 +84,7 @@ class RoleAssignment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
-    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=20, validate_strings=True,
-                                            values_callable=lambda e: [m.value for m in e]))
+    role: Mapped[Role] = mapped_column(value_enum(Role))
     community_id: Mapped[Optional[int]] = mapped_column(ForeignKey("community.id"))
     street_id: Mapped[Optional[int]] = mapped_column(ForeignKey("street.id"))
     organisation_id: Mapped[Optional[int]] = mapped_column(ForeignKey("organisation.id"))

@@ -12,22 +12,14 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING, Optional
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, utcnow
+from core.db import Base, utcnow, value_enum
 
 if TYPE_CHECKING:
     from portal.accounts.models import User
     from portal.community.models import Community
-
-
-def _values(enum_cls: type[enum.Enum]) -> list[str]:
-    return [str(m.value) for m in enum_cls]
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=20, validate_strings=True, values_callable=_values)
 
 
 class ActivityStatus(str, enum.Enum):
@@ -74,7 +66,7 @@ class Activity(Base):
     # NULL: the community's default points_per_hour; points_flat: a fixed amount instead.
     points_per_hour: Mapped[Optional[int]]
     points_flat: Mapped[Optional[int]]
-    status: Mapped[ActivityStatus] = mapped_column(_enum(ActivityStatus), default=ActivityStatus.PUBLISHED)
+    status: Mapped[ActivityStatus] = mapped_column(value_enum(ActivityStatus), default=ActivityStatus.PUBLISHED)
     leader_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -113,13 +105,13 @@ class ActivitySignup(Base):
     activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id"), index=True)
-    status: Mapped[SignupStatus] = mapped_column(_enum(SignupStatus), default=SignupStatus.CONFIRMED)
+    status: Mapped[SignupStatus] = mapped_column(value_enum(SignupStatus), default=SignupStatus.CONFIRMED)
     waitlist_position: Mapped[Optional[int]]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     cancelled_at: Mapped[Optional[dt.datetime]]
     checked_in_at: Mapped[Optional[dt.datetime]]
     checked_out_at: Mapped[Optional[dt.datetime]]
-    attendance: Mapped[Optional[Attendance]] = mapped_column(_enum(Attendance))
+    attendance: Mapped[Optional[Attendance]] = mapped_column(value_enum(Attendance))
     marked_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
     # The pending hour log made at check-out.
     hour_log_id: Mapped[Optional[int]] = mapped_column(ForeignKey("hour_log.id"))

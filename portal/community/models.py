@@ -6,10 +6,10 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING, Optional
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, utcnow
+from core.db import Base, utcnow, value_enum
 
 if TYPE_CHECKING:
     from portal.accounts.models import User
@@ -67,12 +67,6 @@ class Building(Base):
     grid: Mapped[Grid] = relationship(back_populates="buildings")
 
 
-def _enum_values(enum_cls: type[enum.Enum]) -> list[str]:
-    """Store the enum's *values* ("pending"), not its names ("PENDING"): the CHECK
-    constraints and the partial unique index below compare with the values."""
-    return [str(m.value) for m in enum_cls]
-
-
 class OrgKind(str, enum.Enum):
     PARTNER = "partner"      # 共建单位: agency, company, school
     MERCHANT = "merchant"    # 合作商户: redeems 福分 vouchers
@@ -88,8 +82,7 @@ class Organisation(Base):
     street_id: Mapped[int] = mapped_column(ForeignKey("street.id"), index=True)
     # Merchants serve one community; partner units may serve the whole street (NULL).
     community_id: Mapped[Optional[int]] = mapped_column(ForeignKey("community.id"), index=True)
-    kind: Mapped[OrgKind] = mapped_column(Enum(OrgKind, native_enum=False, length=20, validate_strings=True,
-                                                values_callable=_enum_values))
+    kind: Mapped[OrgKind] = mapped_column(value_enum(OrgKind))
     name: Mapped[str] = mapped_column(String(120))
     contact_name: Mapped[str] = mapped_column(String(40), default="")
     contact_phone: Mapped[str] = mapped_column(String(20), default="")
@@ -134,7 +127,7 @@ class PartyReport(Base):
     work_unit: Mapped[str] = mapped_column(String(120))
     party_org: Mapped[str] = mapped_column(String(120))
     status: Mapped[ReportStatus] = mapped_column(
-        Enum(ReportStatus, native_enum=False, length=20, validate_strings=True, values_callable=_enum_values),
+        value_enum(ReportStatus),
         default=ReportStatus.PENDING
     )
     submitted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

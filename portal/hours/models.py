@@ -5,14 +5,10 @@ import datetime as dt
 import enum
 from typing import Optional
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base, utcnow
-
-
-def _values(enum_cls: type[enum.Enum]) -> list[str]:
-    return [m.value for m in enum_cls]
+from core.db import Base, utcnow, value_enum
 
 
 class HourSource(str, enum.Enum):
@@ -54,7 +50,7 @@ class HourLog(Base):
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     source: Mapped[HourSource] = mapped_column(
-        Enum(HourSource, native_enum=False, length=20, validate_strings=True, values_callable=_values))
+        value_enum(HourSource))
     # Where the time was spent (at most one is set, matching ``source``).
     activity_id: Mapped[Optional[int]] = mapped_column(ForeignKey("activity.id"), index=True)
     post_id: Mapped[Optional[int]] = mapped_column(ForeignKey("service_post.id"), index=True)
@@ -65,7 +61,7 @@ class HourLog(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     photo_path: Mapped[Optional[str]] = mapped_column(String(80))
     status: Mapped[HourStatus] = mapped_column(
-        Enum(HourStatus, native_enum=False, length=20, validate_strings=True, values_callable=_values),
+        value_enum(HourStatus),
         default=HourStatus.PENDING)
     # Rate captured when the log is recorded (activity/post rate); NULL = community default.
     points_per_hour: Mapped[Optional[int]]

@@ -17,18 +17,14 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING, Optional
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, utcnow
+from core.db import Base, utcnow, value_enum
 
 if TYPE_CHECKING:
     from portal.accounts.models import User
     from portal.community.models import Building, Community, Grid
-
-
-def _values(enum_cls: type[enum.Enum]) -> list[str]:
-    return [str(m.value) for m in enum_cls]
 
 
 class PostStatus(str, enum.Enum):
@@ -71,7 +67,7 @@ class ServicePost(Base):
     points_per_hour: Mapped[Optional[int]]
     points_per_duty: Mapped[Optional[int]]
     status: Mapped[PostStatus] = mapped_column(
-        Enum(PostStatus, native_enum=False, length=20, validate_strings=True, values_callable=_values),
+        value_enum(PostStatus),
         default=PostStatus.OPEN)
     created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -102,7 +98,7 @@ class PostClaim(Base):
     # Denormalised from the post: "claims in my community" is one indexed lookup.
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
     status: Mapped[ClaimStatus] = mapped_column(
-        Enum(ClaimStatus, native_enum=False, length=20, validate_strings=True, values_callable=_values),
+        value_enum(ClaimStatus),
         default=ClaimStatus.PENDING)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # The staff member who last decided (approved, rejected or released); never the claimer.

@@ -11,10 +11,10 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING, Optional
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, utcnow
+from core.db import Base, utcnow, value_enum
 
 if TYPE_CHECKING:
     from portal.accounts.models import User
@@ -54,8 +54,7 @@ class TeamMembership(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
     role: Mapped[TeamRole] = mapped_column(
-        Enum(TeamRole, native_enum=False, length=20, validate_strings=True,
-             values_callable=lambda e: [m.value for m in e]),
+        value_enum(TeamRole),
         default=TeamRole.MEMBER)
     joined_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     left_at: Mapped[Optional[dt.datetime]]

@@ -5,14 +5,10 @@ import datetime as dt
 import enum
 from typing import Optional
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base, utcnow
-
-
-def _values(enum_cls: type[enum.Enum]) -> list[str]:
-    return [m.value for m in enum_cls]
+from core.db import Base, utcnow, value_enum
 
 
 class WishStatus(str, enum.Enum):
@@ -46,7 +42,7 @@ class Wish(Base):
     category: Mapped[str] = mapped_column(String(20))
     due_date: Mapped[Optional[dt.date]]
     status: Mapped[WishStatus] = mapped_column(
-        Enum(WishStatus, native_enum=False, length=20, validate_strings=True, values_callable=_values),
+        value_enum(WishStatus),
         default=WishStatus.OPEN)
     claimed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"), index=True)
     # A team claim: the claimer is the team leader acting for the team (id only: teams are
