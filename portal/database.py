@@ -8,8 +8,9 @@ a success or a redirect (status < 400) and rolls back otherwise, so a refused fo
 """
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 
 from flask import Flask, Response, g, request
@@ -71,6 +72,18 @@ class Database:
             sess = factory()
             g._fufen_session = sess
         return sess
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """The commit boundary of a CLI command (the web's is ``after_request``):
+        commit when the block succeeds, roll back when it raises."""
+        sess = self.session
+        try:
+            yield sess
+            sess.commit()
+        except BaseException:
+            sess.rollback()
+            raise
 
     def mark_rollback(self) -> None:
         g._fufen_rollback = True

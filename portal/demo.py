@@ -316,13 +316,8 @@ def seed_demo_command() -> None:
     """Create the demo street, communities, people and content (idempotent)."""
     from portal.extensions import db
 
-    session = db.session
-    try:
+    with db.transaction() as session:
         summary = seed_demo(session)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
     created = summary["created"]
     if created:
         click.echo("Created: " + ", ".join(f"{n} {kind}" for kind, n in sorted(created.items())))

@@ -46,13 +46,8 @@ def expire_holds_command(limit: int) -> None:
     """Release pending holds whose deadline has passed (run from cron)."""
     from portal.extensions import db
 
-    session = db.session
-    try:
+    with db.transaction() as session:
         released = ledger.expire_holds(session, limit=limit)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
     click.echo(f"released {len(released)} expired hold(s)")
 
 

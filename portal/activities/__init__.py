@@ -16,13 +16,8 @@ def remind_command(hours: int) -> None:
     from portal.activities.services import send_reminders
     from portal.extensions import db
 
-    session = db.session
-    try:
+    with db.transaction() as session:
         sent = send_reminders(session, hours=hours)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
     click.echo(f"{sent} reminder(s) sent")
 
 

@@ -50,17 +50,17 @@ class PointsSummary:
 
 def points_summary(session: Session, user: User) -> PointsSummary | None:
     """The user's 福分 in their home community, read through the ledger's public read API
-    (``ledger.accounts``: find the account without opening one, then read it).
+    (find the account without opening one, then read it).
 
     None when the user has no home community. A user whose account was never opened
     has earned nothing yet: 0.
     """
-    from ledger import accounts as ledger_accounts
+    import ledger
 
     if user.community_id is None:
         return None
-    account_id = ledger_accounts.find_account(session, user.community_id, f"user:{user.id}")
+    account_id = ledger.find_account(session, user.community_id, f"user:{user.id}")
     if account_id is None:
         return PointsSummary(0, 0)
-    return PointsSummary(ledger_accounts.balance(session, account_id),
-                         ledger_accounts.available(session, account_id))
+    return PointsSummary(ledger.balance(session, account_id),
+                         ledger.available(session, account_id))

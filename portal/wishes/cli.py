@@ -14,13 +14,8 @@ def release_stale_command() -> None:
     from portal.extensions import db
     from portal.wishes.services import release_stale
 
-    session = db.session
-    try:
+    with db.transaction() as session:
         released = release_stale(session)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
     click.echo(f"released {len(released)} wish claim(s)")
 
 
