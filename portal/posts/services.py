@@ -34,7 +34,7 @@ from portal.community.models import Building, Community, Grid
 from portal.community.services import is_member, is_staff
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.posts.models import LIVE_CLAIM_STATUSES, ClaimStatus, PostClaim, PostStatus, ServicePost
-from portal.settings.models import CommunitySettings
+from portal.settings.services import get_settings
 
 TITLE_MAX = 60
 DUTIES_MAX = 2000
@@ -154,10 +154,8 @@ class PostRules:
 
 
 def post_rules(session: Session, community_id: int) -> PostRules:
-    """The community's post settings, read without creating a settings row."""
-    row = session.get(CommunitySettings, community_id)
-    if row is None:
-        return PostRules(claim_cap=2, needs_approval=False)
+    """The community's post settings (defaults when none are stored)."""
+    row = get_settings(session, community_id)
     return PostRules(claim_cap=row.post_claim_cap, needs_approval=bool(row.post_claim_needs_approval))
 
 

@@ -36,7 +36,7 @@ from portal.community.models import Community
 from portal.community.services import is_member, is_staff
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.posts.services import _clean, _lock, audit_refusals, can_volunteer
-from portal.settings.models import CommunitySettings
+from portal.settings.services import get_settings
 from portal.teams.models import Team, TeamMembership, TeamRole
 
 NAME_MAX = 60
@@ -60,8 +60,7 @@ def active_team_ids(session: Session, user_id: int) -> list[int]:
 
 
 def team_cap(session: Session, community_id: int) -> int:
-    row = session.get(CommunitySettings, community_id)
-    return row.team_cap if row is not None else 2
+    return get_settings(session, community_id).team_cap
 
 
 # --- lookups -------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from portal.audit.models import AuditEvent
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.hours import services as svc
 from portal.hours.models import HourLog, HourStatus
-from portal.settings.services import get_settings
+from portal.settings.services import settings_for_update
 from tests.factories import make_community, make_street, make_user
 
 UTC = dt.timezone.utc
@@ -44,12 +44,7 @@ def w(session, app):
 
 
 def verify_ok(session) -> bool:
-    """ledger.verify streams one scan with ``Connection.execution_options(yield_per=...)``,
-    which sticks to the shared test connection; undo it so the test's rollback works."""
-    ok = ledger.verify(session).ok
-    conn = session.connection()
-    conn.execution_options(stream_results=False, yield_per=None)
-    return ok
+    return ledger.verify(session).ok
 
 
 def rec(session, w, who="vol", start=None, end=None, **kw):
@@ -104,7 +99,7 @@ def test_record_hours_refuses_overlap_but_not_for_rejected(session, w):
 
 
 def test_daily_cap(session, w):
-    get_settings(session, w["a"].id).daily_minutes_cap = 120
+    settings_for_update(session, w["a"].id).daily_minutes_cap = 120
     session.flush()
     rec(session, w, start=at(0), end=at(1))
     with pytest.raises(ServiceError) as e:
