@@ -29,7 +29,10 @@ FEATURES = (
     "portal.activities",
     "portal.hours",
     "portal.wishes",
+    "portal.rewards",
     "portal.compliance",
+    "portal.exchange",
+    "portal.settings",
     "portal.cli",
     "portal.ledger_cli",
 )

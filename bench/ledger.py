@@ -14,8 +14,9 @@
   Last line: ``transfers_per_s=<number>``.
 * balance: an account with ``--entries`` entries (synthetic rows inserted set-based, since
   only the row count matters for a read), then the p50 of the current-balance read: through
-  the public API (``ledger.balance(session, id)``) and as one prepared statement on a raw
-  driver connection. Last line: ``balance_read_p50_ms=<number>`` (the prepared read).
+  the public API (``ledger.balance(session, id)``, inside an open session transaction) and,
+  for contrast, as one prepared statement on a raw driver connection. Last line:
+  ``balance_read_p50_ms=<number>`` (the public API).
 * batch: approving ``--batch-size`` hour logs at once (``ledger.post_many``, one DB
   transaction) repeatedly. Last line: ``batch_entries_per_s=<number>``.
 
@@ -282,7 +283,7 @@ def run_balance(t: Target, entries: int, reads: int) -> float:
         summed = p50_ms(lambda: c.execute(sa.text("SELECT SUM(amount) FROM ledger_entries WHERE account_id = :a"),
                                           {"a": acct}).scalar(), 20)
     engine.dispose()
-    print(f"balance p50 via ledger.balance(session) (SQLAlchemy): {api:.4f} ms")
+    print(f"balance p50 via ledger.balance(session) (public API): {api:.4f} ms")
     print(f"balance p50 recomputed as SUM(entries) (for contrast): {summed:.2f} ms")
     if t.is_pg:
         with t.raw_pg() as c:
@@ -294,7 +295,7 @@ def run_balance(t: Target, entries: int, reads: int) -> float:
         raw = p50_ms(lambda: c.execute("SELECT balance FROM ledger_accounts WHERE id = ?", (acct,)).fetchone(), reads)
         c.close()
     print(f"balance p50 via prepared statement on a driver connection: {raw:.4f} ms")
-    return raw
+    return api
 
 
 # --- batch mode ----------------------------------------------------------------------------

@@ -15,6 +15,8 @@ MODEL_MODULES = (
     "ledger.models",
     "portal.wishes.models",
     "portal.hours.models",
+    "portal.rewards.models",
+    "portal.exchange.models",
 )
 
 for _name in MODEL_MODULES:

@@ -113,12 +113,34 @@ def get_account(db: Db, account_id: int) -> AccountInfo:
     return _info(r)
 
 
+_BALANCE_SQL = {"postgresql": "SELECT balance FROM ledger_accounts WHERE id = %s",
+                "sqlite": "SELECT balance FROM ledger_accounts WHERE id = ?"}
+
+
 def balance(db: Db, account_id: int) -> int:
-    """Posted balance, O(1): the stored running balance."""
-    b = conn_of(db).execute(select(A.c.balance).where(A.c.id == account_id)).scalar()
+    """Posted balance, O(1): the stored running balance. The hottest read of the app, so it
+    runs as a cached (PostgreSQL: server-side prepared) statement on the driver connection of
+    the caller's transaction, without SQLAlchemy's per-statement work."""
+    conn = conn_of(db)
+    sql = _BALANCE_SQL.get(conn.dialect.name)
+    if sql is None or not _is_int(account_id):
+        b = conn.execute(select(A.c.balance).where(A.c.id == account_id)).scalar()
+    else:
+        if not conn.in_transaction():
+            conn.begin()  # a bare Connection: let its commit()/rollback() cover this read
+        driver = conn.connection.driver_connection
+        if conn.dialect.name == "postgresql":
+            row = driver.execute(sql, (account_id,), prepare=True).fetchone()  # type: ignore[union-attr]
+        else:
+            row = driver.execute(sql, (account_id,)).fetchone()  # type: ignore[union-attr]
+        b = None if row is None else row[0]
     if b is None:
         raise errors.UnknownAccount("unknown account", account_ids=[account_id])
     return int(b)
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def available(db: Db, account_id: int) -> int:
@@ -152,7 +174,8 @@ def statement(db: Db, account_id: int, *, limit: int = 50, before: int | None = 
 
 def balance_as_of(db: Db, account_id: int, when: dt.datetime) -> int:
     """Posted balance at ``when`` (inclusive): the running balance of the last entry before it.
-    Entries of one account are ordered by time because its community's writers are serialized."""
+    Entries of one account are ordered by time because every writer holds the account's row
+    lock from before it takes the time until it commits."""
     if when.tzinfo is None:
         raise errors.InvalidRequest("when must be timezone-aware")
     b = conn_of(db).execute(

@@ -1,6 +1,7 @@
 """The tamper-evident audit chain, open to sensitive non-ledger actions too.
 
-Each community has one chain: record n holds sha256(hash of record n-1 + payload of n).
+Each community has CHAIN_SHARDS chains: record n of a chain holds
+sha256(hash of record n-1 + payload of n). Events go to shard 0.
 Ledger operations append their own records; the portal appends admin actions (an export of
 resident data, a role change…) with ``append_event``.
 """
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from core.db import utcnow
 from ledger import canonical, errors
 from ledger.models import AuditRecord
-from ledger.posting import _Chain, _insert_ignore_head
+from ledger.posting import _Chain
 from ledger.types import Actor, Db, conn_of
 
 
@@ -25,8 +26,7 @@ def append_event(db: Db, *, community_id: int, event: str, actor: Actor, data: d
     if not event or len(event) > 32 or event in ("tx", "hold", "voided", "expired", "close"):
         raise errors.InvalidRequest("event must be a name of at most 32 characters, not a ledger event")
     conn = conn_of(db)
-    _insert_ignore_head(conn, community_id)
-    chain = _Chain(conn, [community_id])
+    chain = _Chain(conn, [community_id])  # shard 0; creates the community's heads if needed
     now = utcnow()
     chain.append(community_id, event, canonical.dumps(
         ["event", event, community_id, actor.id, canonical.micros(now), data]), now, actor.id)
@@ -37,6 +37,6 @@ def records(db: Db, community_id: int, *, after_seq: int = 0, limit: int = 100) 
     AR = AuditRecord.__table__
     rows = conn_of(db).execute(
         select(AR).where(AR.c.community_id == community_id, AR.c.seq > after_seq)
-        .order_by(AR.c.seq).limit(limit))
+        .order_by(AR.c.id).limit(limit))
     return [dict(r._mapping) for r in rows]
 

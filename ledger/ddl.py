@@ -36,7 +36,7 @@ END $$""",
 CREATE OR REPLACE FUNCTION ledger_post(
     p_key text, p_hash text, p_kind text, p_actor bigint, p_reason text,
     p_ref_type text, p_ref_id bigint, p_accounts bigint[], p_amounts bigint[],
-    p_allow_cross boolean,
+    p_allow_cross boolean, p_shard int,
     OUT o_status text, OUT o_tx_id bigint, OUT o_created_at timestamptz, OUT o_detail text)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -49,10 +49,12 @@ DECLARE
     v_seq bigint;
     v_prev text;
     v_hash text;
-    v_balance bigint;
+    v_i int := 0;
+    v_after bigint;
     v_balances bigint[] := array_fill(0::bigint, ARRAY[cardinality(p_accounts)]);
+    v_debts bigint[] := array_fill(0::bigint, ARRAY[cardinality(p_accounts)]);
     v_legs text := '';
-    v_bad record;
+    r record;
 BEGIN
     SELECT count(*), array_agg(DISTINCT community_id ORDER BY community_id),
            min(id) FILTER (WHERE closed_at IS NOT NULL), count(DISTINCT currency)
@@ -81,13 +83,21 @@ BEGIN
             RETURN;
         END IF;
     ELSE
-        -- Chain heads in community order: serializes the ledger writers of these
-        -- communities (only), so the accounts below are uncontended once we hold them.
-        SELECT seq, hash INTO v_seq, v_prev FROM ledger_audit_heads
-         WHERE community_id = v_comms[1] FOR UPDATE;
+        -- Chain heads (shard p_shard of each community, in community order): serializes the
+        -- writers of this chain only; same key => same shard, so the look-up below is final.
         IF cardinality(v_comms) > 1 THEN
-            PERFORM 1 FROM ledger_audit_heads WHERE community_id = ANY(v_comms[2:])
+            INSERT INTO ledger_audit_heads (community_id, shard, seq, hash)
+            SELECT c, p_shard, 0, repeat('0', 64) FROM unnest(v_comms) AS c ON CONFLICT DO NOTHING;
+            PERFORM 1 FROM ledger_audit_heads WHERE community_id = ANY(v_comms) AND shard = p_shard
              ORDER BY community_id FOR UPDATE;
+        END IF;
+        SELECT seq, hash INTO v_seq, v_prev FROM ledger_audit_heads
+         WHERE community_id = v_comms[1] AND shard = p_shard FOR UPDATE;
+        IF NOT FOUND THEN  -- a shard not yet created for this community
+            INSERT INTO ledger_audit_heads (community_id, shard, seq, hash)
+            VALUES (v_comms[1], p_shard, 0, repeat('0', 64)) ON CONFLICT DO NOTHING;
+            SELECT seq, hash INTO v_seq, v_prev FROM ledger_audit_heads
+             WHERE community_id = v_comms[1] AND shard = p_shard FOR UPDATE;
         END IF;
         -- Under the lock, so a concurrent twin of this request has committed or not run.
         SELECT * INTO v_idem FROM ledger_idempotency WHERE key = p_key;
@@ -107,33 +117,25 @@ BEGIN
         RETURN;
     END IF;
 
-    -- Debits first, each a conditional update (the overdraft rule) that also locks the row;
-    -- only a debit can fail, and then the debits already applied are undone.
-    FOR pass IN 1..2 LOOP
-        FOR i IN 1..v_n LOOP
-            CONTINUE WHEN (pass = 1) <> (p_amounts[i] < 0);
-            UPDATE ledger_accounts
-               SET balance = balance + p_amounts[i],
-                   debt_allowed = CASE WHEN balance + p_amounts[i] - held >= 0 THEN 0 ELSE debt_allowed END
-             WHERE id = p_accounts[i]
-               AND (may_go_negative OR p_amounts[i] >= 0 OR balance + p_amounts[i] - held >= 0)
-            RETURNING balance INTO v_balance;
-            IF NOT FOUND THEN
-                FOR j IN 1..i - 1 LOOP
-                    CONTINUE WHEN p_amounts[j] >= 0;
-                    UPDATE ledger_accounts SET balance = balance - p_amounts[j] WHERE id = p_accounts[j];
-                END LOOP;
-                SELECT id, balance - held AS available INTO v_bad FROM ledger_accounts WHERE id = p_accounts[i];
-                o_status := 'insufficient_funds';
-                o_detail := json_build_object('account_id', v_bad.id, 'available', v_bad.available,
-                                              'required', -p_amounts[i])::text;
-                INSERT INTO ledger_idempotency (key, op, request_hash, error_code, error_detail, created_at)
-                VALUES (p_key, 'post', p_hash, o_status, o_detail, clock_timestamp());
-                RETURN;
-            END IF;
-            v_balances[i] := v_balance;
-        END LOOP;
+    -- Accounts locked in id order (the one lock order of every ledger writer), then the
+    -- overdraft rule checked before anything is written.
+    FOR r IN SELECT id, balance, held, may_go_negative, debt_allowed FROM ledger_accounts
+              WHERE id = ANY(p_accounts) ORDER BY id FOR UPDATE LOOP
+        v_i := v_i + 1;
+        v_after := r.balance + p_amounts[v_i];
+        IF NOT r.may_go_negative AND p_amounts[v_i] < 0 AND v_after - r.held < 0 THEN
+            o_status := 'insufficient_funds';
+            o_detail := json_build_object('account_id', r.id, 'available', r.balance - r.held,
+                                          'required', -p_amounts[v_i])::text;
+            INSERT INTO ledger_idempotency (key, op, request_hash, error_code, error_detail, created_at)
+            VALUES (p_key, 'post', p_hash, o_status, o_detail, clock_timestamp());
+            RETURN;
+        END IF;
+        v_balances[v_i] := v_after;
+        v_debts[v_i] := CASE WHEN v_after - r.held >= 0 THEN 0 ELSE r.debt_allowed END;
     END LOOP;
+    UPDATE ledger_accounts a SET balance = u.b, debt_allowed = u.d
+      FROM unnest(p_accounts, v_balances, v_debts) AS u(id, b, d) WHERE a.id = u.id;
 
     o_created_at := clock_timestamp();
     INSERT INTO ledger_transactions (community_id, kind, actor_id, reason, ref_type, ref_id, forced, created_at)
@@ -151,39 +153,142 @@ BEGIN
         || coalesce(to_json(p_ref_type)::text, 'null') || ',' || coalesce(p_ref_id::text, 'null')
         || ',null,null,false,' || (extract(epoch FROM o_created_at) * 1000000)::bigint
         || ',[' || v_legs || ']]';
-    INSERT INTO ledger_audit_records (community_id, seq, event, tx_id, actor_id, payload, prev_hash, hash, created_at)
-    VALUES (v_comms[1], v_seq + 1, 'tx', o_tx_id, p_actor, v_hash, v_prev,
+    INSERT INTO ledger_audit_records (community_id, shard, seq, event, tx_id, actor_id, payload, prev_hash, hash, created_at)
+    VALUES (v_comms[1], p_shard, v_seq + 1, 'tx', o_tx_id, p_actor, v_hash, v_prev,
             encode(sha256(convert_to(v_prev || v_hash, 'UTF8')), 'hex'), o_created_at)
     RETURNING hash INTO v_hash;
-    UPDATE ledger_audit_heads SET seq = v_seq + 1, hash = v_hash WHERE community_id = v_comms[1];
+    UPDATE ledger_audit_heads SET seq = v_seq + 1, hash = v_hash
+     WHERE community_id = v_comms[1] AND shard = p_shard;
 
     INSERT INTO ledger_idempotency (key, op, request_hash, tx_id, created_at)
     VALUES (p_key, 'post', p_hash, o_tx_id, o_created_at);
     o_status := 'ok';
 END $$""",
-    # A batch in one round trip: postings in order, stopping at the first that is not ok/replayed
-    # (the caller rolls the batch back to its savepoint and raises).
+    # A batch in one round trip. Set-based when every posting is new, valid, within one
+    # community and covered (a few statements for the whole batch); otherwise postings one
+    # by one through ledger_post, stopping at the first that is not ok/replayed (the caller
+    # rolls the batch back to its savepoint and raises). p_entry_tx: posting ordinal of
+    # each entry; entries of a posting are consecutive and in account-id order.
     r"""
 CREATE OR REPLACE FUNCTION ledger_post_many(
     p_keys text[], p_hashes text[], p_kinds text[], p_actors bigint[], p_reasons text[],
     p_ref_types text[], p_ref_ids bigint[], p_sizes int[], p_accounts bigint[],
-    p_amounts bigint[], p_allow_cross boolean[])
+    p_amounts bigint[], p_allow_cross boolean[], p_shards int[], p_entry_tx int[])
 RETURNS TABLE (o_status text, o_tx_id bigint, o_created_at timestamptz, o_detail text)
 LANGUAGE plpgsql AS $$
 DECLARE
+    v_n int := cardinality(p_keys);
     v_off int := 0;
+    v_ok boolean;
+    v_comm bigint[];          -- per posting: its community
+    v_slot int[];             -- per posting: index of its chain head in v_h*
+    v_hkey text[]; v_hcomm bigint[]; v_hshard int[]; v_hseq bigint[]; v_hhash text[];
+    v_after bigint[];
+    v_ids bigint[];
+    v_payload text[];
+    v_seqs bigint[]; v_prevs text[]; v_hashes text[];
+    v_now timestamptz;
+    v_s int;
     r record;
 BEGIN
-    FOR i IN 1..cardinality(p_keys) LOOP
-        SELECT * INTO r FROM ledger_post(
-            p_keys[i], p_hashes[i], p_kinds[i], p_actors[i], p_reasons[i], p_ref_types[i],
-            p_ref_ids[i], p_accounts[v_off + 1 : v_off + p_sizes[i]],
-            p_amounts[v_off + 1 : v_off + p_sizes[i]], p_allow_cross[i]);
-        v_off := v_off + p_sizes[i];
-        o_status := r.o_status; o_tx_id := r.o_tx_id; o_created_at := r.o_created_at; o_detail := r.o_detail;
-        RETURN NEXT;
-        EXIT WHEN r.o_status NOT IN ('ok', 'replayed');
+    -- 1. every account exists, is open, one currency, each posting within one community
+    SELECT bool_and(ok), array_agg(comm ORDER BY i) INTO v_ok, v_comm FROM (
+        SELECT u.i, min(a.community_id) AS comm,
+               count(a.id) = count(*) AND min(a.community_id) = max(a.community_id)
+               AND bool_and(a.closed_at IS NULL) AND count(DISTINCT a.currency) = 1 AS ok
+          FROM unnest(p_entry_tx, p_accounts) AS u(i, acc)
+          LEFT JOIN ledger_accounts a ON a.id = u.acc GROUP BY u.i) x;
+    IF v_ok AND (SELECT count(DISTINCT currency) FROM ledger_accounts WHERE id = ANY(p_accounts)) = 1 THEN
+        -- 2. lock the chain heads involved, in (community, shard) order
+        SELECT array_agg(community_id::text || ':' || shard ORDER BY community_id, shard),
+               array_agg(community_id ORDER BY community_id, shard), array_agg(shard ORDER BY community_id, shard),
+               array_agg(seq ORDER BY community_id, shard), array_agg(hash ORDER BY community_id, shard)
+          INTO v_hkey, v_hcomm, v_hshard, v_hseq, v_hhash
+          FROM (SELECT h.community_id, h.shard, h.seq, h.hash FROM ledger_audit_heads h
+                 WHERE (h.community_id, h.shard) IN (SELECT DISTINCT c, s FROM unnest(v_comm, p_shards) AS u(c, s))
+                 ORDER BY h.community_id, h.shard FOR UPDATE) x;
+        SELECT array_agg(array_position(v_hkey, c::text || ':' || s) ORDER BY o) INTO v_slot
+          FROM unnest(v_comm, p_shards) WITH ORDINALITY AS u(c, s, o);
+        -- 3. all keys new (checked under the head locks of their shards)
+        v_ok := array_position(v_slot, NULL) IS NULL
+                AND NOT EXISTS (SELECT 1 FROM unnest(p_keys) AS k,  -- one index probe per key
+                                    LATERAL (SELECT 1 FROM ledger_idempotency i WHERE i.key = k LIMIT 1) x);
+    END IF;
+    IF v_ok THEN
+        -- 4. lock the accounts in id order; running balances in posting order; overdraft rule
+        PERFORM 1 FROM ledger_accounts WHERE id = ANY(p_accounts) ORDER BY id FOR UPDATE;
+        SELECT array_agg(after ORDER BY o), NOT coalesce(bool_or(bad), false) INTO v_after, v_ok FROM (
+            SELECT o, after, NOT a.may_go_negative AND m < 0 AND after - a.held < 0 AS bad
+              FROM (SELECT u.o, u.acc, u.m, a.balance + sum(u.m) OVER (PARTITION BY u.acc ORDER BY u.i) AS after
+                      FROM unnest(p_entry_tx, p_accounts, p_amounts) WITH ORDINALITY AS u(i, acc, m, o)
+                      JOIN ledger_accounts a ON a.id = u.acc) x
+              JOIN ledger_accounts a ON a.id = x.acc) y;
+    END IF;
+    IF NOT coalesce(v_ok, false) THEN
+        FOR i IN 1..v_n LOOP
+            SELECT * INTO r FROM ledger_post(
+                p_keys[i], p_hashes[i], p_kinds[i], p_actors[i], p_reasons[i], p_ref_types[i],
+                p_ref_ids[i], p_accounts[v_off + 1 : v_off + p_sizes[i]],
+                p_amounts[v_off + 1 : v_off + p_sizes[i]], p_allow_cross[i], p_shards[i]);
+            v_off := v_off + p_sizes[i];
+            o_status := r.o_status; o_tx_id := r.o_tx_id; o_created_at := r.o_created_at; o_detail := r.o_detail;
+            RETURN NEXT;
+            EXIT WHEN r.o_status NOT IN ('ok', 'replayed');
+        END LOOP;
+        RETURN;
+    END IF;
+
+    -- 5. write: balances, transactions, entries, chain records, heads, keys
+    v_now := clock_timestamp();
+    UPDATE ledger_accounts a
+       SET balance = a.balance + s.total,
+           debt_allowed = CASE WHEN s.lowest_ok THEN 0 ELSE a.debt_allowed END
+      FROM (SELECT u.acc, sum(u.m) AS total, bool_or(u.after - b.held >= 0) AS lowest_ok
+              FROM unnest(p_accounts, p_amounts, v_after) AS u(acc, m, after)
+              JOIN ledger_accounts b ON b.id = u.acc GROUP BY u.acc) s
+     WHERE a.id = s.acc;
+    WITH ins AS (
+        INSERT INTO ledger_transactions (community_id, kind, actor_id, reason, ref_type, ref_id, forced, created_at)
+        SELECT c, k, act, rsn, rt, ri, false, v_now
+          FROM unnest(v_comm, p_kinds, p_actors, p_reasons, p_ref_types, p_ref_ids)
+               WITH ORDINALITY AS u(c, k, act, rsn, rt, ri, o)
+         ORDER BY o RETURNING id)
+    SELECT array_agg(id ORDER BY id) INTO v_ids FROM ins;
+    INSERT INTO ledger_entries (tx_id, account_id, amount, balance_after)
+    SELECT v_ids[i], acc, m, after
+      FROM unnest(p_entry_tx, p_accounts, p_amounts, v_after) WITH ORDINALITY AS u(i, acc, m, after, o)
+     ORDER BY o;
+    -- Payloads byte-identical to ledger.canonical.tx_payload (tested).
+    SELECT array_agg('["tx",' || v_ids[x.i] || ',' || v_comm[x.i] || ',' || to_json(p_kinds[x.i])::text || ','
+               || coalesce(p_actors[x.i]::text, 'null') || ',' || to_json(p_reasons[x.i])::text || ','
+               || coalesce(to_json(p_ref_types[x.i])::text, 'null') || ',' || coalesce(p_ref_ids[x.i]::text, 'null')
+               || ',null,null,false,' || (extract(epoch FROM v_now) * 1000000)::bigint
+               || ',[' || x.legs || ']]' ORDER BY x.i)
+      INTO v_payload
+      FROM (SELECT u.i, string_agg('[' || u.acc || ',' || u.m || ']', ',' ORDER BY u.acc) AS legs
+              FROM unnest(p_entry_tx, p_accounts, p_amounts) AS u(i, acc, m) GROUP BY u.i) x;
+    v_seqs := array_fill(0::bigint, ARRAY[v_n]);
+    v_prevs := array_fill(''::text, ARRAY[v_n]);
+    v_hashes := array_fill(''::text, ARRAY[v_n]);
+    FOR i IN 1..v_n LOOP
+        v_s := v_slot[i];
+        v_hseq[v_s] := v_hseq[v_s] + 1;
+        v_seqs[i] := v_hseq[v_s];
+        v_prevs[i] := v_hhash[v_s];
+        v_hhash[v_s] := encode(sha256(convert_to(v_hhash[v_s] || v_payload[i], 'UTF8')), 'hex');
+        v_hashes[i] := v_hhash[v_s];
     END LOOP;
+    INSERT INTO ledger_audit_records (community_id, shard, seq, event, tx_id, actor_id, payload, prev_hash, hash, created_at)
+    SELECT c, s, q, 'tx', t, act, pl, pv, h, v_now
+      FROM unnest(v_comm, p_shards, v_seqs, v_ids, p_actors, v_payload, v_prevs, v_hashes)
+           WITH ORDINALITY AS u(c, s, q, t, act, pl, pv, h, o)
+     ORDER BY o;
+    UPDATE ledger_audit_heads h SET seq = u.q, hash = u.hh
+      FROM unnest(v_hcomm, v_hshard, v_hseq, v_hhash) AS u(c, s, q, hh)
+     WHERE h.community_id = u.c AND h.shard = u.s AND h.seq <> u.q;
+    INSERT INTO ledger_idempotency (key, op, request_hash, tx_id, created_at)
+    SELECT k, 'post', hh, t, v_now FROM unnest(p_keys, p_hashes, v_ids) AS u(k, hh, t);
+    RETURN QUERY SELECT 'ok'::text, t, v_now, NULL::text FROM unnest(v_ids) WITH ORDINALITY AS u(t, o) ORDER BY o;
 END $$""",
 ]
 
@@ -194,7 +299,7 @@ _FIXED = {
                            "ref_type", "ref_id", "expires_at", "created_at"),
     m.Account.__tablename__: ("id", "community_id", "kind", "holder", "user_id", "merchant_id",
                               "org_id", "currency", "may_go_negative", "created_at"),
-    m.AuditHead.__tablename__: ("community_id",),
+    m.AuditHead.__tablename__: ("community_id", "shard"),
 }
 # When an UPDATE is refused (besides changing a fixed column).
 _REFUSE_UPDATE_WHEN = {

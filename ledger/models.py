@@ -24,6 +24,11 @@ ACCOUNT_KINDS = ("user", "fund", "merchant", "org", "expired", "settlement")
 TX_KINDS = ("earn", "grant", "redeem", "transfer", "gift", "reverse", "settle", "expire", "adjust")
 HOLD_STATUSES = ("pending", "captured", "voided", "expired")
 GENESIS_HASH = "0" * 64
+# Each community's audit chain is split into this many independent hash chains ("shards");
+# a posting is sealed in the shard of its idempotency key, so writers of one community only
+# wait for each other when their keys fall in the same shard. Changing it is safe for
+# existing data (verify checks whatever shards exist), but keep it stable.
+CHAIN_SHARDS = 16
 
 
 def _in(col: str, values: tuple[str, ...]) -> str:
@@ -155,12 +160,13 @@ class IdempotencyRecord(Base):
 
 
 class AuditHead(Base):
-    """The tip of one community's hash chain. Locking this row orders that community's
-    ledger writes; other communities never wait on it."""
+    """The tip of one of a community's hash chains (``shard`` 0..CHAIN_SHARDS-1). Locking
+    this row orders the ledger writes sealed in that chain; other chains never wait on it."""
 
     __tablename__ = "ledger_audit_heads"
 
     community_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False, default=0)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     hash: Mapped[str] = mapped_column(String(64), default=GENESIS_HASH)
 
@@ -170,6 +176,7 @@ class AuditRecord(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     community_id: Mapped[int] = mapped_column(BigInteger)
+    shard: Mapped[int] = mapped_column(Integer, default=0)
     seq: Mapped[int] = mapped_column(BigInteger)
     event: Mapped[str] = mapped_column(String(32))
     tx_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
@@ -181,7 +188,7 @@ class AuditRecord(Base):
     created_at: Mapped[dt.datetime]
 
     __table_args__ = (
-        UniqueConstraint("community_id", "seq"),
+        UniqueConstraint("community_id", "shard", "seq"),
         Index("ix_ledger_audit_records_hold_id", "hold_id",
               postgresql_where=text("hold_id IS NOT NULL"), sqlite_where=text("hold_id IS NOT NULL")),
     )

@@ -147,28 +147,32 @@ def verify(db: Db) -> Report:
 
 
 def _verify_chains(conn: Connection, r: Report) -> None:
+    """Every (community, shard) chain: contiguous seqs, each prev_hash the previous hash,
+    each hash recomputed from its payload, and the head equal to the last record."""
     name = "audit hash chains"
     r.checks.append(name)
-    heads = {h.community_id: h for h in conn.execute(select(AH))}
-    last: dict[int, tuple[int, str]] = defaultdict(lambda: (0, GENESIS_HASH))
-    q = select(AR.c.id, AR.c.community_id, AR.c.seq, AR.c.payload, AR.c.prev_hash, AR.c.hash) \
-        .order_by(AR.c.community_id, AR.c.seq)
-    for rec in conn.execution_options(yield_per=CHUNK).execute(q):
-        seq, prev = last[rec.community_id]
-        where = f"community {rec.community_id} record seq {rec.seq} (id {rec.id})"
+    heads = {(h.community_id, h.shard): h for h in conn.execute(select(AH))}
+    last: dict[tuple[int, int], tuple[int, str]] = defaultdict(lambda: (0, GENESIS_HASH))
+    q = select(AR.c.id, AR.c.community_id, AR.c.shard, AR.c.seq, AR.c.payload, AR.c.prev_hash, AR.c.hash) \
+        .order_by(AR.c.community_id, AR.c.shard, AR.c.seq).execution_options(yield_per=CHUNK)
+    # yield_per on the statement (not the caller's connection) so it does not outlive this scan.
+    for rec in conn.execute(q):
+        chain = (rec.community_id, rec.shard)
+        seq, prev = last[chain]
+        where = f"community {rec.community_id} chain {rec.shard} record seq {rec.seq} (id {rec.id})"
         if rec.seq != seq + 1:
             r.add(name, f"{where}: expected seq {seq + 1} (records missing or reordered)")
         if rec.prev_hash != prev:
             r.add(name, f"{where}: prev_hash does not match the previous record's hash")
         if canonical.chain_hash(rec.prev_hash, rec.payload) != rec.hash:
             r.add(name, f"{where}: hash does not match its payload (record altered)")
-        last[rec.community_id] = (rec.seq, rec.hash)
-    for community_id in set(heads) | set(last):
-        h = heads.get(community_id)
-        seq, digest = last[community_id]
+        last[chain] = (rec.seq, rec.hash)
+    for chain in sorted(set(heads) | set(last)):
+        h = heads.get(chain)
+        seq, digest = last[chain]
         if h is None or (h.seq, h.hash) != (seq, digest):
-            r.add(name, f"community {community_id}: chain head (seq {h.seq if h else None}) does not "
-                        f"match its last record (seq {seq}) — records removed or head altered")
+            r.add(name, f"community {chain[0]} chain {chain[1]}: head (seq {h.seq if h else None}) does "
+                        f"not match its last record (seq {seq}) — records removed or head altered")
 
 
 def _verify_tx_records(conn: Connection, r: Report) -> None:

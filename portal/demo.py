@@ -246,6 +246,8 @@ FEATURE_SEEDS = (
     "portal.activities.demo",
     "portal.wishes.demo",
     "portal.hours.demo",
+    "portal.exchange.demo",
+    "portal.rewards.demo",
 )
 
 

@@ -149,3 +149,31 @@ def make_team(session: Session, community: Community, name: str | None = None,
         session.add(TeamMembership(team_id=team.id, user_id=user.id, community_id=community.id, role=role))
     session.flush()
     return team
+
+
+# --- rewards store (STORE track) -----------------------------------------------------------
+
+def give_points(session: Session, community: Community, user: User, amount: int) -> None:
+    """Grant ``amount`` 福分 from the community fund to ``user`` (test helper)."""
+    import ledger
+
+    ledger.issue(session, key=f"test:grant:{community.id}:{user.id}:{next(_seq)}",
+                 fund_account=ledger.community_fund(session, community.id),
+                 to_account=ledger.user_account(session, community.id, user.id), amount=amount,
+                 actor=ledger.Actor.system("test grant"), reason="test grant", kind="grant")
+
+
+def merchant_org_id(user: User) -> int:
+    """The organisation a MERCHANT user (from ``make_user(roles=(Role.MERCHANT,))``) acts for."""
+    return next(r.organisation_id for r in user.roles if r.role == Role.MERCHANT)
+
+
+def make_reward(session: Session, community: Community, owner: User, *, merchant: bool = True,
+                **fields: Any) -> Any:
+    """A listed reward of ``owner`` (a merchant user, or staff when ``merchant=False``)."""
+    from portal.rewards import services as rewards
+
+    data = rewards.RewardData(title=fields.pop("title", "鸡蛋一盒"), category=fields.pop("category", "discount"),
+                              price=fields.pop("price", 10), stock=fields.pop("stock", 5),
+                              monthly_limit=fields.pop("monthly_limit", 3), **fields)
+    return rewards.create_reward(session, owner, community.id, merchant_org_id(owner) if merchant else None, data)

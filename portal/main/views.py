@@ -29,6 +29,10 @@ SERVICE_LINKS: tuple[tuple[Any, Any, tuple[str, ...]], ...] = (
     (_l("Activities"), _l("Sign up for community activities."), ("activities.index",)),
     (_l("Micro-wishes"), _l("Help a neighbour with a small wish, or post your own."), ("wishes.board",)),
     (_l("My hours"), _l("Your volunteer hours and reporting hours."), ("hours.mine",)),
+    (_l("Rewards store"), _l("Spend your 福分 on rewards from local shops and your community."),
+     ("rewards.index",)),
+    (_l("Give and help"), _l("Give points to family or neighbours, offer or ask for mutual help."),
+     ("exchange.index",)),
 )
 
 
@@ -55,8 +59,20 @@ def services() -> str:
 
 @bp.get("/points")
 def points() -> str:
-    summary = points_summary(db.session, current_user) if current_user.is_authenticated else None
-    return render_template("main/points.html", summary=summary)
+    """My 福分: balance, held, available, statement (keyset pages) and earned vs spent per
+    month. Only the signed-in user's own account is read."""
+    from flask import request
+
+    from core.db import utcnow
+    from portal.exchange.points import my_points
+
+    data = None
+    if current_user.is_authenticated and current_user.community_id is not None:
+        before = request.args.get("before", type=int)
+        if before is not None and before <= 0:
+            before = None
+        data = my_points(db.session, current_user.id, current_user.community_id, before=before, now=utcnow())
+    return render_template("main/points.html", data=data, summary=data, paged=request.args.get("before") is not None)
 
 
 @bp.get("/healthz")

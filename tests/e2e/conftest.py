@@ -22,7 +22,10 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# Screenshots go to test-results/screenshots (ignored by git) on every run; set
+# UPDATE_SCREENSHOTS=1 to refresh the reviewed copies in docs/screenshots instead.
+SCREENSHOTS = (ROOT / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS")
+               else ROOT / "test-results" / "screenshots")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PHONE = {"width": 390, "height": 844}
 CHROMIUM_ARGS = [
@@ -168,7 +171,7 @@ def console_errors(page: Any) -> list[str]:
 
 @pytest.fixture()
 def shoot() -> Any:
-    """``shoot(page, "zh-home")`` saves docs/screenshots/zh-home.png: what the phone screen
+    """``shoot(page, "zh-home")`` saves <SCREENSHOTS>/zh-home.png: what the phone screen
     shows (a full-page capture would paint the fixed tab bar in the middle of the page)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 

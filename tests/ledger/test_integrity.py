@@ -35,6 +35,7 @@ def history(session: Session, books: dict[str, int]) -> dict[str, int]:
     ledger.append_event(session, community_id=1, event="admin.export", actor=STAFF, data={"rows": 12})
     session.commit()
     assert ledger.verify(session).ok, str(ledger.verify(session))
+    assert ledger.posting.shard_of("r1") == ledger.posting.shard_of("c1") == 1  # used below
     session.rollback()  # end the read transaction: TRUNCATE/DDL below would wait for it
     return {**books, "tx": t.tx_id}
 
@@ -106,7 +107,8 @@ CORRUPTIONS = {
          "reversal mirrors original"]),
     "edited reason": (["UPDATE ledger_transactions SET reason = 'nothing to see' WHERE id = 2"],
                       ["transactions sealed in the chain"]),
-    "deleted audit record": (["DELETE FROM ledger_audit_records WHERE seq = 2 AND community_id = 1"],
+    # keys "r1" and "c1" are sealed in chain (shard) 1 of community 1: delete the first of the two
+    "deleted audit record": (["DELETE FROM ledger_audit_records WHERE seq = 1 AND shard = 1 AND community_id = 1"],
                              ["audit hash chains", "transactions sealed in the chain"]),
     "rehashed audit record": (["UPDATE ledger_audit_records SET payload = payload || ' ', "
                                "hash = 'f' || substr(hash, 2) WHERE seq = 1 AND community_id = 1"],

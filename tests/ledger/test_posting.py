@@ -112,6 +112,38 @@ def test_cap_is_configurable(session: Session, books: dict[str, int]) -> None:
         ledger.configure(max_posting_amount=100_000)
 
 
+def test_lowering_the_cap_keeps_replays(session: Session, books: dict[str, int]) -> None:
+    first = give(session, books, "alice", 50, "k-cap")
+    batch = ledger.post_many(session, [ledger.Posting("k-cap-b", "earn", [(books["fund"], -40), (books["bob"], 40)],
+                                                      STAFF, "approved hours")])
+    h = ledger.hold(session, key="k-cap-h", account_id=books["alice"], amount=30, actor=STAFF, reason="voucher")
+    session.commit()
+    ledger.configure(max_posting_amount=10)
+    try:
+        again = give(session, books, "alice", 50, "k-cap")
+        assert again.replayed and again.tx_id == first.tx_id
+        assert ledger.post_many(session, [ledger.Posting("k-cap-b", "earn", [(books["fund"], -40), (books["bob"], 40)],
+                                                         STAFF, "approved hours")])[0].tx_id == batch[0].tx_id
+        assert ledger.hold(session, key="k-cap-h", account_id=books["alice"], amount=30, actor=STAFF,
+                           reason="voucher").hold_id == h.hold_id
+        with pytest.raises(errors.AmountOverCap):
+            give(session, books, "alice", 50, "k-cap-new")
+        with pytest.raises(errors.AmountOverCap):
+            ledger.hold(session, key="k-cap-h2", account_id=books["alice"], amount=11, actor=STAFF, reason="v")
+    finally:
+        ledger.configure(max_posting_amount=100_000)
+
+
+def test_verify_leaves_the_connection_usable(session: Session, books: dict[str, int]) -> None:
+    give(session, books, "alice", 5, "k-v")
+    sp = session.begin_nested()
+    assert ledger.verify(session).ok
+    give(session, books, "alice", 5, "k-v2")
+    sp.rollback()  # PostgreSQL refused this while verify's yield_per stuck to the connection
+    assert ledger.balance(session, books["alice"]) == 5
+    assert ledger.verify(session).ok
+
+
 def test_cross_community_when_allowed(session: Session, books: dict[str, int]) -> None:
     r = ledger.post(session, key="x", kind="settle", actor=STAFF, reason="inter-community",
                     entries=[(books["fund"], -5), (books["carol"], 5)], allow_cross_community=True)
@@ -167,6 +199,34 @@ def test_post_many_batch(session: Session, books: dict[str, int]) -> None:
     again = ledger.post_many(session, batch)
     assert all(r.replayed for r in again) and [r.tx_id for r in again] == [r.tx_id for r in results]
     assert ledger.verify(session).ok
+
+
+def test_post_many_chains_through_shared_accounts(session: Session, books: dict[str, int]) -> None:
+    """A batch whose postings reuse accounts, in two communities, spending what earlier
+    postings of the same batch brought in (the set-based PostgreSQL path)."""
+    a, b, shop, carol = books["alice"], books["bob"], books["shop"], books["carol"]
+    batch = []
+    for i in range(20):
+        batch.append(ledger.Posting(f"m{i}a", "earn", [(books["fund"], -5), (a, 5)], STAFF, "hours", "hour_log", i))
+        batch.append(ledger.Posting(f"m{i}b", "gift", [(a, -4), (b, 4)], Actor.user(101), "gift \"q\" 福"))
+        batch.append(ledger.Posting(f"m{i}c", "redeem", [(b, -3), (shop, 3)], Actor.user(102), "coffee"))
+        batch.append(ledger.Posting(f"m{i}d", "earn", [(books["other_fund"], -1), (carol, 1)], STAFF, "hours"))
+    results = ledger.post_many(session, batch)
+    session.commit()
+    assert [r.tx_id for r in results] == sorted(r.tx_id for r in results)
+    assert ledger.balances(session, [a, b, shop, carol]) == {a: 20, b: 20, shop: 60, carol: 20}
+    page = ledger.statement(session, b, limit=3)
+    assert [line.balance_after for line in page.lines] == [20, 23, 19]
+    assert ledger.verify(session).ok, str(ledger.verify(session))
+    # the same shape, but the 3rd posting overdraws: nothing of the batch is kept
+    with pytest.raises(errors.InsufficientFunds) as info:
+        ledger.post_many(session, [
+            ledger.Posting("n1", "gift", [(a, -15), (b, 15)], STAFF, "r"),
+            ledger.Posting("n2", "gift", [(a, -5), (b, 5)], STAFF, "r"),
+            ledger.Posting("n3", "gift", [(a, -1), (b, 1)], STAFF, "r")])
+    assert info.value.detail["index"] == 2
+    session.commit()
+    assert ledger.balance(session, a) == 20 and ledger.verify(session).ok
 
 
 def test_post_many_is_all_or_nothing(session: Session, books: dict[str, int]) -> None:

@@ -1,0 +1,13 @@
+"""Spending and giving 福分: gifts (转赠), staff grants, the time exchange (互助), the
+My 福分 page data and the expiry policy (CLI ``flask --app app points expire``)."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from portal.exchange.cli import points_cli
+    from portal.exchange.views import bp
+
+    app.register_blueprint(bp)
+    app.cli.add_command(points_cli)

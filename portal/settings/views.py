@@ -1,0 +1,78 @@
+"""Staff page for a community's settings."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, IntegerField, SelectField
+from wtforms.validators import InputRequired, NumberRange, Optional
+
+from portal.errors import ServiceError
+from portal.extensions import db
+from portal.settings import services as svc
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+
+def _int(label: Any, lo: int, hi: int, *, optional: bool = False) -> IntegerField:
+    first = Optional() if optional else InputRequired()
+    return IntegerField(label, validators=[first, NumberRange(min=lo, max=hi)],
+                        description=_l("Between %(lo)d and %(hi)d.", lo=lo, hi=hi))
+
+
+class SettingsForm(FlaskForm):
+    gift_daily_limit = _int(_l("Gift limit per member per day (points)"), 0, 100000)
+    exchange_points_per_hour = _int(_l("Mutual help: points per hour"), 1, 1000)
+    expiry_months = _int(_l("Points expire after (months; empty = never)"), 1, 120, optional=True)
+    points_per_hour = _int(_l("Volunteer hours: points per hour"), 0, 1000)
+    daily_minutes_cap = _int(_l("Most volunteer minutes per day"), 30, 1440)
+    hours_rounding_minutes = SelectField(_l("Round check-in times to (minutes)"), coerce=int,
+                                         choices=[(v, str(v)) for v in svc.ROUNDING])
+    post_claim_cap = _int(_l("Service posts per person"), 1, 10)
+    post_claim_needs_approval = BooleanField(_l("Staff approve each post claim"))
+    team_cap = _int(_l("Teams per person"), 1, 10)
+    party_activity_goal = _int(_l("Party members: activities per year"), 0, 52)
+    wish_claim_days = _int(_l("Days to fulfil a claimed wish"), 1, 90)
+
+
+def _community(community_id: int | None) -> tuple[Any, list[Any]]:
+    from portal.community.services import staff_communities
+    from portal.security import deny
+
+    communities = staff_communities(db.session, current_user)
+    if not communities:
+        deny("settings.edit")
+    chosen = next((c for c in communities if c.id == community_id), None) if community_id else communities[0]
+    if chosen is None:
+        deny("settings.edit", community_id=community_id)
+    return chosen, communities
+
+
+@bp.route("/", methods=["GET", "POST"])
+@login_required
+def edit() -> Any:
+    community, communities = _community(request.values.get("community_id", type=int))
+    settings = svc.get_settings(db.session, community.id)
+    form = SettingsForm(obj=settings if request.method == "GET" else None)
+    if request.method == "GET":
+        return render_template("settings/edit.html", form=form, community=community, communities=communities)
+    if not form.validate():
+        return render_template("settings/edit.html", form=form, community=community, communities=communities), 400
+    values = {name: getattr(form, name).data for name in svc.EDITABLE}
+    values["post_claim_needs_approval"] = bool(values["post_claim_needs_approval"])
+    try:
+        svc.update_settings(db.session, current_user, community.id, values)
+    except ServiceError as exc:
+        field = getattr(form, exc.field or "", None)
+        if field is not None:
+            field.errors.append(str(exc.message))
+        else:
+            flash(str(exc.message), "error")
+        return render_template("settings/edit.html", form=form, community=community,
+                               communities=communities), exc.status
+    flash(_("Settings saved."), "success")
+    return redirect(url_for("settings.edit", community_id=community.id))
