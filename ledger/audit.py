@@ -33,10 +33,11 @@ def append_event(db: Db, *, community_id: int, event: str, actor: Actor, data: d
     return int(chain.heads[community_id][0])
 
 
-def records(db: Db, community_id: int, *, after_seq: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+def records(db: Db, community_id: int, *, after_id: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+    """A community's audit records of all its chains, oldest first, keyset-paged on ``id``
+    (``seq`` counts within one chain, see ``shard``)."""
     AR = AuditRecord.__table__
     rows = conn_of(db).execute(
-        select(AR).where(AR.c.community_id == community_id, AR.c.seq > after_seq)
+        select(AR).where(AR.c.community_id == community_id, AR.c.id > after_id)
         .order_by(AR.c.id).limit(limit))
     return [dict(r._mapping) for r in rows]
-

@@ -52,7 +52,6 @@ DECLARE
     v_i int := 0;
     v_after bigint;
     v_balances bigint[] := array_fill(0::bigint, ARRAY[cardinality(p_accounts)]);
-    v_debts bigint[] := array_fill(0::bigint, ARRAY[cardinality(p_accounts)]);
     v_legs text := '';
     r record;
 BEGIN
@@ -117,25 +116,31 @@ BEGIN
         RETURN;
     END IF;
 
-    -- Accounts locked in id order (the one lock order of every ledger writer), then the
-    -- overdraft rule checked before anything is written.
-    FOR r IN SELECT id, balance, held, may_go_negative, debt_allowed FROM ledger_accounts
-              WHERE id = ANY(p_accounts) ORDER BY id FOR UPDATE LOOP
-        v_i := v_i + 1;
-        v_after := r.balance + p_amounts[v_i];
-        IF NOT r.may_go_negative AND p_amounts[v_i] < 0 AND v_after - r.held < 0 THEN
+    -- Each entry a conditional update (the overdraft rule) that also locks the row, in
+    -- account-id order (the one lock order of every ledger writer); only a debit can fail,
+    -- and then the entries already applied are undone.
+    FOR i IN 1..v_n LOOP
+        UPDATE ledger_accounts SET balance = balance + p_amounts[i]
+         WHERE id = p_accounts[i]
+           AND (may_go_negative OR p_amounts[i] >= 0 OR balance + p_amounts[i] - held >= 0)
+        RETURNING balance INTO v_after;
+        IF NOT FOUND THEN
+            FOR j IN 1..i - 1 LOOP
+                UPDATE ledger_accounts SET balance = balance - p_amounts[j] WHERE id = p_accounts[j];
+            END LOOP;
+            SELECT id, balance - held AS available INTO r FROM ledger_accounts WHERE id = p_accounts[i];
             o_status := 'insufficient_funds';
-            o_detail := json_build_object('account_id', r.id, 'available', r.balance - r.held,
-                                          'required', -p_amounts[v_i])::text;
+            o_detail := json_build_object('account_id', r.id, 'available', r.available,
+                                          'required', -p_amounts[i])::text;
             INSERT INTO ledger_idempotency (key, op, request_hash, error_code, error_detail, created_at)
             VALUES (p_key, 'post', p_hash, o_status, o_detail, clock_timestamp());
             RETURN;
         END IF;
-        v_balances[v_i] := v_after;
-        v_debts[v_i] := CASE WHEN v_after - r.held >= 0 THEN 0 ELSE r.debt_allowed END;
+        v_balances[i] := v_after;
     END LOOP;
-    UPDATE ledger_accounts a SET balance = u.b, debt_allowed = u.d
-      FROM unnest(p_accounts, v_balances, v_debts) AS u(id, b, d) WHERE a.id = u.id;
+    -- A recorded (forced-reversal) debt ends once the account is back at zero spendable.
+    UPDATE ledger_accounts SET debt_allowed = 0
+     WHERE id = ANY(p_accounts) AND debt_allowed > 0 AND balance - held >= 0;
 
     o_created_at := clock_timestamp();
     INSERT INTO ledger_transactions (community_id, kind, actor_id, reason, ref_type, ref_id, forced, created_at)

@@ -4,6 +4,7 @@ Rule (FIFO: the oldest points are spent first):
 
 * the cutoff is the first instant (Asia/Shanghai) of the month ``expiry_months`` months
   before the current month — e.g. 12 months, run any day in 2025-07 → cutoff 2024-07-01;
+* members are the community's residents (home community); their account there is checked;
 * ``expirable = max(0, credits before the cutoff − all debits so far (except expiries)
   − points already expired)``, capped at what is spendable now (balance − held), so
   points reserved for a pending redemption are never taken;
@@ -25,19 +26,17 @@ import logging
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import ledger
-from ledger.models import Account, Entry, Transaction
+from portal.accounts.models import User
+from portal.exchange.points import _aware, all_lines
 from portal.exchange.services import LOCAL_TZ
 from portal.notifications.services import notify
 from portal.settings.models import CommunitySettings
 
 log = logging.getLogger(__name__)
-A = Account.__table__
-E = Entry.__table__
-T = Transaction.__table__
 
 
 @dataclass(frozen=True)
@@ -67,15 +66,17 @@ def cutoff_for(now: dt.datetime, months: int) -> dt.datetime:
 
 
 def expirable(session: Session, account_id: int, cutoff: dt.datetime) -> int:
-    """Points credited before ``cutoff`` that have been neither spent nor expired (FIFO)."""
-    is_expire = T.c.kind == "expire"
-    row = session.execute(
-        select(func.coalesce(func.sum(case((E.c.amount > 0, case((T.c.created_at < cutoff, E.c.amount), else_=0)),
-                                           else_=0)), 0),
-               func.coalesce(func.sum(case((E.c.amount < 0, case((is_expire, 0), else_=-E.c.amount)), else_=0)), 0),
-               func.coalesce(func.sum(case((E.c.amount < 0, case((is_expire, -E.c.amount), else_=0)), else_=0)), 0))
-        .select_from(E.join(T, T.c.id == E.c.tx_id)).where(E.c.account_id == account_id)).one()
-    credits, debits, expired = (int(v) for v in row)
+    """Points credited before ``cutoff`` that have been neither spent nor expired (FIFO).
+    Read through ``ledger.statement`` (the ledger's public read API)."""
+    credits = debits = expired = 0
+    for line in all_lines(session, account_id):
+        if line.amount > 0:
+            if _aware(line.created_at) < cutoff:
+                credits += line.amount
+        elif line.kind == "expire":
+            expired += -line.amount
+        else:
+            debits += -line.amount
     return max(0, credits - debits - expired)
 
 
@@ -88,11 +89,16 @@ def _policies(session: Session, community_id: int | None) -> list[tuple[int, int
 
 
 def _user_accounts(session: Session, community_id: int) -> list[tuple[int, int, int]]:
-    """(account id, user id, spendable) of open user accounts with a positive balance."""
-    rows = session.execute(select(A.c.id, A.c.user_id, A.c.balance - A.c.held).where(
-        A.c.community_id == community_id, A.c.kind == "user", A.c.closed_at.is_(None),
-        A.c.balance > 0).order_by(A.c.id))
-    return [(r[0], int(r[1]), int(r[2])) for r in rows]
+    """(account id, user id, spendable) of the community's residents with points."""
+    out = []
+    for user_id in session.scalars(select(User.id).where(User.community_id == community_id).order_by(User.id)):
+        account_id = ledger.find_account(session, community_id, f"user:{user_id}")
+        if account_id is None:
+            continue
+        info = ledger.get_account(session, account_id)
+        if info.closed_at is None and info.balance > 0:
+            out.append((account_id, user_id, info.balance - info.held))
+    return out
 
 
 def due(session: Session, now: dt.datetime, community_id: int | None = None) -> list[Expiry]:

@@ -7,15 +7,31 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from collections.abc import Iterator
+
 from sqlalchemy.orm import Session
 
 import ledger
-from ledger.models import Entry, Transaction
 from portal.exchange.services import LOCAL_TZ
 
-E = Entry.__table__
-T = Transaction.__table__
+
+def all_lines(session: Session, account_id: int, *, since: dt.datetime | None = None) -> Iterator[Any]:
+    """Every statement line of the account, newest first (stops at ``since``), read in
+    keyset pages through ``ledger.statement``."""
+    before = None
+    while True:
+        page = ledger.statement(session, account_id, limit=500, before=before)
+        for line in page.lines:
+            if since is not None and _aware(line.created_at) < since:
+                return
+            yield line
+        if page.next_before is None:
+            return
+        before = page.next_before
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
 
 
 @dataclass
@@ -61,13 +77,10 @@ def monthly(session: Session, account_id: int, now: dt.datetime) -> list[Month]:
     Reversals count on the side they move points (a reversed grant shows as spent)."""
     starts = month_starts(now)
     first = dt.datetime.combine(starts[0], dt.time.min, tzinfo=LOCAL_TZ).astimezone(dt.timezone.utc)
-    rows = session.execute(select(E.c.amount, T.c.created_at).join(T, T.c.id == E.c.tx_id)
-                           .where(E.c.account_id == account_id, T.c.created_at >= first)).all()
     by_month = {d.strftime("%Y-%m"): Month(d.strftime("%Y-%m"), 0, 0) for d in starts}
-    for amount, created in rows:
-        if created.tzinfo is None:
-            created = created.replace(tzinfo=dt.timezone.utc)
-        key = created.astimezone(LOCAL_TZ).strftime("%Y-%m")
+    for line in all_lines(session, account_id, since=first):
+        amount = line.amount
+        key = _aware(line.created_at).astimezone(LOCAL_TZ).strftime("%Y-%m")
         if key in by_month:
             if amount > 0:
                 by_month[key].earned += amount

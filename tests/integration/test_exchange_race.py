@@ -52,6 +52,7 @@ def _fire(factory, giver_id: int, jobs: list[tuple[str, int, str]]) -> list[str]
     def run(phone: str, amount: int, key: str) -> None:
         with factory() as s:
             giver = s.get(User, giver_id)
+            s.commit()  # end the read before waiting (SQLite: never hold the writer lock at the barrier)
             barrier.wait()
             try:
                 svc.give(s, giver, phone, amount, "", key)

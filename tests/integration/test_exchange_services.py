@@ -316,3 +316,18 @@ def test_expirable_formula(session, w):
     assert expiry.expirable(session, acc, past) == 0
     svc.give(session, e, w["giver"].phone, 20, "", key())
     assert expiry.expirable(session, acc, future) == 30
+
+
+def test_demo_seed_is_idempotent(session, app):
+    from portal.demo import seed_demo
+    from portal.exchange.models import GrantBatch, Listing
+
+    with app.app_context():
+        seed_demo(session)
+        counts = [session.scalar(select(func.count()).select_from(m)) for m in (Gift, GrantBatch, Listing)]
+        assert counts[0] >= 1 and counts[1] >= 1 and counts[2] >= 3
+        seed_demo(session)
+        assert [session.scalar(select(func.count()).select_from(m)) for m in (Gift, GrantBatch, Listing)] == counts
+        assert session.scalar(select(func.count()).select_from(svc.Agreement).where(
+            svc.Agreement.status == AgreementStatus.PAID)) >= 1
+        assert verify_ok(session)

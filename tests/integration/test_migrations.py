@@ -35,10 +35,12 @@ def migrated_url(backend, fresh_database):
 
 def test_migrations_match_models(migrated_url):
     engine = make_engine(migrated_url)
-    with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "render_as_batch": True})
-        diff = compare_metadata(ctx, Base.metadata)
-    engine.dispose()
+    try:
+        with engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True, "render_as_batch": True})
+            diff = compare_metadata(ctx, Base.metadata)
+    finally:
+        engine.dispose()
     assert diff == [], f"models and migrations drift; run `flask --app app db revision -m ...`: {diff}"
 
 
@@ -72,16 +74,18 @@ def test_migrated_ledger_refuses_update_and_delete(migrated_url):
     from core.db import make_session_factory
 
     engine = make_engine(migrated_url)
-    with make_session_factory(engine)() as s:
-        fund = ledger.community_fund(s, 1)
-        user = ledger.user_account(s, 1, 7)
-        ledger.issue(s, key="mig-test", fund_account=fund, to_account=user, amount=5,
-                     actor=ledger.Actor.system("migration test"), reason="test")
-        s.commit()
-    for stmt in ("UPDATE ledger_entries SET amount = amount + 1", "DELETE FROM ledger_entries",
-                 "UPDATE ledger_transactions SET reason = 'x'"):
-        with engine.connect() as conn:
-            with pytest.raises(Exception, match="ledger"):
-                conn.exec_driver_sql(stmt)
-            conn.rollback()
-    engine.dispose()
+    try:
+        with make_session_factory(engine)() as s:
+            fund = ledger.community_fund(s, 1)
+            user = ledger.user_account(s, 1, 7)
+            ledger.issue(s, key="mig-test", fund_account=fund, to_account=user, amount=5,
+                         actor=ledger.Actor.system("migration test"), reason="test")
+            s.commit()
+        for stmt in ("UPDATE ledger_entries SET amount = amount + 1", "DELETE FROM ledger_entries",
+                     "UPDATE ledger_transactions SET reason = 'x'"):
+            with engine.connect() as conn:
+                with pytest.raises(Exception, match="ledger"):
+                    conn.exec_driver_sql(stmt)
+                conn.rollback()
+    finally:
+        engine.dispose()

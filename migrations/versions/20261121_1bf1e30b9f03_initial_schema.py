@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: bc5bfb7e65b1
+Revision ID: 1bf1e30b9f03
 Revises: 
-Create Date: 2026-11-21 06:22:37.228983
+Create Date: 2026-11-21 06:57:18.659640
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import core.db  # noqa: F401  (custom column types such as core.db.UTCDateTime)
 from ledger import ddl as ledger_ddl
 
 
-revision = 'bc5bfb7e65b1'
+revision = '1bf1e30b9f03'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -47,13 +47,15 @@ def upgrade() -> None:
     )
     op.create_table('ledger_audit_heads',
     sa.Column('community_id', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('shard', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('seq', sa.BigInteger(), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
-    sa.PrimaryKeyConstraint('community_id', name=op.f('pk_ledger_audit_heads'))
+    sa.PrimaryKeyConstraint('community_id', 'shard', name=op.f('pk_ledger_audit_heads'))
     )
     op.create_table('ledger_audit_records',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('community_id', sa.BigInteger(), nullable=False),
+    sa.Column('shard', sa.Integer(), nullable=False),
     sa.Column('seq', sa.BigInteger(), nullable=False),
     sa.Column('event', sa.String(length=32), nullable=False),
     sa.Column('tx_id', sa.BigInteger(), nullable=True),
@@ -64,7 +66,7 @@ def upgrade() -> None:
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_audit_records')),
-    sa.UniqueConstraint('community_id', 'seq', name=op.f('uq_ledger_audit_records_community_id_seq'))
+    sa.UniqueConstraint('community_id', 'shard', 'seq', name=op.f('uq_ledger_audit_records_community_id_shard_seq'))
     )
     with op.batch_alter_table('ledger_audit_records', schema=None) as batch_op:
         batch_op.create_index('ix_ledger_audit_records_hold_id', ['hold_id'], unique=False, postgresql_where=sa.text('hold_id IS NOT NULL'), sqlite_where=sa.text('hold_id IS NOT NULL'))
@@ -262,6 +264,74 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['updated_by_id'], ['user.id'], name=op.f('fk_community_settings_updated_by_id_user')),
     sa.PrimaryKeyConstraint('community_id', name=op.f('pk_community_settings'))
     )
+    op.create_table('exchange_gift',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('giver_id', sa.Integer(), nullable=False),
+    sa.Column('recipient_id', sa.Integer(), nullable=False),
+    sa.Column('amount', sa.Integer(), nullable=False),
+    sa.Column('note', sa.String(length=200), nullable=False),
+    sa.Column('idem_key', sa.String(length=64), nullable=False),
+    sa.Column('ledger_tx_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('amount > 0', name=op.f('ck_exchange_gift_amount_positive')),
+    sa.CheckConstraint('giver_id <> recipient_id', name=op.f('ck_exchange_gift_not_self')),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_exchange_gift_community_id_community')),
+    sa.ForeignKeyConstraint(['giver_id'], ['user.id'], name=op.f('fk_exchange_gift_giver_id_user')),
+    sa.ForeignKeyConstraint(['recipient_id'], ['user.id'], name=op.f('fk_exchange_gift_recipient_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_exchange_gift')),
+    sa.UniqueConstraint('giver_id', 'idem_key', name='uq_exchange_gift_idem')
+    )
+    with op.batch_alter_table('exchange_gift', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_exchange_gift_community_id'), ['community_id'], unique=False)
+        batch_op.create_index('ix_exchange_gift_giver_created', ['giver_id', 'created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_exchange_gift_recipient_id'), ['recipient_id'], unique=False)
+
+    op.create_table('exchange_grant_batch',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('category', sa.Enum('mediation', 'hardship', 'civic', 'other', name='grantcategory', native_enum=False, length=20), nullable=False),
+    sa.Column('reason', sa.String(length=500), nullable=False),
+    sa.Column('amount', sa.Integer(), nullable=False),
+    sa.Column('target_type', sa.Enum('person', 'activity', 'team', name='granttarget', native_enum=False, length=20), nullable=False),
+    sa.Column('target_id', sa.Integer(), nullable=True),
+    sa.Column('idem_key', sa.String(length=64), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("category <> 'other' OR length(reason) > 0", name=op.f('ck_exchange_grant_batch_other_needs_reason')),
+    sa.CheckConstraint("category IN ('mediation', 'hardship', 'civic', 'other')", name=op.f('ck_exchange_grant_batch_category_allowed')),
+    sa.CheckConstraint("target_type IN ('person', 'activity', 'team')", name=op.f('ck_exchange_grant_batch_target_allowed')),
+    sa.CheckConstraint('amount > 0', name=op.f('ck_exchange_grant_batch_amount_positive')),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_exchange_grant_batch_community_id_community')),
+    sa.ForeignKeyConstraint(['staff_id'], ['user.id'], name=op.f('fk_exchange_grant_batch_staff_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_exchange_grant_batch')),
+    sa.UniqueConstraint('staff_id', 'idem_key', name='uq_exchange_grant_batch_idem')
+    )
+    with op.batch_alter_table('exchange_grant_batch', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_exchange_grant_batch_community_id'), ['community_id'], unique=False)
+
+    op.create_table('exchange_listing',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('owner_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('offer', 'request', name='listingkind', native_enum=False, length=20), nullable=False),
+    sa.Column('title', sa.String(length=80), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('est_minutes', sa.Integer(), nullable=False),
+    sa.Column('status', sa.Enum('open', 'taken', 'closed', name='listingstatus', native_enum=False, length=20), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("kind = 'request' OR status <> 'taken'", name=op.f('ck_exchange_listing_only_requests_taken')),
+    sa.CheckConstraint("kind IN ('offer', 'request')", name=op.f('ck_exchange_listing_kind_allowed')),
+    sa.CheckConstraint("status IN ('open', 'taken', 'closed')", name=op.f('ck_exchange_listing_status_allowed')),
+    sa.CheckConstraint('est_minutes BETWEEN 30 AND 6000', name=op.f('ck_exchange_listing_est_range')),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_exchange_listing_community_id_community')),
+    sa.ForeignKeyConstraint(['owner_id'], ['user.id'], name=op.f('fk_exchange_listing_owner_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_exchange_listing'))
+    )
+    with op.batch_alter_table('exchange_listing', schema=None) as batch_op:
+        batch_op.create_index('ix_exchange_listing_community_status', ['community_id', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_exchange_listing_owner_id'), ['owner_id'], unique=False)
+
     op.create_table('notification',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -444,6 +514,72 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_activity_leader_id'), ['leader_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_activity_team_id'), ['team_id'], unique=False)
 
+    op.create_table('exchange_agreement',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('listing_id', sa.Integer(), nullable=False),
+    sa.Column('receiver_id', sa.Integer(), nullable=False),
+    sa.Column('provider_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.Enum('active', 'done', 'paid', 'disputed', 'resolved', 'cancelled', name='agreementstatus', native_enum=False, length=20), nullable=False),
+    sa.Column('reported_minutes', sa.Integer(), nullable=True),
+    sa.Column('paid_minutes', sa.Integer(), nullable=True),
+    sa.Column('rate', sa.Integer(), nullable=True),
+    sa.Column('points', sa.Integer(), nullable=True),
+    sa.Column('ledger_tx_id', sa.Integer(), nullable=True),
+    sa.Column('dispute_reason', sa.String(length=500), nullable=True),
+    sa.Column('resolution_note', sa.String(length=500), nullable=True),
+    sa.Column('resolved_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('done_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("(status IN ('paid', 'resolved')) = (ledger_tx_id IS NOT NULL)", name=op.f('ck_exchange_agreement_paid_has_tx')),
+    sa.CheckConstraint("status <> 'disputed' OR dispute_reason IS NOT NULL", name=op.f('ck_exchange_agreement_dispute_has_reason')),
+    sa.CheckConstraint("status IN ('active', 'cancelled') OR reported_minutes IS NOT NULL", name=op.f('ck_exchange_agreement_reported_when_done')),
+    sa.CheckConstraint("status IN ('active', 'done', 'paid', 'disputed', 'resolved', 'cancelled')", name=op.f('ck_exchange_agreement_status_allowed')),
+    sa.CheckConstraint("status NOT IN ('paid', 'resolved') OR (points > 0 AND paid_minutes > 0)", name=op.f('ck_exchange_agreement_paid_amounts')),
+    sa.CheckConstraint('receiver_id <> provider_id', name=op.f('ck_exchange_agreement_not_self')),
+    sa.CheckConstraint('reported_minutes IS NULL OR reported_minutes BETWEEN 1 AND 6000', name=op.f('ck_exchange_agreement_reported_range')),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_exchange_agreement_community_id_community')),
+    sa.ForeignKeyConstraint(['listing_id'], ['exchange_listing.id'], name=op.f('fk_exchange_agreement_listing_id_exchange_listing')),
+    sa.ForeignKeyConstraint(['provider_id'], ['user.id'], name=op.f('fk_exchange_agreement_provider_id_user')),
+    sa.ForeignKeyConstraint(['receiver_id'], ['user.id'], name=op.f('fk_exchange_agreement_receiver_id_user')),
+    sa.ForeignKeyConstraint(['resolved_by_id'], ['user.id'], name=op.f('fk_exchange_agreement_resolved_by_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_exchange_agreement'))
+    )
+    with op.batch_alter_table('exchange_agreement', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_exchange_agreement_community_id'), ['community_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_exchange_agreement_provider_id'), ['provider_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_exchange_agreement_receiver_id'), ['receiver_id'], unique=False)
+        batch_op.create_index('uq_exchange_agreement_live', ['listing_id', 'receiver_id'], unique=True, sqlite_where=sa.text("status IN ('active', 'done', 'disputed')"), postgresql_where=sa.text("status IN ('active', 'done', 'disputed')"))
+
+    op.create_table('exchange_grant',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('batch_id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('recipient_id', sa.Integer(), nullable=False),
+    sa.Column('amount', sa.Integer(), nullable=False),
+    sa.Column('ledger_tx_id', sa.Integer(), nullable=False),
+    sa.Column('reverse_tx_id', sa.Integer(), nullable=True),
+    sa.Column('reversed_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reversed_by_id', sa.Integer(), nullable=True),
+    sa.Column('reverse_reason', sa.String(length=500), nullable=True),
+    sa.Column('forced', sa.Boolean(), nullable=False),
+    sa.CheckConstraint('(reversed_at IS NULL) = (reverse_tx_id IS NULL)', name=op.f('ck_exchange_grant_reversal_consistent')),
+    sa.CheckConstraint('amount > 0', name=op.f('ck_exchange_grant_amount_positive')),
+    sa.ForeignKeyConstraint(['batch_id'], ['exchange_grant_batch.id'], name=op.f('fk_exchange_grant_batch_id_exchange_grant_batch')),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_exchange_grant_community_id_community')),
+    sa.ForeignKeyConstraint(['recipient_id'], ['user.id'], name=op.f('fk_exchange_grant_recipient_id_user')),
+    sa.ForeignKeyConstraint(['reversed_by_id'], ['user.id'], name=op.f('fk_exchange_grant_reversed_by_id_user')),
+    sa.ForeignKeyConstraint(['staff_id'], ['user.id'], name=op.f('fk_exchange_grant_staff_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_exchange_grant')),
+    sa.UniqueConstraint('batch_id', 'recipient_id', name='uq_exchange_grant_batch_recipient')
+    )
+    with op.batch_alter_table('exchange_grant', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_exchange_grant_batch_id'), ['batch_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_exchange_grant_community_id'), ['community_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_exchange_grant_recipient_id'), ['recipient_id'], unique=False)
+
     op.create_table('post_claim',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('post_id', sa.Integer(), nullable=False),
@@ -467,6 +603,54 @@ def upgrade() -> None:
         batch_op.create_index('ix_post_claim_user_status', ['user_id', 'status'], unique=False)
         batch_op.create_index('uq_post_claim_live', ['post_id', 'user_id'], unique=True, sqlite_where=sa.text("status IN ('pending', 'active')"), postgresql_where=sa.text("status IN ('pending', 'active')"))
 
+    op.create_table('reward',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=True),
+    sa.Column('title', sa.String(length=80), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('category', sa.Enum('discount', 'housekeeping', 'service', 'culture', 'other', name='rewardcategory', native_enum=False, length=20), nullable=False),
+    sa.Column('price', sa.Integer(), nullable=False),
+    sa.Column('stock', sa.Integer(), nullable=False),
+    sa.Column('monthly_limit', sa.Integer(), nullable=False),
+    sa.Column('valid_from', sa.Date(), nullable=True),
+    sa.Column('valid_until', sa.Date(), nullable=True),
+    sa.Column('picture_path', sa.String(length=64), nullable=True),
+    sa.Column('is_active', sa.Boolean(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('monthly_limit BETWEEN 1 AND 99', name=op.f('ck_reward_monthly_limit_range')),
+    sa.CheckConstraint('price > 0 AND price <= 10000', name=op.f('ck_reward_price_range')),
+    sa.CheckConstraint('stock >= 0 AND stock <= 100000', name=op.f('ck_reward_stock_range')),
+    sa.CheckConstraint('valid_from IS NULL OR valid_until IS NULL OR valid_until >= valid_from', name=op.f('ck_reward_valid_dates')),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_reward_community_id_community')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], name=op.f('fk_reward_created_by_id_user')),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], name=op.f('fk_reward_organisation_id_organisation')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reward'))
+    )
+    with op.batch_alter_table('reward', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reward_organisation_id'), ['organisation_id'], unique=False)
+        batch_op.create_index('ix_reward_store', ['community_id', 'is_active', 'category'], unique=False)
+
+    op.create_table('reward_settlement',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('month', sa.String(length=7), nullable=False),
+    sa.Column('points', sa.Integer(), nullable=False),
+    sa.Column('voucher_count', sa.Integer(), nullable=False),
+    sa.Column('ledger_tx_id', sa.Integer(), nullable=False),
+    sa.Column('confirmed_by_id', sa.Integer(), nullable=False),
+    sa.Column('confirmed_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('points > 0', name=op.f('ck_reward_settlement_points_positive')),
+    sa.CheckConstraint('voucher_count > 0', name=op.f('ck_reward_settlement_count_positive')),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_reward_settlement_community_id_community')),
+    sa.ForeignKeyConstraint(['confirmed_by_id'], ['user.id'], name=op.f('fk_reward_settlement_confirmed_by_id_user')),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], name=op.f('fk_reward_settlement_organisation_id_organisation')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reward_settlement')),
+    sa.UniqueConstraint('organisation_id', 'community_id', 'month', name=op.f('uq_reward_settlement_organisation_id_community_id_month'))
+    )
     op.create_table('role_assignment',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -507,37 +691,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_team_membership_team_id'), ['team_id'], unique=False)
         batch_op.create_index('ix_team_membership_user_live', ['user_id', 'left_at'], unique=False)
         batch_op.create_index('uq_team_membership_live', ['team_id', 'user_id'], unique=True, sqlite_where=sa.text('left_at IS NULL'), postgresql_where=sa.text('left_at IS NULL'))
-
-    op.create_table('activity_signup',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('activity_id', sa.Integer(), nullable=False),
-    sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('community_id', sa.Integer(), nullable=False),
-    sa.Column('status', sa.Enum('confirmed', 'waitlisted', 'cancelled', name='signupstatus', native_enum=False, length=20), nullable=False),
-    sa.Column('waitlist_position', sa.Integer(), nullable=True),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('cancelled_at', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('checked_in_at', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('checked_out_at', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('attendance', sa.Enum('present', 'no_show', name='attendance', native_enum=False, length=20), nullable=True),
-    sa.Column('marked_by_id', sa.Integer(), nullable=True),
-    sa.Column('hour_log_id', sa.Integer(), nullable=True),
-    sa.Column('wrong_codes', sa.Integer(), server_default=sa.text('0'), nullable=False),
-    sa.CheckConstraint("(status = 'waitlisted') = (waitlist_position IS NOT NULL)", name=op.f('ck_activity_signup_waitlist_position')),
-    sa.CheckConstraint('checked_out_at IS NULL OR (checked_in_at IS NOT NULL AND checked_out_at >= checked_in_at)', name=op.f('ck_activity_signup_out_after_in')),
-    sa.CheckConstraint('wrong_codes >= 0', name=op.f('ck_activity_signup_wrong_codes_nonneg')),
-    sa.ForeignKeyConstraint(['activity_id'], ['activity.id'], name=op.f('fk_activity_signup_activity_id_activity')),
-    sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_activity_signup_community_id_community')),
-    sa.ForeignKeyConstraint(['marked_by_id'], ['user.id'], name=op.f('fk_activity_signup_marked_by_id_user')),
-    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_activity_signup_user_id_user')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_activity_signup'))
-    )
-    with op.batch_alter_table('activity_signup', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_activity_signup_activity_id'), ['activity_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_activity_signup_community_id'), ['community_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_activity_signup_user_id'), ['user_id'], unique=False)
-        batch_op.create_index('uq_activity_signup_live', ['activity_id', 'user_id'], unique=True, sqlite_where=sa.text("status IN ('confirmed', 'waitlisted')"), postgresql_where=sa.text("status IN ('confirmed', 'waitlisted')"))
-        batch_op.create_index('uq_activity_signup_waitlist_position', ['activity_id', 'waitlist_position'], unique=True, sqlite_where=sa.text("status = 'waitlisted'"), postgresql_where=sa.text("status = 'waitlisted'"))
 
     op.create_table('hour_log',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -591,6 +744,75 @@ def upgrade() -> None:
         batch_op.create_index('ix_hour_log_user_time', ['user_id', 'started_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_hour_log_wish_id'), ['wish_id'], unique=False)
 
+    op.create_table('reward_voucher',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('reward_id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=True),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=8), nullable=False),
+    sa.Column('idem_key', sa.String(length=64), nullable=False),
+    sa.Column('price', sa.Integer(), nullable=False),
+    sa.Column('hold_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.Enum('open', 'fulfilled', 'cancelled', 'expired', name='voucherstatus', native_enum=False, length=20), nullable=False),
+    sa.Column('expires_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('fulfilled_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('fulfilled_by_id', sa.Integer(), nullable=True),
+    sa.Column('capture_tx_id', sa.Integer(), nullable=True),
+    sa.Column('closed_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("status <> 'fulfilled' OR (fulfilled_at IS NOT NULL AND fulfilled_by_id IS NOT NULL AND capture_tx_id IS NOT NULL)", name=op.f('ck_reward_voucher_fulfilled_complete')),
+    sa.CheckConstraint("status NOT IN ('cancelled', 'expired') OR closed_at IS NOT NULL", name=op.f('ck_reward_voucher_closed_has_time')),
+    sa.CheckConstraint('fulfilled_by_id IS NULL OR fulfilled_by_id <> user_id', name=op.f('ck_reward_voucher_no_self_fulfil')),
+    sa.CheckConstraint('price > 0', name=op.f('ck_reward_voucher_price_positive')),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_reward_voucher_community_id_community')),
+    sa.ForeignKeyConstraint(['fulfilled_by_id'], ['user.id'], name=op.f('fk_reward_voucher_fulfilled_by_id_user')),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], name=op.f('fk_reward_voucher_organisation_id_organisation')),
+    sa.ForeignKeyConstraint(['reward_id'], ['reward.id'], name=op.f('fk_reward_voucher_reward_id_reward')),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_reward_voucher_user_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reward_voucher')),
+    sa.UniqueConstraint('code', name=op.f('uq_reward_voucher_code')),
+    sa.UniqueConstraint('hold_id', name=op.f('uq_reward_voucher_hold_id')),
+    sa.UniqueConstraint('user_id', 'idem_key', name=op.f('uq_reward_voucher_user_id_idem_key'))
+    )
+    with op.batch_alter_table('reward_voucher', schema=None) as batch_op:
+        batch_op.create_index('ix_reward_voucher_due', ['status', 'expires_at'], unique=False)
+        batch_op.create_index('ix_reward_voucher_limit', ['user_id', 'reward_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_reward_voucher_settle', ['organisation_id', 'community_id', 'status', 'fulfilled_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_reward_voucher_user_id'), ['user_id'], unique=False)
+
+    op.create_table('activity_signup',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('activity_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.Enum('confirmed', 'waitlisted', 'cancelled', name='signupstatus', native_enum=False, length=20), nullable=False),
+    sa.Column('waitlist_position', sa.Integer(), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('cancelled_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('checked_in_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('checked_out_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('attendance', sa.Enum('present', 'no_show', name='attendance', native_enum=False, length=20), nullable=True),
+    sa.Column('marked_by_id', sa.Integer(), nullable=True),
+    sa.Column('hour_log_id', sa.Integer(), nullable=True),
+    sa.Column('wrong_codes', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.CheckConstraint("(status = 'waitlisted') = (waitlist_position IS NOT NULL)", name=op.f('ck_activity_signup_waitlist_position')),
+    sa.CheckConstraint('checked_out_at IS NULL OR (checked_in_at IS NOT NULL AND checked_out_at >= checked_in_at)', name=op.f('ck_activity_signup_out_after_in')),
+    sa.CheckConstraint('wrong_codes >= 0', name=op.f('ck_activity_signup_wrong_codes_nonneg')),
+    sa.ForeignKeyConstraint(['activity_id'], ['activity.id'], name=op.f('fk_activity_signup_activity_id_activity')),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_activity_signup_community_id_community')),
+    sa.ForeignKeyConstraint(['hour_log_id'], ['hour_log.id'], name=op.f('fk_activity_signup_hour_log_id_hour_log')),
+    sa.ForeignKeyConstraint(['marked_by_id'], ['user.id'], name=op.f('fk_activity_signup_marked_by_id_user')),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_activity_signup_user_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_activity_signup'))
+    )
+    with op.batch_alter_table('activity_signup', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_activity_signup_activity_id'), ['activity_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_activity_signup_community_id'), ['community_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_activity_signup_user_id'), ['user_id'], unique=False)
+        batch_op.create_index('uq_activity_signup_live', ['activity_id', 'user_id'], unique=True, sqlite_where=sa.text("status IN ('confirmed', 'waitlisted')"), postgresql_where=sa.text("status IN ('confirmed', 'waitlisted')"))
+        batch_op.create_index('uq_activity_signup_waitlist_position', ['activity_id', 'waitlist_position'], unique=True, sqlite_where=sa.text("status = 'waitlisted'"), postgresql_where=sa.text("status = 'waitlisted'"))
+
     # ### end Alembic commands ###
     # Ledger immutability triggers and PostgreSQL posting functions (idempotent).
     ledger_ddl.install(op.get_bind())
@@ -598,14 +820,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
-    with op.batch_alter_table('hour_log', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_hour_log_wish_id'))
-        batch_op.drop_index('ix_hour_log_user_time')
-        batch_op.drop_index('ix_hour_log_queue')
-        batch_op.drop_index(batch_op.f('ix_hour_log_post_id'))
-        batch_op.drop_index(batch_op.f('ix_hour_log_activity_id'))
-
-    op.drop_table('hour_log')
     with op.batch_alter_table('activity_signup', schema=None) as batch_op:
         batch_op.drop_index('uq_activity_signup_waitlist_position', sqlite_where=sa.text("status = 'waitlisted'"), postgresql_where=sa.text("status = 'waitlisted'"))
         batch_op.drop_index('uq_activity_signup_live', sqlite_where=sa.text("status IN ('confirmed', 'waitlisted')"), postgresql_where=sa.text("status IN ('confirmed', 'waitlisted')"))
@@ -614,6 +828,21 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_activity_signup_activity_id'))
 
     op.drop_table('activity_signup')
+    with op.batch_alter_table('reward_voucher', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reward_voucher_user_id'))
+        batch_op.drop_index('ix_reward_voucher_settle')
+        batch_op.drop_index('ix_reward_voucher_limit')
+        batch_op.drop_index('ix_reward_voucher_due')
+
+    op.drop_table('reward_voucher')
+    with op.batch_alter_table('hour_log', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_hour_log_wish_id'))
+        batch_op.drop_index('ix_hour_log_user_time')
+        batch_op.drop_index('ix_hour_log_queue')
+        batch_op.drop_index(batch_op.f('ix_hour_log_post_id'))
+        batch_op.drop_index(batch_op.f('ix_hour_log_activity_id'))
+
+    op.drop_table('hour_log')
     with op.batch_alter_table('team_membership', schema=None) as batch_op:
         batch_op.drop_index('uq_team_membership_live', sqlite_where=sa.text('left_at IS NULL'), postgresql_where=sa.text('left_at IS NULL'))
         batch_op.drop_index('ix_team_membership_user_live')
@@ -625,6 +854,12 @@ def downgrade() -> None:
         batch_op.drop_index('ix_role_assignment_community_role')
 
     op.drop_table('role_assignment')
+    op.drop_table('reward_settlement')
+    with op.batch_alter_table('reward', schema=None) as batch_op:
+        batch_op.drop_index('ix_reward_store')
+        batch_op.drop_index(batch_op.f('ix_reward_organisation_id'))
+
+    op.drop_table('reward')
     with op.batch_alter_table('post_claim', schema=None) as batch_op:
         batch_op.drop_index('uq_post_claim_live', sqlite_where=sa.text("status IN ('pending', 'active')"), postgresql_where=sa.text("status IN ('pending', 'active')"))
         batch_op.drop_index('ix_post_claim_user_status')
@@ -632,6 +867,19 @@ def downgrade() -> None:
         batch_op.drop_index('ix_post_claim_community_status')
 
     op.drop_table('post_claim')
+    with op.batch_alter_table('exchange_grant', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_exchange_grant_recipient_id'))
+        batch_op.drop_index(batch_op.f('ix_exchange_grant_community_id'))
+        batch_op.drop_index(batch_op.f('ix_exchange_grant_batch_id'))
+
+    op.drop_table('exchange_grant')
+    with op.batch_alter_table('exchange_agreement', schema=None) as batch_op:
+        batch_op.drop_index('uq_exchange_agreement_live', sqlite_where=sa.text("status IN ('active', 'done', 'disputed')"), postgresql_where=sa.text("status IN ('active', 'done', 'disputed')"))
+        batch_op.drop_index(batch_op.f('ix_exchange_agreement_receiver_id'))
+        batch_op.drop_index(batch_op.f('ix_exchange_agreement_provider_id'))
+        batch_op.drop_index(batch_op.f('ix_exchange_agreement_community_id'))
+
+    op.drop_table('exchange_agreement')
     with op.batch_alter_table('activity', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_activity_team_id'))
         batch_op.drop_index(batch_op.f('ix_activity_leader_id'))
@@ -668,6 +916,21 @@ def downgrade() -> None:
         batch_op.drop_index('ix_notification_user_unread')
 
     op.drop_table('notification')
+    with op.batch_alter_table('exchange_listing', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_exchange_listing_owner_id'))
+        batch_op.drop_index('ix_exchange_listing_community_status')
+
+    op.drop_table('exchange_listing')
+    with op.batch_alter_table('exchange_grant_batch', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_exchange_grant_batch_community_id'))
+
+    op.drop_table('exchange_grant_batch')
+    with op.batch_alter_table('exchange_gift', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_exchange_gift_recipient_id'))
+        batch_op.drop_index('ix_exchange_gift_giver_created')
+        batch_op.drop_index(batch_op.f('ix_exchange_gift_community_id'))
+
+    op.drop_table('exchange_gift')
     op.drop_table('community_settings')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_event_community_at')
