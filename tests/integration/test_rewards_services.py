@@ -30,6 +30,12 @@ KEY = "0f8fad5b-d9cb-469f-a165-70867728950e"
 KEY2 = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 
 
+@pytest.fixture(autouse=True)
+def english(app):
+    """The assertions below read the English messages (Chinese is the default UI)."""
+    app.config["BABEL_DEFAULT_LOCALE"] = "en"
+
+
 @pytest.fixture()
 def w(session, app):
     with app.app_context():
