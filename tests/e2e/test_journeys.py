@@ -76,6 +76,7 @@ def test_large_text_mode_scales_text_and_targets(page: Page, console_errors: lis
     toggle.click()
     expect(html).to_have_class(re.compile(r"\blarge-text\b"))
     expect(page.locator("button.large-toggle")).to_have_attribute("aria-pressed", "true")
+    page.wait_for_load_state("load")     # the stylesheet of the reloaded page, before measuring
     large = float(page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)"))
     assert 1.25 <= large / normal <= 1.5
     # Every tab and button is at least 48px tall: easy to hit for older hands.
