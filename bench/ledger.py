@@ -5,7 +5,10 @@
     python -m bench.ledger --database-url URL --mode batch --batches 20 --batch-size 500
 
 * transfer (default): 1-point transfers between random accounts of one community, each its
-  own DB transaction through the public API (``ledger.transfer`` + commit). Workers are
+  own DB transaction through the public API: on PostgreSQL ``ledger.transfer(conn, …)`` on an
+  AUTOCOMMIT connection (one self-committing statement), on SQLite
+  ``with conn.begin(): ledger.transfer(conn, …)``; ``--session`` uses
+  ``ledger.transfer(session, …)`` + ``session.commit()`` instead. Workers are
   processes (no GIL in the way). Durability untouched (PostgreSQL ``fsync`` and
   ``synchronous_commit`` as configured on the server — checked and printed; SQLite WAL with
   ``synchronous=FULL``). Prints the raw single-row INSERT+COMMIT rate on one connection,
