@@ -5,7 +5,10 @@
     python -m bench.ledger --database-url URL --mode batch --batches 20 --batch-size 500
 
 * transfer (default): 1-point transfers between random accounts of one community, each its
-  own DB transaction through the public API (``ledger.transfer`` + commit). Workers are
+  own DB transaction through the public API: on PostgreSQL ``ledger.transfer(conn, …)`` on an
+  AUTOCOMMIT connection (one self-committing statement), on SQLite
+  ``with conn.begin(): ledger.transfer(conn, …)``; ``--session`` uses
+  ``ledger.transfer(session, …)`` + ``session.commit()`` instead. Workers are
   processes (no GIL in the way). Durability untouched (PostgreSQL ``fsync`` and
   ``synchronous_commit`` as configured on the server — checked and printed; SQLite WAL with
   ``synchronous=FULL``). Prints the raw single-row INSERT+COMMIT rate on one connection,
@@ -184,7 +187,7 @@ def open_accounts(t: Target, n: int) -> list[int]:
 
 
 def _worker(url: str, schema: str | None, ids: list[int], n: int, seed: int, python_path: bool,
-            start: Any, out: Any) -> None:
+            session: bool, start: Any, out: Any) -> None:
     t = Target(url, schema)
     engine = t.engine(pool_size=1, max_overflow=0, pool_pre_ping=False)
     factory = make_session_factory(engine)
@@ -198,25 +201,47 @@ def _worker(url: str, schema: str | None, ids: list[int], n: int, seed: int, pyt
     start.wait()
     t0 = time.perf_counter()
     rejected = 0
-    with factory() as s:
-        for i in range(n):
-            a, b = rnd.sample(ids, 2)
-            try:
-                ledger.transfer(s, key=f"b{seed}-{i}", from_account=a, to_account=b, amount=1,
-                                actor=actor, reason="bench")
-                s.commit()
-            except ledger.LedgerError:
-                s.rollback()
-                rejected += 1
+    if session or python_path:
+        with factory() as s:
+            for i in range(n):
+                a, b = rnd.sample(ids, 2)
+                try:
+                    ledger.transfer(s, key=f"b{seed}-{i}", from_account=a, to_account=b, amount=1,
+                                    actor=actor, reason="bench")
+                    s.commit()
+                except ledger.LedgerError:
+                    s.rollback()
+                    rejected += 1
+    elif t.is_pg:
+        # An AUTOCOMMIT connection: the posting is one statement, its own durable transaction.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            for i in range(n):
+                a, b = rnd.sample(ids, 2)
+                try:
+                    ledger.transfer(c, key=f"b{seed}-{i}", from_account=a, to_account=b, amount=1,
+                                    actor=actor, reason="bench")
+                except ledger.LedgerError:
+                    rejected += 1
+    else:
+        with engine.connect() as c:  # one BEGIN IMMEDIATE … COMMIT per transfer
+            for i in range(n):
+                a, b = rnd.sample(ids, 2)
+                try:
+                    with c.begin():
+                        ledger.transfer(c, key=f"b{seed}-{i}", from_account=a, to_account=b, amount=1,
+                                        actor=actor, reason="bench")
+                except ledger.LedgerError:
+                    rejected += 1
     out.put((t0, time.perf_counter(), rejected))
     engine.dispose()
 
 
-def run_transfers(t: Target, ids: list[int], transfers: int, workers: int, python_path: bool) -> float:
+def run_transfers(t: Target, ids: list[int], transfers: int, workers: int, python_path: bool,
+                  session: bool = False) -> float:
     ctx = mp.get_context("spawn")
     start, out = ctx.Barrier(workers), ctx.Queue()
     per = transfers // workers
-    procs = [ctx.Process(target=_worker, args=(t.url, t.schema, ids, per, w, python_path, start, out))
+    procs = [ctx.Process(target=_worker, args=(t.url, t.schema, ids, per, w, python_path, session, start, out))
              for w in range(workers)]
     for p in procs:
         p.start()
@@ -342,6 +367,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batches", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--python-path", action="store_true", help="PostgreSQL: skip the plpgsql fast path")
+    p.add_argument("--session", action="store_true",
+                   help="transfers through a Session (transfer + session.commit()) instead of a Connection")
     p.add_argument("--verify", action="store_true", help="run ledger.verify after the transfers")
     p.add_argument("--overwrite", action="store_true")
     args = p.parse_args(argv)
@@ -357,7 +384,7 @@ def main(argv: list[str] | None = None) -> None:
         raw = raw_commit_rate(t, args.baseline_commits)
         tps = pgbench_tps(args.database_url, args.workers, args.pgbench_seconds) if args.pgbench and t.is_pg else None
         ids = open_accounts(t, args.accounts)
-        rate = run_transfers(t, ids, args.transfers, args.workers, args.python_path)
+        rate = run_transfers(t, ids, args.transfers, args.workers, args.python_path, args.session)
         if args.verify:
             engine = t.engine()
             with make_session_factory(engine)() as s:

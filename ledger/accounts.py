@@ -10,7 +10,7 @@ from core.db import utcnow
 from ledger import canonical, errors
 from ledger.models import ACCOUNT_KINDS, Account, Entry, Hold, Transaction
 from ledger.posting import _Chain, _insert_ignore_head, insert_ignore
-from ledger.types import AccountInfo, Actor, Db, StatementLine, StatementPage, conn_of
+from ledger.types import AccountInfo, Actor, Db, StatementLine, StatementPage, conn_of, write_conn_of
 
 A = Account.__table__
 E = Entry.__table__
@@ -83,7 +83,7 @@ def close_account(db: Db, account_id: int, *, actor: Actor, reason: str) -> None
     """Close an empty account (no balance, no pending holds); closing is final and audited."""
     if not reason:
         raise errors.InvalidRequest("a reason is required")
-    conn = conn_of(db)
+    conn = write_conn_of(db)
     a = conn.execute(select(A).where(A.c.id == account_id)).first()
     if a is None:
         raise errors.UnknownAccount("unknown account", account_ids=[account_id])

@@ -15,7 +15,7 @@ from core.db import utcnow
 from ledger import canonical, errors
 from ledger.models import AuditRecord
 from ledger.posting import _Chain
-from ledger.types import Actor, Db, conn_of
+from ledger.types import Actor, Db, conn_of, write_conn_of
 
 
 def append_event(db: Db, *, community_id: int, event: str, actor: Actor, data: dict[str, Any]) -> int:
@@ -25,7 +25,7 @@ def append_event(db: Db, *, community_id: int, event: str, actor: Actor, data: d
         raise errors.InvalidRequest("actor must be ledger.Actor")
     if not event or len(event) > 32 or event in ("tx", "hold", "voided", "expired", "close"):
         raise errors.InvalidRequest("event must be a name of at most 32 characters, not a ledger event")
-    conn = conn_of(db)
+    conn = write_conn_of(db)
     chain = _Chain(conn, [community_id])  # shard 0; creates the community's heads if needed
     now = utcnow()
     chain.append(community_id, event, canonical.dumps(

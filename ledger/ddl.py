@@ -51,6 +51,8 @@ DECLARE
     v_hash text;
     v_i int := 0;
     v_after bigint;
+    v_debt boolean;
+    v_any_debt boolean := false;
     v_balances bigint[] := array_fill(0::bigint, ARRAY[cardinality(p_accounts)]);
     v_legs text := '';
     r record;
@@ -123,7 +125,7 @@ BEGIN
         UPDATE ledger_accounts SET balance = balance + p_amounts[i]
          WHERE id = p_accounts[i]
            AND (may_go_negative OR p_amounts[i] >= 0 OR balance + p_amounts[i] - held >= 0)
-        RETURNING balance INTO v_after;
+        RETURNING balance, debt_allowed > 0 INTO v_after, v_debt;
         IF NOT FOUND THEN
             FOR j IN 1..i - 1 LOOP
                 UPDATE ledger_accounts SET balance = balance - p_amounts[j] WHERE id = p_accounts[j];
@@ -137,10 +139,14 @@ BEGIN
             RETURN;
         END IF;
         v_balances[i] := v_after;
+        v_any_debt := v_any_debt OR v_debt;
     END LOOP;
-    -- A recorded (forced-reversal) debt ends once the account is back at zero spendable.
-    UPDATE ledger_accounts SET debt_allowed = 0
-     WHERE id = ANY(p_accounts) AND debt_allowed > 0 AND balance - held >= 0;
+    -- A recorded (forced-reversal) debt ends once the account is back at zero spendable
+    -- (only looked at when a locked account carries one: rare, and one statement less).
+    IF v_any_debt THEN
+        UPDATE ledger_accounts SET debt_allowed = 0
+         WHERE id = ANY(p_accounts) AND debt_allowed > 0 AND balance - held >= 0;
+    END IF;
 
     o_created_at := clock_timestamp();
     INSERT INTO ledger_transactions (community_id, kind, actor_id, reason, ref_type, ref_id, forced, created_at)

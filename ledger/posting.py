@@ -40,7 +40,7 @@ from ledger.models import (
     CHAIN_SHARDS, GENESIS_HASH, TX_KINDS, Account, AuditHead, AuditRecord, Entry, Hold, IdempotencyRecord, Transaction,
 )
 from ledger.types import (
-    Actor, Db, HoldResult, Posting, PostResult, config, conn_of, use_pg_function,
+    Actor, Db, HoldResult, Posting, PostResult, config, conn_of, use_pg_function, write_conn_of,
 )
 
 log = logging.getLogger(__name__)
@@ -441,11 +441,13 @@ _PG_POST_MANY = ("SELECT o_status, o_tx_id, o_created_at, o_detail FROM ledger_p
 
 
 def _pg_call(conn: Connection, sql: str, params: Sequence[Any]) -> list[Any]:
-    if not conn.in_transaction():
+    driver = conn.connection.driver_connection
+    if not conn.in_transaction() and not driver.autocommit:  # type: ignore[union-attr]
         # SQLAlchemy autobegins only on its own execute; without this a bare Connection's
         # commit() would not know about the work done on the driver connection.
+        # (An AUTOCOMMIT connection needs none: the function call is one atomic statement,
+        # its own durable transaction — rejection record included.)
         conn.begin()
-    driver = conn.connection.driver_connection
     return driver.execute(sql, params, prepare=True).fetchall()  # type: ignore[union-attr]
 
 
@@ -487,7 +489,7 @@ def post(db: Db, *, key: str, kind: str, entries: Iterable[tuple[int, int]], act
         return _pg_outcome(db, req, _pg_call(conn, _PG_POST, _pg_params(req))[0])
     if conn.dialect.name == "sqlite":
         return _post_sqlite(db, conn, req)
-    return _post_py(db, conn, req)
+    return _post_py(db, write_conn_of(conn), req)
 
 
 def post_many(db: Db, postings: Sequence[Posting]) -> list[PostResult]:
@@ -498,7 +500,7 @@ def post_many(db: Db, postings: Sequence[Posting]) -> list[PostResult]:
         raise errors.InvalidRequest("duplicate idempotency key in batch")
     if not reqs:
         return []
-    conn = conn_of(db)
+    conn = write_conn_of(db)
     for i, r in enumerate(reqs):
         if r.over_cap is not None and _idem(conn, r.key) is None:
             r.over_cap.detail["index"] = i
@@ -556,7 +558,7 @@ def reverse(db: Db, *, tx_id: int, key: str, actor: Actor, reason: str, force: b
     _check_common(key, actor, reason, None, None)
     if force and actor.is_system:
         raise errors.InvalidRequest("only an admin (a user actor) may force a reversal")
-    conn = conn_of(db)
+    conn = write_conn_of(db)
     tx = conn.execute(select(T).where(T.c.id == tx_id)).first()
     if tx is None:
         raise errors.UnknownTransaction("unknown transaction", tx_id=tx_id)
@@ -587,7 +589,7 @@ def hold(db: Db, *, key: str, account_id: int, amount: int, actor: Actor, reason
         raise errors.InvalidRequest("expires_at must be timezone-aware")
     request_hash = canonical.request_hash("hold", [account_id, amount, actor.id, reason, ref_type, ref_id,
                                                    None if expires_at is None else canonical.micros(expires_at)])
-    conn = conn_of(db)
+    conn = write_conn_of(db)
     rec = _idem(conn, key)
     if rec is not None:
         _check_replay(rec, request_hash)
@@ -621,7 +623,7 @@ def capture(db: Db, *, key: str, hold_id: int, to_account: int, actor: Actor, re
             amount: int | None = None, kind: str = "redeem", allow_cross_community: bool = False) -> PostResult:
     """Turn a pending hold into a transaction of ``amount`` (default: all of it) to
     ``to_account``; the rest of the hold is released. A hold resolves exactly once."""
-    conn = conn_of(db)
+    conn = write_conn_of(db)
     h = conn.execute(select(H).where(H.c.id == hold_id)).first()
     if h is None:
         raise errors.UnknownHold("unknown hold", hold_id=hold_id)
@@ -643,7 +645,7 @@ def _release(db: Db, *, key: str, hold_id: int, actor: Actor, reason: str, statu
              now: dt.datetime | None = None, shard: int | None = None) -> HoldResult:
     reason = _check_common(key, actor, reason, None, None)
     request_hash = canonical.request_hash(status, [hold_id, actor.id, reason])
-    conn = conn_of(db)
+    conn = write_conn_of(db)
     rec = _idem(conn, key)
     if rec is not None:
         _check_replay(rec, request_hash)
@@ -675,7 +677,7 @@ def expire_holds(db: Db, *, now: dt.datetime | None = None, limit: int = 1000) -
     """Release pending holds whose deadline has passed; returns their ids. Safe to run
     concurrently with captures: a hold resolved meanwhile is skipped."""
     now = now or utcnow()
-    conn = conn_of(db)
+    conn = write_conn_of(db)
     due = conn.execute(select(H.c.id).where(H.c.status == "pending", H.c.expires_at <= now)
                        .order_by(H.c.id).limit(limit)).scalars().all()
     done: list[int] = []

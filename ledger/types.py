@@ -20,6 +20,24 @@ def conn_of(db: Db) -> Connection:
     return db.connection() if isinstance(db, Session) else db
 
 
+def is_autocommit(conn: Connection) -> bool:
+    """A PostgreSQL connection in autocommit mode: every statement is its own transaction."""
+    return conn.dialect.name == "postgresql" and bool(
+        getattr(conn.connection.driver_connection, "autocommit", False))
+
+
+def write_conn_of(db: Db) -> Connection:
+    """``conn_of`` for writes of several statements: they need the caller's transaction, so
+    an autocommit connection is refused (only a plain posting through the PostgreSQL
+    function is one atomic statement and may run on one)."""
+    conn = conn_of(db)
+    if is_autocommit(conn):
+        from ledger.errors import InvalidRequest
+
+        raise InvalidRequest("this ledger write needs a transaction; the connection is in autocommit mode")
+    return conn
+
+
 def read_conn_of(db: Db) -> Connection:
     """Same, but a transaction begun here is a reader (SQLite: BEGIN DEFERRED, so balance
     reads never queue behind writers)."""

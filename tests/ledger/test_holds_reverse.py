@@ -126,6 +126,10 @@ def test_reverse_refuses_overdraft_unless_forced(session: Session, funded: dict[
     ledger.issue(session, key="i", fund_account=funded["fund"], to_account=b, amount=5, actor=STAFF, reason="hours")
     session.commit()
     assert ledger.balance(session, b) == -20 and ledger.verify(session).ok
+    ledger.issue(session, key="i2", fund_account=funded["fund"], to_account=b, amount=20, actor=STAFF, reason="hours")
+    session.commit()
+    assert session.scalar(sa.text("SELECT debt_allowed FROM ledger_accounts WHERE id = :i"), {"i": b}) == 0  # debt over
+    assert ledger.verify(session).ok
 
 
 def test_idempotent_replay_and_conflict(session: Session, funded: dict[str, int]) -> None:

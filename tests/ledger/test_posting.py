@@ -259,3 +259,38 @@ def test_posting_on_a_bare_connection_commits_with_it(ledger_engine: sa.Engine, 
                      actor=STAFF, reason="hours")
         c.rollback()
         assert ledger.balance(c, books["alice"]) == 4
+
+
+def test_posting_on_an_autocommit_connection_is_one_durable_statement(
+        ledger_backend: str, ledger_engine: sa.Engine, books: dict[str, int]) -> None:
+    """PostgreSQL: a plain posting on an AUTOCOMMIT connection is one atomic statement (the
+    function), committed on return; rejections are remembered and replays answered."""
+    if ledger_backend != "pg":
+        pytest.skip("the one-statement posting is the PostgreSQL function")
+    with ledger_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        r = ledger.issue(c, key="ac1", fund_account=books["fund"], to_account=books["alice"], amount=5,
+                         actor=STAFF, reason="hours")
+        with pytest.raises(errors.InsufficientFunds):
+            ledger.transfer(c, key="ac2", from_account=books["bob"], to_account=books["alice"], amount=1,
+                            actor=STAFF, reason="gift")
+        again = ledger.issue(c, key="ac1", fund_account=books["fund"], to_account=books["alice"], amount=5,
+                             actor=STAFF, reason="hours")
+        assert again.replayed and again.tx_id == r.tx_id
+        # writes of several statements refuse to run without a transaction
+        with pytest.raises(errors.InvalidRequest):
+            ledger.reverse(c, tx_id=r.tx_id, key="ac3", actor=STAFF, reason="oops")
+        with pytest.raises(errors.InvalidRequest):
+            ledger.hold(c, key="ac4", account_id=books["alice"], amount=1, actor=STAFF, reason="r")
+        with ledger.python_path(), pytest.raises(errors.InvalidRequest):
+            ledger.transfer(c, key="ac5", from_account=books["alice"], to_account=books["bob"], amount=1,
+                            actor=STAFF, reason="gift")
+    with ledger_engine.connect() as c:  # visible from elsewhere: committed, nothing pending
+        assert ledger.balance(c, books["alice"]) == 5
+        ledger.issue(c, key="ac6", fund_account=books["fund"], to_account=books["bob"], amount=2,
+                     actor=STAFF, reason="hours")
+        c.commit()
+        with pytest.raises(errors.InsufficientFunds) as exc:
+            ledger.transfer(c, key="ac2", from_account=books["bob"], to_account=books["alice"], amount=1,
+                            actor=STAFF, reason="gift")
+        assert exc.value.replayed  # the rejection was committed with its statement
+        assert ledger.verify(c).ok
