@@ -822,7 +822,7 @@ def export_statement_xlsx(session: Session, actor: User, organisation_id: int, c
     for title, count, points in st.per_reward:
         ws.append([_safe(title), count, points])
     ws.append([])
-    ws.append([str(_l("Used at")), str(_l("Code")), str(_l("Reward")), str(_l("Points")), str(_l("Resident"))])
+    ws.append([str(_l("Used at")), str(_l("Voucher code")), str(_l("Reward")), str(_l("Points")), str(_l("Resident"))])
     for v in st.vouchers:
         mv = merchant_view(session, v)
         used = v.fulfilled_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if v.fulfilled_at else ""
