@@ -222,9 +222,69 @@ def _community_for_staff(session: Session, actor: User, community_id: int, actio
     return community
 
 
+# The activity dropdown of the queue lists activities from this far back to this far ahead.
+FILTER_ACTIVITIES_BEFORE = dt.timedelta(days=90)
+FILTER_ACTIVITIES_AFTER = dt.timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    posts: list[Any]
+    activities: list[Any]
+    teams: list[Any]
+
+
+def _filter_models() -> tuple[Any, Any, Any]:
+    from portal.activities.models import Activity
+    from portal.posts.models import ServicePost
+    from portal.teams.models import Team
+
+    return ServicePost, Activity, Team
+
+
+def validate_filter(session: Session, actor: User, flt: QueueFilter) -> None:
+    """Refuse a post / activity / team id that is not the filter community's own (a forged
+    or stale URL). The message is the same for another community's id and for an id that
+    does not exist, so nothing about other communities leaks."""
+    post_model, activity_model, team_model = _filter_models()
+    for model, value, field in ((post_model, flt.post_id, "post_id"),
+                                (activity_model, flt.activity_id, "activity_id"),
+                                (team_model, flt.team_id, "team_id")):
+        if value is None:
+            continue
+        obj = session.get(model, value)
+        if obj is None or obj.community_id != flt.community_id:
+            raise _refuse(session, actor, "queue", ServiceError(
+                _l("This filter does not belong to this community. Please choose again from the lists."),
+                code="bad_filter", field=field), community_id=flt.community_id, **{field: value})
+
+
+def queue_filter_options(session: Session, flt: QueueFilter, *, now: dt.datetime | None = None) -> FilterOptions:
+    """Choices for the queue's dropdowns, all of ``flt.community_id`` only: its service posts,
+    its activities of the last 90 / next 30 days, its active teams. A selected item outside
+    these lists (an older activity, an inactive team) is kept so the
+    selection stays visible; ``validate_filter`` has already checked it is this community's."""
+    post_model, activity_model, team_model = _filter_models()
+    now = now or utcnow()
+    cid = flt.community_id
+    # All posts, closed ones too: a closed post can still have hours waiting for review.
+    posts = list(session.scalars(select(post_model).where(post_model.community_id == cid)
+                                 .order_by(post_model.title, post_model.id)))
+    activities = list(session.scalars(select(activity_model).where(
+        activity_model.community_id == cid,
+        or_(activity_model.starts_at.between(now - FILTER_ACTIVITIES_BEFORE, now + FILTER_ACTIVITIES_AFTER),
+            activity_model.id == (flt.activity_id or -1)))
+        .order_by(activity_model.starts_at.desc(), activity_model.id.desc())))
+    teams = list(session.scalars(select(team_model).where(
+        team_model.community_id == cid, or_(team_model.is_active.is_(True), team_model.id == (flt.team_id or -1)))
+        .order_by(team_model.name, team_model.id)))
+    return FilterOptions(posts=posts, activities=activities, teams=teams)
+
+
 def queue_query(session: Session, actor: User, flt: QueueFilter) -> Select[tuple[HourLog]]:
     """Logs matching the staff filter; never the actor's own logs."""
     _community_for_staff(session, actor, flt.community_id, "queue")
+    validate_filter(session, actor, flt)
     q = select(HourLog).where(HourLog.community_id == flt.community_id, HourLog.user_id != actor.id,
                               _wish_confirmed_or_none())
     if flt.status:

@@ -1,7 +1,8 @@
 """Photo uploads for hour reports: JPEG/PNG only (checked by magic bytes, not by the name
-or the browser's content type), at most 5 MB, stored under a random name in
-``instance/uploads/`` (or ``UPLOAD_FOLDER``). Served only through a view that checks who
-may see it."""
+or the browser's content type, then decoded by Pillow), at most 5 MB and 40 megapixels,
+re-encoded without any metadata (``portal.images``: no EXIF/GPS) and stored under a random
+name in ``instance/uploads/`` (or ``UPLOAD_FOLDER``). Served only through a view that
+checks who may see it."""
 from __future__ import annotations
 
 import os
@@ -13,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import FileStorage
 
 from portal.errors import ServiceError
+from portal.images import ImageRejected, sanitize
 
 MAX_BYTES = 5 * 1024 * 1024
 _MAGIC = {b"\xff\xd8\xff": ".jpg", b"\x89PNG\r\n\x1a\n": ".png"}
@@ -43,6 +45,13 @@ def save_photo(file: FileStorage | None) -> str | None:
     ext = sniff(data)
     if ext is None or len(data) < 32:
         raise ServiceError(_l("The photo must be a JPEG or PNG picture."), code="photo_type", field="photo")
+    try:
+        data, ext = sanitize(data)
+    except ImageRejected as exc:
+        if exc.reason == "pixels":
+            raise ServiceError(_l("The photo has too many pixels (at most 40 megapixels)."),
+                               code="photo_too_many_pixels", field="photo") from None
+        raise ServiceError(_l("The photo must be a JPEG or PNG picture."), code="photo_type", field="photo") from None
     name = secrets.token_hex(16) + ext
     (upload_dir() / name).write_bytes(data)
     return name

@@ -201,6 +201,7 @@ def _render_queue(args: Any, status: int = 200) -> Any:
     return render_template(
         "hours/queue.html", community=community, communities=staff_communities(db.session, actor),
         flt=flt, filter_args=_filter_args(flt), logs=logs, total=total, people=people,
+        options=svc.queue_filter_options(db.session, flt),
         action_form=ActionForm(), reason_form=ReasonForm(), sources=list(HourSource),
         statuses=list(HourStatus)), status
 
@@ -209,6 +210,17 @@ def _render_queue(args: Any, status: int = 200) -> Any:
 @login_required
 def queue() -> Any:
     return _render_queue(request.args)
+
+
+_SCOPED_FILTERS = ("post_id", "activity_id", "team_id")
+
+
+def _check_filter(args: Any) -> None:
+    """Before any change: refuse a post / activity / team filter of another community
+    (400 with a message, nothing changed), even when the action uses selected ids only."""
+    if any((args.get(name) or "").strip() for name in _SCOPED_FILTERS):
+        community = _queue_community(args)
+        svc.validate_filter(db.session, _actor(), _filter_from(args, community.id))
 
 
 def _selected_ids() -> list[int]:
@@ -240,6 +252,7 @@ def approve() -> Any:
     if not form.validate():
         abort(400)
     args = request.form
+    _check_filter(args)
     ids = _ids_for_action(args)
     if not ids and args.get("all_matching") == "1":
         flash(_("Nothing left to approve."), "info")
@@ -267,6 +280,7 @@ def reject() -> Any:
     args = request.form
     if not form.validate():
         abort(400)
+    _check_filter(args)
     try:
         result = svc.reject(db.session, _actor(), _ids_for_action(args), form.reason.data or "")
     except ServiceError as exc:
@@ -286,6 +300,7 @@ def reverse(log_id: int) -> Any:
     form = ReasonForm()
     if not form.validate():
         abort(400)
+    _check_filter(request.form)
     try:
         svc.reverse(db.session, _actor(), log_id, form.reason.data or "")
     except ServiceError as exc:

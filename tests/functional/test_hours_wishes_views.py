@@ -15,10 +15,11 @@ from portal.audit.models import AuditEvent
 from portal.hours.models import HourLog, HourSource, HourStatus
 from portal.wishes import services as wish_svc
 from portal.wishes.models import Wish, WishStatus
-from tests.factories import login, make_community, make_street, make_user
+from tests.factories import login, make_activity, make_community, make_post, make_street, make_team, make_user
+from tests.image_samples import FAKE_JPEG, assert_clean, huge_png, phone_jpeg, png
 
 EN = {"BABEL_DEFAULT_LOCALE": "en"}
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = png()
 
 
 @pytest.fixture()
@@ -124,6 +125,117 @@ def test_approve_refusals(app, client, session, w):
     assert {e.action for e in refused} >= {"hours.approve", "hours.reject"}
 
 
+@pytest.fixture()
+def scoped(session, w):
+    """A post, an activity and a team in each community, and a pending log for each filter."""
+    post_a, post_b = make_post(session, w["a"], title="A岗位"), make_post(session, w["b"], title="B岗位")
+    week_ago, long_ago = utcnow() - dt.timedelta(days=10), utcnow() - dt.timedelta(days=200)
+    act_a = make_activity(session, w["a"], w["staff"], title="A活动", now=week_ago)
+    act_b = make_activity(session, w["b"], w["staff_b"], title="B活动", now=week_ago)
+    old_act = make_activity(session, w["a"], w["staff"], title="A旧活动", now=long_ago)
+    team_a = make_team(session, w["a"], name="A队", members=[w["vol2"]])
+    team_b = make_team(session, w["b"], name="B队", members=[w["staff_b"]])
+    day = utcnow() - dt.timedelta(days=1)
+    by_post = _log(session, w["vol"], w["a"], day)
+    by_post.source, by_post.post_id = HourSource.POST, post_a.id
+    by_act = _log(session, w["vol"], w["a"], day - dt.timedelta(hours=3))
+    by_act.source, by_act.activity_id = HourSource.ACTIVITY, act_a.id
+    by_team = _log(session, w["vol2"], w["a"], day - dt.timedelta(hours=6))
+    other_vol = make_user(session, community=w["b"])
+    in_b = _log(session, other_vol, w["b"], day)
+    in_b.source, in_b.post_id, in_b.description = HourSource.POST, post_b.id, "B社区秘密"
+    session.flush()
+    return {"post_a": post_a, "post_b": post_b, "act_a": act_a, "act_b": act_b, "old_act": old_act,
+            "team_a": team_a, "team_b": team_b, "by_post": by_post, "by_act": by_act, "by_team": by_team,
+            "in_b": in_b}
+
+
+def _listed(page, *logs):
+    return {log.id for log in logs if f'id="log-{log.id}"'.encode() in page.data}
+
+
+def test_queue_filter_dropdowns_narrow_and_keep_selection(app, client, session, w, scoped):
+    _csrf_off(app)
+    s = scoped
+    everything = (s["by_post"], s["by_act"], s["by_team"], s["in_b"])
+    login(client, w["staff"])
+    base = f"/hours/review?community_id={w['a'].id}"
+    page = client.get(base)
+    assert page.status_code == 200
+    html = page.data.decode()
+    # Only this community's items; activities of the recent/upcoming window only.
+    assert 'name="post_id"' in html and 'name="activity_id"' in html and 'name="team_id"' in html
+    assert "A岗位" in html and "A活动" in html and "A队" in html
+    assert "B岗位" not in html and "B活动" not in html and "B队" not in html and "A旧活动" not in html
+    assert _listed(page, *everything) == {s["by_post"].id, s["by_act"].id, s["by_team"].id}
+
+    for name, obj, expected in (("post_id", s["post_a"], s["by_post"]), ("activity_id", s["act_a"], s["by_act"]),
+                                ("team_id", s["team_a"], s["by_team"])):
+        page = client.get(f"{base}&{name}={obj.id}")
+        assert page.status_code == 200
+        assert _listed(page, *everything) == {expected.id}, name
+        html = page.data.decode()
+        assert f'<option value="{obj.id}" selected>' in html  # kept across submits
+        assert f'name="{name}" value="{obj.id}"' in html      # carried by the approve / reject forms
+    # A selected activity outside the window is still shown as selected.
+    page = client.get(f"{base}&activity_id={s['old_act'].id}")
+    assert page.status_code == 200 and "A旧活动" in page.data.decode() and not _listed(page, *everything)
+
+    # Approve selected: the redirect keeps the filter.
+    resp = client.post("/hours/review/approve", data={"log_id": [s["by_post"].id], "community_id": w["a"].id,
+                                                      "status": "pending", "post_id": s["post_a"].id})
+    assert resp.status_code == 302 and f"post_id={s['post_a'].id}" in resp.headers["Location"]
+    # Approve all matching the team filter: only the team member's log.
+    resp = client.post("/hours/review/approve", data={"all_matching": "1", "community_id": w["a"].id,
+                                                      "status": "pending", "team_id": s["team_a"].id})
+    assert resp.status_code == 302 and f"team_id={s['team_a'].id}" in resp.headers["Location"]
+    # Reject keeps the activity filter.
+    resp = client.post("/hours/review/reject", data={"all_matching": "1", "community_id": w["a"].id,
+                                                     "reason": "时间不对", "activity_id": s["act_a"].id})
+    assert resp.status_code == 302 and f"activity_id={s['act_a'].id}" in resp.headers["Location"]
+    session.expire_all()
+    assert s["by_post"].status == s["by_team"].status == HourStatus.APPROVED
+    assert s["by_act"].status == HourStatus.REJECTED
+    assert s["in_b"].status == HourStatus.PENDING
+
+
+def test_queue_filter_from_another_community_is_refused(app, client, session, w, scoped):
+    _csrf_off(app)
+    s = scoped
+    login(client, w["staff"])
+    a = w["a"].id
+    for name, obj in (("post_id", s["post_b"]), ("activity_id", s["act_b"]), ("team_id", s["team_b"])):
+        page = client.get(f"/hours/review?community_id={a}&{name}={obj.id}")
+        assert page.status_code == 400, name
+        html = page.data.decode()
+        assert "does not belong to this community" in html
+        assert "B社区秘密" not in html and f'id="log-{s["in_b"].id}"' not in html
+    # A nonexistent id gets the same answer (nothing to learn from it).
+    assert client.get(f"/hours/review?community_id={a}&post_id=987654321").status_code == 400
+    # Actions with a forged filter change nothing, even with explicitly selected ids.
+    forged = [
+        ("/hours/review/approve", {"all_matching": "1", "activity_id": s["act_b"].id}),
+        ("/hours/review/approve", {"log_id": [s["by_post"].id], "team_id": s["team_b"].id}),
+        ("/hours/review/reject", {"log_id": [s["by_act"].id], "reason": "x", "post_id": s["post_b"].id}),
+    ]
+    for url, data in forged:
+        resp = client.post(url, data={"community_id": a, "status": "pending", **data})
+        assert resp.status_code == 400 and b"does not belong to this community" in resp.data, (url, data)
+        assert "B社区秘密".encode() not in resp.data
+    approved = _log(session, w["vol"], w["a"], utcnow() - dt.timedelta(days=3))
+    session.flush()
+    assert client.post("/hours/review/approve", data={"log_id": [approved.id], "community_id": a}).status_code == 302
+    resp = client.post(f"/hours/{approved.id}/reverse", data={"reason": "错", "community_id": a,
+                                                              "status": "approved", "team_id": s["team_b"].id})
+    assert resp.status_code == 400
+    session.expire_all()
+    assert {x.status for x in (s["by_post"], s["by_act"], s["by_team"], s["in_b"])} == {HourStatus.PENDING}
+    assert approved.status == HourStatus.APPROVED
+    refused = session.scalars(select(AuditEvent).where(AuditEvent.outcome == "refused",
+                                                       AuditEvent.action == "hours.queue")).all()
+    assert refused
+
+
 def test_reject_and_reverse_through_pages(app, client, session, w):
     _csrf_off(app)
     a = _log(session, w["vol"], w["a"], utcnow() - dt.timedelta(days=1))
@@ -170,7 +282,7 @@ def test_report_hours_for_a_post_with_photo(app, client, session, w, tmp_path):
     log = session.scalar(select(HourLog).where(HourLog.user_id == w["vol"].id))
     assert log.post_id == post.id and log.minutes == 90 and log.points_per_hour == 12
     assert log.photo_path and log.photo_path.endswith(".png") and "我的" not in log.photo_path
-    assert client.get(f"/hours/{log.id}/photo").data == PNG
+    assert assert_clean(client.get(f"/hours/{log.id}/photo").data, "PNG").size == (16, 8)  # re-encoded
     overlap = client.post("/hours/report", data=form)
     assert overlap.status_code == 409
     forged = client.post("/hours/report", data={**form, "source": "post:999999", "start": "13:00", "end": "14:00"})
@@ -182,6 +294,41 @@ def test_report_hours_for_a_post_with_photo(app, client, session, w, tmp_path):
     login(client, w["staff"])
     assert client.get(f"/hours/{log.id}/photo").status_code == 200
     assert client.get(f"/hours/review?community_id={w['a'].id}").status_code == 200
+
+
+def test_report_photo_is_decoded_and_stripped_of_metadata(app, client, session, w, tmp_path):
+    """A phone photo loses EXIF (GPS) but keeps its orientation; fake or huge pictures are refused."""
+    from portal.posts.models import ClaimStatus, PostClaim, PostStatus, ServicePost
+
+    _csrf_off(app)
+    app.config["UPLOAD_FOLDER"] = str(tmp_path)
+    post = ServicePost(community_id=w["a"].id, title="保洁", places=2, points_per_hour=10,
+                       status=PostStatus.OPEN, created_by_id=w["staff"].id)
+    session.add(post)
+    session.flush()
+    session.add(PostClaim(post_id=post.id, user_id=w["vol"].id, community_id=w["a"].id, status=ClaimStatus.ACTIVE))
+    session.flush()
+    login(client, w["vol"])
+    day = (utcnow() - dt.timedelta(days=1)).date().isoformat()
+    form = {"source": f"post:{post.id}", "day": day, "start": "09:00", "end": "10:00", "description": "打扫楼道"}
+
+    def report(data, name="p.jpg"):
+        return client.post("/hours/report", data={**form, "photo": (io.BytesIO(data), name)},
+                           content_type="multipart/form-data")
+
+    fake = report(FAKE_JPEG)
+    assert fake.status_code == 400 and b"The photo must be a JPEG or PNG picture." in fake.data
+    huge = report(huge_png(), "huge.png")
+    assert huge.status_code == 400 and b"too many pixels" in huge.data
+    assert session.scalar(select(func.count()).select_from(HourLog).where(HourLog.user_id == w["vol"].id)) == 0
+    assert list(tmp_path.iterdir()) == []
+    assert report(phone_jpeg((40, 20), orientation=6)).status_code == 302
+    log = session.scalar(select(HourLog).where(HourLog.user_id == w["vol"].id))
+    assert log.photo_path.endswith(".jpg")
+    stored = (tmp_path / log.photo_path).read_bytes()
+    im = assert_clean(stored, "JPEG")
+    assert im.size == (20, 40) and im.getpixel((10, 5))[0] > 200  # turned upright: red on top
+    assert client.get(f"/hours/{log.id}/photo").data == stored
 
 
 def test_wish_journey(app, client, session, w):

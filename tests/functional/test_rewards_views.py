@@ -27,8 +27,9 @@ from tests.factories import (
     make_user,
     merchant_org_id,
 )
+from tests.image_samples import FAKE_JPEG, assert_clean, huge_png, phone_jpeg, png
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = png()
 GIF = b"GIF89a" + b"\x00" * 64
 
 
@@ -227,11 +228,27 @@ def test_merchant_reward_forms(client, session, w, tmp_path, app):
                        content_type="multipart/form-data")
     assert resp.status_code == 422 and "JPEG or PNG" in resp.get_data(as_text=True)
     assert session.scalar(select(Reward).where(Reward.title == "洗衣液")) is None
+    resp = client.post(base + "/new", data={**good, "picture": (io.BytesIO(FAKE_JPEG), "x.jpg")},
+                       content_type="multipart/form-data")
+    assert resp.status_code == 422 and "The picture must be a JPEG or PNG image." in resp.get_data(as_text=True)
+    resp = client.post(base + "/new", data={**good, "picture": (io.BytesIO(huge_png()), "x.png")},
+                       content_type="multipart/form-data")
+    assert resp.status_code == 422 and "too many pixels" in resp.get_data(as_text=True)
+    assert session.scalar(select(Reward).where(Reward.title == "洗衣液")) is None
+    assert list(tmp_path.iterdir()) == []
     resp = client.post(base + "/new", data={**good, "picture": (io.BytesIO(PNG), "x.png")},
                        content_type="multipart/form-data")
     assert resp.status_code == 302
     reward = session.scalar(select(Reward).where(Reward.title == "洗衣液"))
     assert reward.price == 25 and reward.picture_path
+    assert_clean((tmp_path / reward.picture_path).read_bytes(), "PNG")
+    resp = client.post(base + "/new", data={**good, "title": "香皂",
+                                            "picture": (io.BytesIO(phone_jpeg((40, 20))), "p.jpg")},
+                       content_type="multipart/form-data")
+    assert resp.status_code == 302
+    soap = session.scalar(select(Reward).where(Reward.title == "香皂"))
+    im = assert_clean((tmp_path / soap.picture_path).read_bytes(), "JPEG")
+    assert soap.picture_path.endswith(".jpg") and im.size == (20, 40) and im.getpixel((10, 5))[0] > 200
     resp = client.post(f"/merchant/rewards/{reward.id}/edit", data={**good, "price": "40"})
     assert resp.status_code == 302
     session.refresh(reward)

@@ -15,7 +15,7 @@ from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.hours import services as svc
 from portal.hours.models import HourLog, HourStatus
 from portal.settings.services import settings_for_update
-from tests.factories import make_community, make_street, make_user
+from tests.factories import make_community, make_post, make_street, make_team, make_user
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2024, 6, 12, 8, 0, tzinfo=UTC)  # 16:00 in Shanghai
@@ -235,3 +235,16 @@ def test_queue_filters(session, w):
     assert ids(svc.QueueFilter(w["a"].id, date_to=dt.date(2024, 6, 10))) == [b.id]
     with pytest.raises(Forbidden):
         svc.queue_query(session, w["staff_b"], svc.QueueFilter(w["a"].id))
+
+
+def test_queue_filter_ids_must_be_the_communitys(session, w):
+    post_a, post_b = make_post(session, w["a"], title="A岗位"), make_post(session, w["b"], title="B岗位")
+    team_a, team_b = make_team(session, w["a"], name="A队"), make_team(session, w["b"], name="B队")
+    opts = svc.queue_filter_options(session, svc.QueueFilter(w["a"].id))
+    assert [p.id for p in opts.posts] == [post_a.id] and [t.id for t in opts.teams] == [team_a.id]
+    svc.validate_filter(session, w["staff"], svc.QueueFilter(w["a"].id, post_id=post_a.id, team_id=team_a.id))
+    for flt in (svc.QueueFilter(w["a"].id, post_id=post_b.id), svc.QueueFilter(w["a"].id, team_id=team_b.id),
+                svc.QueueFilter(w["a"].id, activity_id=987654321)):
+        with pytest.raises(ServiceError) as e:
+            svc.queue_query(session, w["staff"], flt)
+        assert e.value.code == "bad_filter" and e.value.status == 400
