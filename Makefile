@@ -12,7 +12,7 @@ PORT   ?= 5000
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: run test venv dev-venv translations migrate seed check-migrations browser clean bench
+.PHONY: run test lint venv dev-venv translations migrate seed check-migrations browser clean bench
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,10 @@ browser:
 check-migrations: dev-venv
 	$(PY) -m pytest -q -p no:cacheprovider tests/integration/test_migrations.py
 
-test: dev-venv translations browser
+lint: dev-venv
+	$(VENV)/bin/ruff check --select F,E9 --exclude .venv .
+
+test: dev-venv translations browser lint
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: dev-venv

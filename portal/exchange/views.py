@@ -15,7 +15,7 @@ from portal.exchange import services as svc
 from portal.exchange.forms import (
     ActionForm, DisputeForm, DoneForm, GiftForm, GrantForm, ListingForm, ResolveForm, ReverseForm, minutes_of,
 )
-from portal.exchange.models import AgreementStatus, GrantCategory, ListingKind
+from portal.exchange.models import AgreementStatus, GrantCategory
 from portal.extensions import db
 
 bp = Blueprint("exchange", __name__, url_prefix="/exchange")

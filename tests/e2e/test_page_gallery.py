@@ -76,7 +76,7 @@ def _arrange(app: Any) -> dict[str, Any]:
     from portal.extensions import db
     from portal.posts.models import ServicePost
     from portal.rewards import services as rw
-    from portal.rewards.models import Reward, Voucher, VoucherStatus
+    from portal.rewards.models import Reward, VoucherStatus
     from portal.teams.models import Team
     from portal.wishes.models import Wish
 
