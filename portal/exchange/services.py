@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 import ledger
 from core.db import utcnow
+from portal.community.services import get_community
 from portal.accounts.models import User
 from portal.activities.models import Activity, ActivitySignup, Attendance
 from portal.audit.services import record, record_refusal
@@ -110,10 +111,7 @@ def _ledger_refusal(session: Session, actor: User, action: str, err: ledger.Ledg
 
 
 def _community(session: Session, community_id: int) -> Community:
-    community = session.get(Community, community_id)
-    if community is None:
-        raise NotFound(_l("This community does not exist."), code="community_not_found")
-    return community
+    return get_community(session, community_id)
 
 
 def _require_staff(session: Session, actor: User, community: Community, action: str) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 import ledger
 from core.db import utcnow
+from portal.community.services import get_community
 from portal.accounts.models import User
 from portal.audit.services import record, record_refusal
 from portal.community.models import Community
@@ -75,9 +76,7 @@ def record_hours(session: Session, *, user_id: int, community_id: int, source: s
     except ValueError:
         raise _refuse(session, reported_by, action, ServiceError(_l("Unknown kind of hours."), code="bad_source"),
                       community_id=community_id) from None
-    community = session.get(Community, community_id)
-    if community is None:
-        raise NotFound(_l("This community does not exist."), code="community_not_found")
+    community = get_community(session, community_id)
     person = _lock_person(session, user_id)
     if person is None or not person.is_active or not is_member(person, community):
         raise _refuse(session, reported_by, action,

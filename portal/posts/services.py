@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from core.db import utcnow
+from portal.community.services import get_community
 from portal.accounts.models import Role, User
 from portal.audit.services import record, record_refusal
 from portal.community.models import Building, Community, Grid
@@ -108,10 +109,7 @@ def can_volunteer(user: User, community_id: int) -> bool:
 
 
 def _community(session: Session, community_id: int) -> Community:
-    community = session.get(Community, community_id)
-    if community is None:
-        raise NotFound(_l("This community does not exist."), code="community_not_found")
-    return community
+    return get_community(session, community_id)
 
 
 def _require_staff(actor: User, community: Community) -> None:

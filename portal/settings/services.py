@@ -50,13 +50,11 @@ def update_settings(session: Session, actor: object, community_id: int, values: 
     from flask_babel import lazy_gettext as _l
 
     from portal.audit.services import record, record_refusal
-    from portal.community.models import Community
     from portal.community.services import is_staff
-    from portal.errors import Forbidden, NotFound, ServiceError
+    from portal.community.services import get_community
+    from portal.errors import Forbidden, ServiceError
 
-    community = session.get(Community, community_id)
-    if community is None:
-        raise NotFound(_l("This community does not exist."), code="community_not_found")
+    community = get_community(session, community_id)
     if not is_staff(actor, community):  # type: ignore[arg-type]
         record_refusal(session, "settings.update", actor_id=getattr(actor, "id", None), community_id=community_id,
                        code="not_staff")

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from core.db import utcnow
+from portal.community.services import get_community
 from portal.accounts.masking import mask_phone
 from portal.accounts.models import User
 from portal.audit.services import record
@@ -66,10 +67,7 @@ def team_cap(session: Session, community_id: int) -> int:
 # --- lookups -------------------------------------------------------------------------------
 
 def _community(session: Session, community_id: int) -> Community:
-    community = session.get(Community, community_id)
-    if community is None:
-        raise NotFound(_l("This community does not exist."), code="community_not_found")
-    return community
+    return get_community(session, community_id)
 
 
 def _team(session: Session, team_id: int) -> Team:

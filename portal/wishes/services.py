@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
+from portal.community.services import get_community
 from portal.accounts.models import User
 from portal.audit.services import record, record_refusal
 from portal.community.models import Community
@@ -38,10 +39,7 @@ def _refuse(session: Session, actor: User, action: str, err: ServiceError, wish:
 
 
 def _community(session: Session, community_id: int) -> Community:
-    community = session.get(Community, community_id)
-    if community is None:
-        raise NotFound(_l("This community does not exist."), code="community_not_found")
-    return community
+    return get_community(session, community_id)
 
 
 def get_wish(session: Session, actor: User, wish_id: int, action: str = "view", *, lock: bool = False) -> Wish:
