@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -35,26 +36,38 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def save_photo(file: FileStorage | None) -> str | None:
-    """Validate and store; returns the stored name (random) or None when no file was sent."""
+def store_image(file: FileStorage | None, *, field: str, max_bytes: int, prefix: str,
+                too_large: Any, wrong_type: Any, too_many_pixels: Any) -> str | None:
+    """Validate, re-encode and store one uploaded image (shared by hour photos and reward
+    pictures); returns the stored random name, or None when no file was sent. Refusals are
+    ServiceErrors with codes ``<field>_too_large``, ``<field>_type``, ``<field>_too_many_pixels``."""
     if file is None or not file.filename:
         return None
-    data = file.stream.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        raise ServiceError(_l("The photo is too large (at most 5 MB)."), code="photo_too_large", field="photo")
+    data = file.stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ServiceError(too_large, code=f"{field}_too_large", field=field)
     ext = sniff(data)
     if ext is None or len(data) < 32:
-        raise ServiceError(_l("The photo must be a JPEG or PNG picture."), code="photo_type", field="photo")
+        raise ServiceError(wrong_type, code=f"{field}_type", field=field)
     try:
         data, ext = sanitize(data)
     except ImageRejected as exc:
         if exc.reason == "pixels":
-            raise ServiceError(_l("The photo has too many pixels (at most 40 megapixels)."),
-                               code="photo_too_many_pixels", field="photo") from None
-        raise ServiceError(_l("The photo must be a JPEG or PNG picture."), code="photo_type", field="photo") from None
-    name = secrets.token_hex(16) + ext
+            raise ServiceError(too_many_pixels, code=f"{field}_too_many_pixels", field=field) from None
+        raise ServiceError(wrong_type, code=f"{field}_type", field=field) from None
+    name = prefix + secrets.token_hex(16) + ext
     (upload_dir() / name).write_bytes(data)
     return name
+
+
+def save_photo(file: FileStorage | None) -> str | None:
+    """Validate and store; returns the stored name (random) or None when no file was sent."""
+    return store_image(
+        file, field="photo", max_bytes=MAX_BYTES, prefix="",
+        too_large=_l("The photo is too large (at most 5 MB)."),
+        wrong_type=_l("The photo must be a JPEG or PNG picture."),
+        too_many_pixels=_l("The photo has too many pixels (at most 40 megapixels)."),
+    )
 
 
 def photo_file(name: str) -> Path | None:
