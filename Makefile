@@ -45,7 +45,7 @@ check-migrations: dev-venv
 	$(PY) -m pytest -q -p no:cacheprovider tests/integration/test_migrations.py
 
 lint: dev-venv
-	$(VENV)/bin/ruff check --select F,E9 --exclude .venv .
+	$(VENV)/bin/ruff check --exclude .venv . && $(VENV)/bin/ruff format --check --exclude .venv .
 
 test: dev-venv translations browser lint
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest $(PYTEST_ARGS)

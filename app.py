@@ -3,6 +3,7 @@
 Nothing is wired at import time: extensions, blueprints and CLI commands join the app
 inside ``create_app``.
 """
+
 from __future__ import annotations
 
 import importlib

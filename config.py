@@ -1,5 +1,6 @@
 """Configuration classes. Settings come from the environment; nothing is read at import
 time by the app itself — ``create_app`` picks a class (or a mapping) explicitly."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -10,6 +10,7 @@ and the ledger's raw baseline measured in the same run: ``ledger.post_many`` of 
 equivalent postings + commit, with no portal around it. Prints both and the ratio.
 Not a test: numbers depend on the machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,9 +72,19 @@ def run(backend: str, pg_url: str, n_logs: int, rounds: int) -> None:
                 for i in range(n_logs):
                     v = vols[i % len(vols)]
                     start = base + dt.timedelta(hours=3 * (i // len(vols)))
-                    s.add(HourLog(community_id=community.id, user_id=v.id, source=HourSource.OTHER,
-                                  started_at=start, ended_at=start + dt.timedelta(hours=1), minutes=60,
-                                  description="bench", reported_by_id=v.id, status=HourStatus.PENDING))
+                    s.add(
+                        HourLog(
+                            community_id=community.id,
+                            user_id=v.id,
+                            source=HourSource.OTHER,
+                            started_at=start,
+                            ended_at=start + dt.timedelta(hours=1),
+                            minutes=60,
+                            description="bench",
+                            reported_by_id=v.id,
+                            status=HourStatus.PENDING,
+                        )
+                    )
                 fund = ledger.community_fund(s, community.id)
                 accts = [ledger.user_account(s, community.id, v.id) for v in vols]
                 s.commit()
@@ -82,9 +93,18 @@ def run(backend: str, pg_url: str, n_logs: int, rounds: int) -> None:
             with Session(engine) as s:
                 actor = ledger.Actor.user(staff_obj.id)
                 key = uuid.uuid4().hex
-                postings = [ledger.Posting(key=f"bench:{key}:{i}", kind="earn",
-                                           entries=((fund, -10), (accts[i % len(accts)], 10)), actor=actor,
-                                           reason="bench", ref_type="bench", ref_id=i) for i in range(n_logs)]
+                postings = [
+                    ledger.Posting(
+                        key=f"bench:{key}:{i}",
+                        kind="earn",
+                        entries=((fund, -10), (accts[i % len(accts)], 10)),
+                        actor=actor,
+                        reason="bench",
+                        ref_type="bench",
+                        ref_id=i,
+                    )
+                    for i in range(n_logs)
+                ]
                 t0 = time.perf_counter()
                 ledger.post_many(s, postings)
                 s.commit()
@@ -96,12 +116,17 @@ def run(backend: str, pg_url: str, n_logs: int, rounds: int) -> None:
             approve_times.append(time.perf_counter() - t0)
             assert resp.status_code == 302, resp.status_code
             with Session(engine) as s:
-                approved = s.scalar(select(HourLog.id).where(HourLog.community_id == cid,
-                                                            HourLog.status == HourStatus.PENDING).limit(1))
+                approved = s.scalar(
+                    select(HourLog.id)
+                    .where(HourLog.community_id == cid, HourLog.status == HourStatus.PENDING)
+                    .limit(1)
+                )
                 assert approved is None, "some logs were not approved"
         raw, app_t = statistics.median(raw_times), statistics.median(approve_times)
-        print(f"{backend}: approve {n_logs} logs in one request: {app_t * 1000:.0f} ms (median of {rounds}); "
-              f"raw ledger.post_many of {n_logs}: {raw * 1000:.0f} ms; ratio {app_t / raw:.2f}x")
+        print(
+            f"{backend}: approve {n_logs} logs in one request: {app_t * 1000:.0f} ms (median of {rounds}); "
+            f"raw ledger.post_many of {n_logs}: {raw * 1000:.0f} ms; ratio {app_t / raw:.2f}x"
+        )
     finally:
         engine.dispose()
         _drop(handle)
@@ -109,7 +134,9 @@ def run(backend: str, pg_url: str, n_logs: int, rounds: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--pg", default=os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    p.add_argument(
+        "--pg", default=os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    )
     p.add_argument("--backends", default="sqlite,postgresql")
     p.add_argument("--logs", type=int, default=500)
     p.add_argument("--rounds", type=int, default=3)

@@ -26,6 +26,7 @@
 PostgreSQL runs in a fresh schema of the given database, dropped at the end; SQLite needs a
 path that does not exist yet (``--overwrite`` removes it first).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,10 @@ class Target:
     def raw_pg(self) -> Any:
         import psycopg
 
-        return psycopg.connect(make_url(self.url).set(drivername="postgresql").render_as_string(False),
-                               options=f"-c search_path={self.schema}")
+        return psycopg.connect(
+            make_url(self.url).set(drivername="postgresql").render_as_string(False),
+            options=f"-c search_path={self.schema}",
+        )
 
     @property
     def sqlite_path(self) -> str:
@@ -112,6 +115,7 @@ def teardown(t: Target) -> None:
 
 
 # --- baselines ---------------------------------------------------------------------------
+
 
 def raw_commit_rate(t: Target, n: int) -> float:
     """Single-row INSERT + COMMIT on one connection, the best of two client styles
@@ -160,8 +164,12 @@ def pgbench_tps(url: str, clients: int, seconds: int) -> float | None:
         c.exec_driver_sql(f"CREATE DATABASE {name}")
     try:
         subprocess.run(["pgbench", "-i", "-q", *conn, name], check=True, capture_output=True)
-        out = subprocess.run(["pgbench", "-c", str(clients), "-j", "2", "-T", str(seconds), *conn, name],
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            ["pgbench", "-c", str(clients), "-j", "2", "-T", str(seconds), *conn, name],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         m = re.search(r"tps = ([\d.]+)", out)
         tps = float(m.group(1)) if m else None
         print(f"pgbench TPC-B -c {clients} -j 2 -T {seconds}: tps={tps}")
@@ -174,20 +182,41 @@ def pgbench_tps(url: str, clients: int, seconds: int) -> float | None:
 
 # --- transfer mode -------------------------------------------------------------------------
 
+
 def open_accounts(t: Target, n: int) -> list[int]:
     engine = t.engine()
     with make_session_factory(engine)() as s:
         fund = ledger.community_fund(s, COMMUNITY)
         ids = [ledger.user_account(s, COMMUNITY, u) for u in range(1, n + 1)]
-        ledger.post_many(s, [ledger.Posting(f"seed-{a}", "grant", [(fund, -SEED // n), (a, SEED // n)],
-                                            Actor.system("benchmark"), "seed") for a in ids])
+        ledger.post_many(
+            s,
+            [
+                ledger.Posting(
+                    f"seed-{a}",
+                    "grant",
+                    [(fund, -SEED // n), (a, SEED // n)],
+                    Actor.system("benchmark"),
+                    "seed",
+                )
+                for a in ids
+            ],
+        )
         s.commit()
     engine.dispose()
     return ids
 
 
-def _worker(url: str, schema: str | None, ids: list[int], n: int, seed: int, python_path: bool,
-            session: bool, start: Any, out: Any) -> None:
+def _worker(
+    url: str,
+    schema: str | None,
+    ids: list[int],
+    n: int,
+    seed: int,
+    python_path: bool,
+    session: bool,
+    start: Any,
+    out: Any,
+) -> None:
     t = Target(url, schema)
     engine = t.engine(pool_size=1, max_overflow=0, pool_pre_ping=False)
     factory = make_session_factory(engine)
@@ -206,8 +235,15 @@ def _worker(url: str, schema: str | None, ids: list[int], n: int, seed: int, pyt
             for i in range(n):
                 a, b = rnd.sample(ids, 2)
                 try:
-                    ledger.transfer(s, key=f"b{seed}-{i}", from_account=a, to_account=b, amount=1,
-                                    actor=actor, reason="bench")
+                    ledger.transfer(
+                        s,
+                        key=f"b{seed}-{i}",
+                        from_account=a,
+                        to_account=b,
+                        amount=1,
+                        actor=actor,
+                        reason="bench",
+                    )
                     s.commit()
                 except ledger.LedgerError:
                     s.rollback()
@@ -218,8 +254,15 @@ def _worker(url: str, schema: str | None, ids: list[int], n: int, seed: int, pyt
             for i in range(n):
                 a, b = rnd.sample(ids, 2)
                 try:
-                    ledger.transfer(c, key=f"b{seed}-{i}", from_account=a, to_account=b, amount=1,
-                                    actor=actor, reason="bench")
+                    ledger.transfer(
+                        c,
+                        key=f"b{seed}-{i}",
+                        from_account=a,
+                        to_account=b,
+                        amount=1,
+                        actor=actor,
+                        reason="bench",
+                    )
                 except ledger.LedgerError:
                     rejected += 1
     else:
@@ -228,21 +271,31 @@ def _worker(url: str, schema: str | None, ids: list[int], n: int, seed: int, pyt
                 a, b = rnd.sample(ids, 2)
                 try:
                     with c.begin():
-                        ledger.transfer(c, key=f"b{seed}-{i}", from_account=a, to_account=b, amount=1,
-                                        actor=actor, reason="bench")
+                        ledger.transfer(
+                            c,
+                            key=f"b{seed}-{i}",
+                            from_account=a,
+                            to_account=b,
+                            amount=1,
+                            actor=actor,
+                            reason="bench",
+                        )
                 except ledger.LedgerError:
                     rejected += 1
     out.put((t0, time.perf_counter(), rejected))
     engine.dispose()
 
 
-def run_transfers(t: Target, ids: list[int], transfers: int, workers: int, python_path: bool,
-                  session: bool = False) -> float:
+def run_transfers(
+    t: Target, ids: list[int], transfers: int, workers: int, python_path: bool, session: bool = False
+) -> float:
     ctx = mp.get_context("spawn")
     start, out = ctx.Barrier(workers), ctx.Queue()
     per = transfers // workers
-    procs = [ctx.Process(target=_worker, args=(t.url, t.schema, ids, per, w, python_path, session, start, out))
-             for w in range(workers)]
+    procs = [
+        ctx.Process(target=_worker, args=(t.url, t.schema, ids, per, w, python_path, session, start, out))
+        for w in range(workers)
+    ]
     for p in procs:
         p.start()
     results = [out.get() for _ in procs]
@@ -257,6 +310,7 @@ def run_transfers(t: Target, ids: list[int], transfers: int, workers: int, pytho
 
 # --- balance mode --------------------------------------------------------------------------
 
+
 def make_entries(t: Target, n: int) -> int:
     """``n`` one-point grants fund → account, inserted set-based (transactions, entries with
     running balances, stored balances consistent; not sealed in the audit chain)."""
@@ -265,19 +319,43 @@ def make_entries(t: Target, n: int) -> int:
         fund = ledger.community_fund(s, COMMUNITY)
         acct = ledger.user_account(s, COMMUNITY, 1)
         s.commit()
-    series = "generate_series(1, :n)" if t.is_pg else "(WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < :n) SELECT i FROM g)"
+    series = (
+        "generate_series(1, :n)"
+        if t.is_pg
+        else "(WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < :n) SELECT i FROM g)"
+    )
     col = "g.i" if t.is_pg else "i"
     src = f"{series} AS g(i)" if t.is_pg else f"{series} AS g"
     now = "now()" if t.is_pg else "CURRENT_TIMESTAMP"
     with engine.begin() as c:
-        c.execute(sa.text(f"INSERT INTO ledger_transactions (id, community_id, kind, reason, forced, created_at) "
-                          f"SELECT {col}, {COMMUNITY}, 'grant', 'bench', false, {now} FROM {src}"), {"n": n})
-        c.execute(sa.text(f"INSERT INTO ledger_entries (tx_id, account_id, amount, balance_after) "
-                          f"SELECT {col}, {fund}, -1, -{col} FROM {src}"), {"n": n})
-        c.execute(sa.text(f"INSERT INTO ledger_entries (tx_id, account_id, amount, balance_after) "
-                          f"SELECT {col}, {acct}, 1, {col} FROM {src}"), {"n": n})
-        c.execute(sa.text("UPDATE ledger_accounts SET balance = CASE WHEN id = :a THEN :n ELSE -:n END "
-                          "WHERE id IN (:a, :f)"), {"a": acct, "f": fund, "n": n})
+        c.execute(
+            sa.text(
+                f"INSERT INTO ledger_transactions (id, community_id, kind, reason, forced, created_at) "
+                f"SELECT {col}, {COMMUNITY}, 'grant', 'bench', false, {now} FROM {src}"
+            ),
+            {"n": n},
+        )
+        c.execute(
+            sa.text(
+                f"INSERT INTO ledger_entries (tx_id, account_id, amount, balance_after) "
+                f"SELECT {col}, {fund}, -1, -{col} FROM {src}"
+            ),
+            {"n": n},
+        )
+        c.execute(
+            sa.text(
+                f"INSERT INTO ledger_entries (tx_id, account_id, amount, balance_after) "
+                f"SELECT {col}, {acct}, 1, {col} FROM {src}"
+            ),
+            {"n": n},
+        )
+        c.execute(
+            sa.text(
+                "UPDATE ledger_accounts SET balance = CASE WHEN id = :a THEN :n ELSE -:n END "
+                "WHERE id IN (:a, :f)"
+            ),
+            {"a": acct, "f": fund, "n": n},
+        )
         if t.is_pg:
             c.exec_driver_sql("ANALYZE")
     engine.dispose()
@@ -305,8 +383,12 @@ def run_balance(t: Target, entries: int, reads: int) -> float:
         api = p50_ms(lambda: ledger.balance(s, acct), reads)
         s.rollback()
     with engine.connect() as c:
-        summed = p50_ms(lambda: c.execute(sa.text("SELECT SUM(amount) FROM ledger_entries WHERE account_id = :a"),
-                                          {"a": acct}).scalar(), 20)
+        summed = p50_ms(
+            lambda: c.execute(
+                sa.text("SELECT SUM(amount) FROM ledger_entries WHERE account_id = :a"), {"a": acct}
+            ).scalar(),
+            20,
+        )
     engine.dispose()
     print(f"balance p50 via ledger.balance(session) (public API): {api:.4f} ms")
     print(f"balance p50 recomputed as SUM(entries) (for contrast): {summed:.2f} ms")
@@ -317,13 +399,16 @@ def run_balance(t: Target, entries: int, reads: int) -> float:
             raw = p50_ms(lambda: c.execute(q, (acct,), prepare=True).fetchone(), reads)
     else:
         c = sqlite3.connect(t.sqlite_path, isolation_level=None)
-        raw = p50_ms(lambda: c.execute("SELECT balance FROM ledger_accounts WHERE id = ?", (acct,)).fetchone(), reads)
+        raw = p50_ms(
+            lambda: c.execute("SELECT balance FROM ledger_accounts WHERE id = ?", (acct,)).fetchone(), reads
+        )
         c.close()
     print(f"balance p50 via prepared statement on a driver connection: {raw:.4f} ms")
     return api
 
 
 # --- batch mode ----------------------------------------------------------------------------
+
 
 def run_batch(t: Target, batches: int, size: int, python_path: bool) -> float:
     engine = t.engine()
@@ -337,8 +422,18 @@ def run_batch(t: Target, batches: int, size: int, python_path: bool) -> float:
     if python_path:
         ledger.python_path().__enter__()
     for b in range(batches + 1):
-        postings = [ledger.Posting(f"hours-{b}-{i}", "earn", [(fund, -3), (users[i % len(users)], 3)], staff,
-                                   "approved hour log", "hour_log", b * size + i) for i in range(size)]
+        postings = [
+            ledger.Posting(
+                f"hours-{b}-{i}",
+                "earn",
+                [(fund, -3), (users[i % len(users)], 3)],
+                staff,
+                "approved hour log",
+                "hour_log",
+                b * size + i,
+            )
+            for i in range(size)
+        ]
         with factory() as s:
             t0 = time.perf_counter()
             ledger.post_many(s, postings)
@@ -347,8 +442,10 @@ def run_batch(t: Target, batches: int, size: int, python_path: bool) -> float:
                 elapsed += time.perf_counter() - t0
     engine.dispose()
     rate = batches * size * 2 / elapsed
-    print(f"batch approval: {batches} x {size} postings ({batches * size * 2} entries) in {elapsed:.2f}s, "
-          f"{batches * size / elapsed:,.0f} postings/s")
+    print(
+        f"batch approval: {batches} x {size} postings ({batches * size * 2} entries) in {elapsed:.2f}s, "
+        f"{batches * size / elapsed:,.0f} postings/s"
+    )
     return rate
 
 
@@ -367,8 +464,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batches", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--python-path", action="store_true", help="PostgreSQL: skip the plpgsql fast path")
-    p.add_argument("--session", action="store_true",
-                   help="transfers through a Session (transfer + session.commit()) instead of a Connection")
+    p.add_argument(
+        "--session",
+        action="store_true",
+        help="transfers through a Session (transfer + session.commit()) instead of a Connection",
+    )
     p.add_argument("--verify", action="store_true", help="run ledger.verify after the transfers")
     p.add_argument("--overwrite", action="store_true")
     args = p.parse_args(argv)
@@ -382,7 +482,11 @@ def main(argv: list[str] | None = None) -> None:
             print(f"batch_entries_per_s={run_batch(t, args.batches, args.batch_size, args.python_path):.0f}")
             return
         raw = raw_commit_rate(t, args.baseline_commits)
-        tps = pgbench_tps(args.database_url, args.workers, args.pgbench_seconds) if args.pgbench and t.is_pg else None
+        tps = (
+            pgbench_tps(args.database_url, args.workers, args.pgbench_seconds)
+            if args.pgbench and t.is_pg
+            else None
+        )
         ids = open_accounts(t, args.accounts)
         rate = run_transfers(t, ids, args.transfers, args.workers, args.python_path, args.session)
         if args.verify:

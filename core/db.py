@@ -10,6 +10,7 @@
 * ``read_only()`` — a context manager marking the current transaction as a reader
   (SQLite then begins DEFERRED instead of IMMEDIATE).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -48,7 +49,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given; use utcnow() or an aware datetime")
-        value = value.astimezone(dt.timezone.utc)
+        value = value.astimezone(dt.UTC)
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)
         return value
@@ -57,12 +58,12 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class Base(DeclarativeBase):
@@ -110,7 +111,7 @@ def _sqlite_begin(conn: Any) -> None:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:" and not path.startswith("file:"):
@@ -138,5 +139,10 @@ def is_postgres(bind: Any) -> bool:
 def value_enum(enum_cls: type[enum.Enum], length: int = 20) -> Enum:
     """A portable enum column that stores the members' *values* ("pending"), not their
     names ("PENDING"): CHECK constraints and partial indexes compare with the values."""
-    return Enum(enum_cls, native_enum=False, length=length, validate_strings=True,
-                values_callable=lambda e: [str(m.value) for m in e])
+    return Enum(
+        enum_cls,
+        native_enum=False,
+        length=length,
+        validate_strings=True,
+        values_callable=lambda e: [str(m.value) for m in e],
+    )

@@ -1,4 +1,5 @@
 """Import every model module so ``Base.metadata`` is complete (Alembic, create_all)."""
+
 from __future__ import annotations
 
 import importlib

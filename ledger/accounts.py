@@ -1,4 +1,5 @@
 """Opening, finding and closing accounts; reading balances and statements."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,25 +29,48 @@ def _holder(kind: str, user_id: int | None, merchant_id: int | None, org_id: int
     return kind
 
 
-def open_account(db: Db, *, kind: str, community_id: int, user_id: int | None = None,
-                 merchant_id: int | None = None, org_id: int | None = None,
-                 currency: str = "FUFEN") -> int:
+def open_account(
+    db: Db,
+    *,
+    kind: str,
+    community_id: int,
+    user_id: int | None = None,
+    merchant_id: int | None = None,
+    org_id: int | None = None,
+    currency: str = "FUFEN",
+) -> int:
     """Get or open the account of one holder and purpose; returns its id. Safe under
     concurrency (insert-if-absent). Only the community fund may go negative."""
     if kind not in ACCOUNT_KINDS:
         raise errors.InvalidRequest(f"unknown account kind {kind!r}", kind=kind)
     holder = _holder(kind, user_id, merchant_id, org_id)
     conn = conn_of(db)
-    found = conn.execute(select(A.c.id).where(A.c.community_id == community_id, A.c.holder == holder)).scalar()
+    found = conn.execute(
+        select(A.c.id).where(A.c.community_id == community_id, A.c.holder == holder)
+    ).scalar()
     if found is not None:
         return found
     _insert_ignore_head(conn, community_id)
-    conn.execute(insert_ignore(conn, A), {
-        "community_id": community_id, "kind": kind, "holder": holder, "user_id": user_id,
-        "merchant_id": merchant_id, "org_id": org_id, "currency": currency,
-        "may_go_negative": kind == "fund", "balance": 0, "held": 0, "debt_allowed": 0,
-        "created_at": utcnow()})
-    return conn.execute(select(A.c.id).where(A.c.community_id == community_id, A.c.holder == holder)).scalar_one()
+    conn.execute(
+        insert_ignore(conn, A),
+        {
+            "community_id": community_id,
+            "kind": kind,
+            "holder": holder,
+            "user_id": user_id,
+            "merchant_id": merchant_id,
+            "org_id": org_id,
+            "currency": currency,
+            "may_go_negative": kind == "fund",
+            "balance": 0,
+            "held": 0,
+            "debt_allowed": 0,
+            "created_at": utcnow(),
+        },
+    )
+    return conn.execute(
+        select(A.c.id).where(A.c.community_id == community_id, A.c.holder == holder)
+    ).scalar_one()
 
 
 def user_account(db: Db, community_id: int, user_id: int) -> int:
@@ -75,8 +99,11 @@ def system_account(db: Db, community_id: int, kind: str) -> int:
 
 def find_account(db: Db, community_id: int, holder: str) -> int | None:
     """Look up without opening, e.g. ``find_account(s, 3, "user:7")``."""
-    return conn_of(db).execute(
-        select(A.c.id).where(A.c.community_id == community_id, A.c.holder == holder)).scalar()
+    return (
+        conn_of(db)
+        .execute(select(A.c.id).where(A.c.community_id == community_id, A.c.holder == holder))
+        .scalar()
+    )
 
 
 def close_account(db: Db, account_id: int, *, actor: Actor, reason: str) -> None:
@@ -95,15 +122,33 @@ def close_account(db: Db, account_id: int, *, actor: Actor, reason: str) -> None
         raise errors.InvalidRequest("only an empty account can be closed", balance=a.balance, held=a.held)
     now = utcnow()
     conn.execute(update(A).where(A.c.id == account_id).values(closed_at=now))
-    chain.append(a.community_id, "close", canonical.dumps(
-        ["close", account_id, actor.id, reason, canonical.micros(now)]), now, actor.id)
+    chain.append(
+        a.community_id,
+        "close",
+        canonical.dumps(["close", account_id, actor.id, reason, canonical.micros(now)]),
+        now,
+        actor.id,
+    )
 
 
 # --- reads ---------------------------------------------------------------------------------
 
+
 def _info(r: Row[Any]) -> AccountInfo:
-    return AccountInfo(r.id, r.community_id, r.kind, r.holder, r.user_id, r.merchant_id, r.org_id,
-                       r.currency, bool(r.may_go_negative), r.balance, r.held, r.closed_at)
+    return AccountInfo(
+        r.id,
+        r.community_id,
+        r.kind,
+        r.holder,
+        r.user_id,
+        r.merchant_id,
+        r.org_id,
+        r.currency,
+        bool(r.may_go_negative),
+        r.balance,
+        r.held,
+        r.closed_at,
+    )
 
 
 def get_account(db: Db, account_id: int) -> AccountInfo:
@@ -113,8 +158,10 @@ def get_account(db: Db, account_id: int) -> AccountInfo:
     return _info(r)
 
 
-_BALANCE_SQL = {"postgresql": "SELECT balance FROM ledger_accounts WHERE id = %s",
-                "sqlite": "SELECT balance FROM ledger_accounts WHERE id = ?"}
+_BALANCE_SQL = {
+    "postgresql": "SELECT balance FROM ledger_accounts WHERE id = %s",
+    "sqlite": "SELECT balance FROM ledger_accounts WHERE id = ?",
+}
 
 
 def balance(db: Db, account_id: int) -> int:
@@ -161,10 +208,24 @@ def statement(db: Db, account_id: int, *, limit: int = 50, before: int | None = 
     pagination on the entry id (stable while new entries arrive)."""
     if not 1 <= limit <= 500:
         raise errors.InvalidRequest("limit must be between 1 and 500")
-    q = (select(E.c.id, E.c.tx_id, T.c.kind, E.c.amount, E.c.balance_after, T.c.created_at,
-                T.c.reason, T.c.actor_id, T.c.ref_type, T.c.ref_id)
-         .join(T, T.c.id == E.c.tx_id).where(E.c.account_id == account_id)
-         .order_by(E.c.id.desc()).limit(limit + 1))
+    q = (
+        select(
+            E.c.id,
+            E.c.tx_id,
+            T.c.kind,
+            E.c.amount,
+            E.c.balance_after,
+            T.c.created_at,
+            T.c.reason,
+            T.c.actor_id,
+            T.c.ref_type,
+            T.c.ref_id,
+        )
+        .join(T, T.c.id == E.c.tx_id)
+        .where(E.c.account_id == account_id)
+        .order_by(E.c.id.desc())
+        .limit(limit + 1)
+    )
     if before is not None:
         q = q.where(E.c.id < before)
     rows = conn_of(db).execute(q).all()
@@ -178,15 +239,23 @@ def balance_as_of(db: Db, account_id: int, when: dt.datetime) -> int:
     lock from before it takes the time until it commits."""
     if when.tzinfo is None:
         raise errors.InvalidRequest("when must be timezone-aware")
-    b = conn_of(db).execute(
-        select(E.c.balance_after).join(T, T.c.id == E.c.tx_id)
-        .where(E.c.account_id == account_id, T.c.created_at <= when)
-        .order_by(E.c.id.desc()).limit(1)).scalar()
+    b = (
+        conn_of(db)
+        .execute(
+            select(E.c.balance_after)
+            .join(T, T.c.id == E.c.tx_id)
+            .where(E.c.account_id == account_id, T.c.created_at <= when)
+            .order_by(E.c.id.desc())
+            .limit(1)
+        )
+        .scalar()
+    )
     return int(b or 0)
 
 
 def pending_holds(db: Db, account_id: int) -> list[dict[str, Any]]:
     H = Hold.__table__
-    rows = conn_of(db).execute(select(H).where(H.c.account_id == account_id, H.c.status == "pending")
-                               .order_by(H.c.id))
+    rows = conn_of(db).execute(
+        select(H).where(H.c.account_id == account_id, H.c.status == "pending").order_by(H.c.id)
+    )
     return [dict(r._mapping) for r in rows]

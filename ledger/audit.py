@@ -5,6 +5,7 @@ sha256(hash of record n-1 + payload of n). Events go to shard 0.
 Ledger operations append their own records; the portal appends admin actions (an export of
 resident data, a role change…) with ``append_event``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,8 +29,13 @@ def append_event(db: Db, *, community_id: int, event: str, actor: Actor, data: d
     conn = write_conn_of(db)
     chain = _Chain(conn, [community_id])  # shard 0; creates the community's heads if needed
     now = utcnow()
-    chain.append(community_id, event, canonical.dumps(
-        ["event", event, community_id, actor.id, canonical.micros(now), data]), now, actor.id)
+    chain.append(
+        community_id,
+        event,
+        canonical.dumps(["event", event, community_id, actor.id, canonical.micros(now), data]),
+        now,
+        actor.id,
+    )
     return int(chain.heads[community_id][0])
 
 
@@ -38,6 +44,6 @@ def records(db: Db, community_id: int, *, after_id: int = 0, limit: int = 100) -
     (``seq`` counts within one chain, see ``shard``)."""
     AR = AuditRecord.__table__
     rows = conn_of(db).execute(
-        select(AR).where(AR.c.community_id == community_id, AR.c.id > after_id)
-        .order_by(AR.c.id).limit(limit))
+        select(AR).where(AR.c.community_id == community_id, AR.c.id > after_id).order_by(AR.c.id).limit(limit)
+    )
     return [dict(r._mapping) for r in rows]

@@ -6,6 +6,7 @@ builds the same bytes with ``to_json(text)`` and string concatenation; both esca
 Times are integer microseconds since the epoch so no time formatting is involved; entries
 are listed in account-id order (an account appears at most once per transaction).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,7 +15,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def micros(when: dt.datetime) -> int:
@@ -26,14 +27,37 @@ def dumps(value: Any) -> str:
 
 
 def tx_payload(
-    *, tx_id: int, community_id: int, kind: str, actor_id: int | None, reason: str,
-    ref_type: str | None, ref_id: int | None, reverses_id: int | None, hold_id: int | None,
-    forced: bool, created_at: dt.datetime, entries: Sequence[tuple[int, int]],
+    *,
+    tx_id: int,
+    community_id: int,
+    kind: str,
+    actor_id: int | None,
+    reason: str,
+    ref_type: str | None,
+    ref_id: int | None,
+    reverses_id: int | None,
+    hold_id: int | None,
+    forced: bool,
+    created_at: dt.datetime,
+    entries: Sequence[tuple[int, int]],
 ) -> str:
-    return dumps([
-        "tx", tx_id, community_id, kind, actor_id, reason, ref_type, ref_id, reverses_id,
-        hold_id, forced, micros(created_at), [[a, m] for a, m in sorted(entries)],
-    ])
+    return dumps(
+        [
+            "tx",
+            tx_id,
+            community_id,
+            kind,
+            actor_id,
+            reason,
+            ref_type,
+            ref_id,
+            reverses_id,
+            hold_id,
+            forced,
+            micros(created_at),
+            [[a, m] for a, m in sorted(entries)],
+        ]
+    )
 
 
 def chain_hash(prev_hash: str, payload: str) -> str:

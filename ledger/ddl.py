@@ -5,6 +5,7 @@ They are installed by ``Base.metadata.create_all`` (listeners at the bottom of t
 and can be installed by a migration with ``install(connection)`` / ``statements(dialect)``.
 Every statement is idempotent (``CREATE OR REPLACE`` / ``IF NOT EXISTS``).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,8 +17,10 @@ from core.db import Base
 from ledger import models as m
 
 APPEND_ONLY = (
-    m.Transaction.__tablename__, m.Entry.__tablename__,
-    m.AuditRecord.__tablename__, m.IdempotencyRecord.__tablename__,
+    m.Transaction.__tablename__,
+    m.Entry.__tablename__,
+    m.AuditRecord.__tablename__,
+    m.IdempotencyRecord.__tablename__,
 )
 
 # --- PostgreSQL -----------------------------------------------------------------------
@@ -306,10 +309,30 @@ END $$""",
 
 # Columns fixed once a row exists; the rest (balances, hold resolution) may change.
 _FIXED = {
-    m.Hold.__tablename__: ("id", "account_id", "community_id", "amount", "actor_id", "reason",
-                           "ref_type", "ref_id", "expires_at", "created_at"),
-    m.Account.__tablename__: ("id", "community_id", "kind", "holder", "user_id", "merchant_id",
-                              "org_id", "currency", "may_go_negative", "created_at"),
+    m.Hold.__tablename__: (
+        "id",
+        "account_id",
+        "community_id",
+        "amount",
+        "actor_id",
+        "reason",
+        "ref_type",
+        "ref_id",
+        "expires_at",
+        "created_at",
+    ),
+    m.Account.__tablename__: (
+        "id",
+        "community_id",
+        "kind",
+        "holder",
+        "user_id",
+        "merchant_id",
+        "org_id",
+        "currency",
+        "may_go_negative",
+        "created_at",
+    ),
     m.AuditHead.__tablename__: ("community_id", "shard"),
 }
 # When an UPDATE is refused (besides changing a fixed column).
@@ -328,22 +351,27 @@ def _update_condition(table: str, distinct: str) -> str:
 def _pg_triggers(table: str) -> list[str]:
     # Guards are WHEN clauses evaluated in C: no plpgsql call on the hot path of a posting.
     run = "FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()"
-    out = [f"CREATE OR REPLACE TRIGGER {table}_no_delete BEFORE DELETE ON {table} {run}",
-           f"CREATE OR REPLACE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-           f"FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()"]
+    out = [
+        f"CREATE OR REPLACE TRIGGER {table}_no_delete BEFORE DELETE ON {table} {run}",
+        f"CREATE OR REPLACE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()",
+    ]
     if table in APPEND_ONLY:
         out.append(f"CREATE OR REPLACE TRIGGER {table}_no_update BEFORE UPDATE ON {table} {run}")
     else:
         # Rows updated on every posting: leave room on each page so the updates are HOT
         # (no index writes, less WAL, dead versions pruned in place).
         out.append(f"ALTER TABLE {table} SET (fillfactor = 50)")
-        out.append(f"CREATE OR REPLACE TRIGGER {table}_guard BEFORE UPDATE ON {table} "
-                   f"FOR EACH ROW WHEN ({_update_condition(table, 'IS DISTINCT FROM')}) "
-                   f"EXECUTE FUNCTION ledger_refuse_change()")
+        out.append(
+            f"CREATE OR REPLACE TRIGGER {table}_guard BEFORE UPDATE ON {table} "
+            f"FOR EACH ROW WHEN ({_update_condition(table, 'IS DISTINCT FROM')}) "
+            f"EXECUTE FUNCTION ledger_refuse_change()"
+        )
     return out
 
 
 # --- SQLite ---------------------------------------------------------------------------
+
 
 def _sqlite_raise(what: str) -> str:
     return f"BEGIN SELECT RAISE(ABORT, 'ledger: {what} is not allowed'); END"
@@ -353,11 +381,15 @@ def _sqlite_triggers(table: str) -> list[str]:
     t = f"CREATE TRIGGER IF NOT EXISTS {table}"
     out = [f"{t}_no_delete BEFORE DELETE ON {table} {_sqlite_raise(f'DELETE on {table}')}"]
     if table in APPEND_ONLY:
-        out.append(f"{t}_no_update BEFORE UPDATE ON {table} "
-                   f"{_sqlite_raise(f'UPDATE on {table} (append-only; post a reversal instead)')}")
+        out.append(
+            f"{t}_no_update BEFORE UPDATE ON {table} "
+            f"{_sqlite_raise(f'UPDATE on {table} (append-only; post a reversal instead)')}"
+        )
     else:
-        out.append(f"{t}_guard BEFORE UPDATE ON {table} WHEN {_update_condition(table, 'IS NOT')} "
-                   f"{_sqlite_raise(f'this UPDATE on {table}')}")
+        out.append(
+            f"{t}_guard BEFORE UPDATE ON {table} WHEN {_update_condition(table, 'IS NOT')} "
+            f"{_sqlite_raise(f'this UPDATE on {table}')}"
+        )
     return out
 
 
@@ -389,6 +421,7 @@ def install(connection: Connection) -> None:
 
 
 # --- create_all hooks -----------------------------------------------------------------
+
 
 def _before_metadata_create(target: Any, connection: Connection, **kw: Any) -> None:
     if connection.dialect.name == "postgresql":

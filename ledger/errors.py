@@ -8,6 +8,7 @@ Two families:
   pending): the decision depended on balances/lifecycle at the time, so it is recorded under
   the idempotency key and a replay returns the *original* rejection (``replayed=True``).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -99,10 +100,23 @@ class HoldExpired(LedgerError):
 ERRORS: dict[str, type[LedgerError]] = {
     cls.code: cls
     for cls in (
-        InvalidAmount, InvalidEntries, Unbalanced, InvalidRequest, UnknownAccount,
-        AccountClosed, CrossCommunity, CurrencyMismatch, AmountOverCap, IdempotencyConflict,
-        InsufficientFunds, AlreadyReversed, NotReversible, UnknownTransaction, UnknownHold,
-        HoldNotPending, HoldExpired,
+        InvalidAmount,
+        InvalidEntries,
+        Unbalanced,
+        InvalidRequest,
+        UnknownAccount,
+        AccountClosed,
+        CrossCommunity,
+        CurrencyMismatch,
+        AmountOverCap,
+        IdempotencyConflict,
+        InsufficientFunds,
+        AlreadyReversed,
+        NotReversible,
+        UnknownTransaction,
+        UnknownHold,
+        HoldNotPending,
+        HoldExpired,
     )
 }
 

@@ -5,13 +5,22 @@ Append-only tables (transactions, entries, audit records, idempotency records) a
 by triggers installed from ``ledger.ddl``; holds may change once (pending → resolved); accounts
 may change balance/held/closed_at only.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 
 from sqlalchemy import (
-    BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text,
-    UniqueConstraint, text,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -89,10 +98,20 @@ class Transaction(Base):
     __table_args__ = (
         CheckConstraint(_in("kind", TX_KINDS), name="kind"),
         Index("ix_ledger_transactions_ref", "ref_type", "ref_id"),
-        Index("uq_ledger_transactions_reverses_id", "reverses_id", unique=True,
-              postgresql_where=text("reverses_id IS NOT NULL"), sqlite_where=text("reverses_id IS NOT NULL")),
-        Index("uq_ledger_transactions_hold_id", "hold_id", unique=True,
-              postgresql_where=text("hold_id IS NOT NULL"), sqlite_where=text("hold_id IS NOT NULL")),
+        Index(
+            "uq_ledger_transactions_reverses_id",
+            "reverses_id",
+            unique=True,
+            postgresql_where=text("reverses_id IS NOT NULL"),
+            sqlite_where=text("reverses_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_ledger_transactions_hold_id",
+            "hold_id",
+            unique=True,
+            postgresql_where=text("hold_id IS NOT NULL"),
+            sqlite_where=text("hold_id IS NOT NULL"),
+        ),
     )
 
 
@@ -189,6 +208,10 @@ class AuditRecord(Base):
 
     __table_args__ = (
         UniqueConstraint("community_id", "shard", "seq"),
-        Index("ix_ledger_audit_records_hold_id", "hold_id",
-              postgresql_where=text("hold_id IS NOT NULL"), sqlite_where=text("hold_id IS NOT NULL")),
+        Index(
+            "ix_ledger_audit_records_hold_id",
+            "hold_id",
+            postgresql_where=text("hold_id IS NOT NULL"),
+            sqlite_where=text("hold_id IS NOT NULL"),
+        ),
     )

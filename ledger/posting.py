@@ -19,6 +19,7 @@ mirrors ``_post_py`` for plain postings):
 7. transaction, entries (with running balance), account balances, audit record and
    idempotency record are written in the caller's transaction. Nothing is committed here.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,10 +38,27 @@ from sqlalchemy.orm import Session
 from core.db import utcnow
 from ledger import canonical, errors
 from ledger.models import (
-    CHAIN_SHARDS, GENESIS_HASH, TX_KINDS, Account, AuditHead, AuditRecord, Entry, Hold, IdempotencyRecord, Transaction,
+    CHAIN_SHARDS,
+    GENESIS_HASH,
+    TX_KINDS,
+    Account,
+    AuditHead,
+    AuditRecord,
+    Entry,
+    Hold,
+    IdempotencyRecord,
+    Transaction,
 )
 from ledger.types import (
-    Actor, Db, HoldResult, Posting, PostResult, config, conn_of, use_pg_function, write_conn_of,
+    Actor,
+    Db,
+    HoldResult,
+    Posting,
+    PostResult,
+    config,
+    conn_of,
+    use_pg_function,
+    write_conn_of,
 )
 
 log = logging.getLogger(__name__)
@@ -49,7 +67,7 @@ A = Account.__table__
 T = Transaction.__table__
 E = Entry.__table__
 H = Hold.__table__
-I = IdempotencyRecord.__table__
+IDEM = IdempotencyRecord.__table__
 AH = AuditHead.__table__
 AR = AuditRecord.__table__
 
@@ -58,6 +76,7 @@ POSTABLE_KINDS = tuple(k for k in TX_KINDS if k != "reverse")
 
 
 # --- input validation -----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _Request:
@@ -131,23 +150,43 @@ def _over_cap(entries: Sequence[tuple[int, int]], cap: int | None) -> errors.Led
     return None
 
 
-def _request(p: Posting, op: str = "post", *, kinds: Sequence[str] = POSTABLE_KINDS,
-             extra: Sequence[Any] = ()) -> _Request:
+def _request(
+    p: Posting, op: str = "post", *, kinds: Sequence[str] = POSTABLE_KINDS, extra: Sequence[Any] = ()
+) -> _Request:
     reason = _check_common(p.key, p.actor, p.reason, p.ref_type, p.ref_id)
     if p.kind not in kinds:
         raise errors.InvalidRequest(f"unknown transaction kind {p.kind!r}", kind=p.kind)
     entries = _normalize_entries(p.entries, None)
-    content = [p.kind, [list(e) for e in entries], p.actor.id, reason, p.ref_type, p.ref_id,
-               bool(p.allow_cross_community), *extra]
-    return _Request(p.key, op, p.kind, entries, p.actor.id, reason, p.ref_type, p.ref_id,
-                    bool(p.allow_cross_community), canonical.request_hash(op, content),
-                    _over_cap(entries, config().max_posting_amount))
+    content = [
+        p.kind,
+        [list(e) for e in entries],
+        p.actor.id,
+        reason,
+        p.ref_type,
+        p.ref_id,
+        bool(p.allow_cross_community),
+        *extra,
+    ]
+    return _Request(
+        p.key,
+        op,
+        p.kind,
+        entries,
+        p.actor.id,
+        reason,
+        p.ref_type,
+        p.ref_id,
+        bool(p.allow_cross_community),
+        canonical.request_hash(op, content),
+        _over_cap(entries, config().max_posting_amount),
+    )
 
 
 # --- idempotency ------------------------------------------------------------------------
 
+
 def _idem(conn: Connection, key: str) -> Row[Any] | None:
-    return conn.execute(select(I).where(I.c.key == key)).first()
+    return conn.execute(select(IDEM).where(IDEM.c.key == key)).first()
 
 
 def _check_replay(rec: Row[Any], request_hash: str) -> None:
@@ -164,11 +203,19 @@ def _replay_tx(conn: Connection, rec: Row[Any], req: _Request) -> PostResult:
     return PostResult(rec.tx_id, req.kind, created, req.entries, replayed=True)
 
 
-def _reject(db: Db | None, conn: Connection, key: str, op: str, request_hash: str, err: errors.LedgerError) -> errors.LedgerError:
+def _reject(
+    db: Db | None, conn: Connection, key: str, op: str, request_hash: str, err: errors.LedgerError
+) -> errors.LedgerError:
     """Record a state-dependent rejection under its key, return the error to raise."""
-    row = {"key": key, "op": op, "request_hash": request_hash, "error_code": err.code,
-           "error_detail": canonical.dumps(err.detail), "created_at": utcnow()}
-    conn.execute(insert(I), row)
+    row = {
+        "key": key,
+        "op": op,
+        "request_hash": request_hash,
+        "error_code": err.code,
+        "error_detail": canonical.dumps(err.detail),
+        "created_at": utcnow(),
+    }
+    conn.execute(insert(IDEM), row)
     _remember_rejection(db, row)
     return err
 
@@ -193,12 +240,13 @@ def _rewrite_rejections(session: Session) -> None:
     engine = getattr(bind, "engine", bind)
     try:
         with engine.begin() as c:
-            c.execute(insert_ignore(c, I), rows)
+            c.execute(insert_ignore(c, IDEM), rows)
     except Exception:  # the rejection is a courtesy for replays; never mask the caller's error
         log.exception("ledger: could not persist %d rejected idempotency key(s)", len(rows))
 
 
 # --- locking and the audit chain -----------------------------------------------------------
+
 
 def _accounts(conn: Connection, ids: Iterable[int], *, lock: bool) -> dict[int, Row[Any]]:
     q = select(A).where(A.c.id.in_(sorted(set(ids)))).order_by(A.c.id)
@@ -236,8 +284,13 @@ def shard_of(key: str) -> int:
 
 def _insert_ignore_head(conn: Connection, community_id: int) -> None:
     """A community's chains start with its first account (or audited event)."""
-    conn.execute(insert_ignore(conn, AH), [
-        {"community_id": community_id, "shard": s, "seq": 0, "hash": GENESIS_HASH} for s in range(CHAIN_SHARDS)])
+    conn.execute(
+        insert_ignore(conn, AH),
+        [
+            {"community_id": community_id, "shard": s, "seq": 0, "hash": GENESIS_HASH}
+            for s in range(CHAIN_SHARDS)
+        ],
+    )
 
 
 class _Chain:
@@ -250,8 +303,12 @@ class _Chain:
     def __init__(self, conn: Connection, communities: Sequence[int], shard: int = 0) -> None:
         self.conn = conn
         self.shard = shard
-        q = (select(AH).where(AH.c.community_id.in_(communities), AH.c.shard == shard)
-             .order_by(AH.c.community_id).with_for_update())
+        q = (
+            select(AH)
+            .where(AH.c.community_id.in_(communities), AH.c.shard == shard)
+            .order_by(AH.c.community_id)
+            .with_for_update()
+        )
         self.heads = {r.community_id: [r.seq, r.hash] for r in conn.execute(q)}
         if len(self.heads) < len(set(communities)):  # e.g. a shard added after the community
             for c in communities:
@@ -259,21 +316,45 @@ class _Chain:
                     _insert_ignore_head(conn, c)
             self.heads = {r.community_id: [r.seq, r.hash] for r in conn.execute(q)}
 
-    def append(self, community_id: int, event_name: str, payload: str, created_at: dt.datetime,
-               actor_id: int | None, tx_id: int | None = None, hold_id: int | None = None) -> None:
+    def append(
+        self,
+        community_id: int,
+        event_name: str,
+        payload: str,
+        created_at: dt.datetime,
+        actor_id: int | None,
+        tx_id: int | None = None,
+        hold_id: int | None = None,
+    ) -> None:
         seq, prev = self.heads[community_id]
         digest = canonical.chain_hash(prev, payload)
-        self.conn.execute(insert(AR), {
-            "community_id": community_id, "shard": self.shard, "seq": seq + 1, "event": event_name,
-            "tx_id": tx_id, "hold_id": hold_id, "actor_id": actor_id, "payload": payload,
-            "prev_hash": prev, "hash": digest, "created_at": created_at})
-        self.conn.execute(update(AH).where(AH.c.community_id == community_id, AH.c.shard == self.shard)
-                          .values(seq=seq + 1, hash=digest))
+        self.conn.execute(
+            insert(AR),
+            {
+                "community_id": community_id,
+                "shard": self.shard,
+                "seq": seq + 1,
+                "event": event_name,
+                "tx_id": tx_id,
+                "hold_id": hold_id,
+                "actor_id": actor_id,
+                "payload": payload,
+                "prev_hash": prev,
+                "hash": digest,
+                "created_at": created_at,
+            },
+        )
+        self.conn.execute(
+            update(AH)
+            .where(AH.c.community_id == community_id, AH.c.shard == self.shard)
+            .values(seq=seq + 1, hash=digest)
+        )
         self.heads[community_id] = [seq + 1, digest]
 
 
-def _lock(conn: Connection, key: str, communities: Sequence[int],
-          shard: int | None = None) -> tuple[_Chain, Row[Any] | None]:
+def _lock(
+    conn: Connection, key: str, communities: Sequence[int], shard: int | None = None
+) -> tuple[_Chain, Row[Any] | None]:
     chain = _Chain(conn, communities, shard_of(key) if shard is None else shard)
     # SQLite: BEGIN IMMEDIATE already made the first look authoritative.
     rec = _idem(conn, key) if conn.dialect.name == "postgresql" else None
@@ -282,8 +363,16 @@ def _lock(conn: Connection, key: str, communities: Sequence[int],
 
 # --- the portable posting path -------------------------------------------------------------
 
-def _post_py(db: Db | None, conn: Connection, req: _Request, *, reverses_id: int | None = None,
-             hold_id: int | None = None, force: bool = False) -> PostResult:
+
+def _post_py(
+    db: Db | None,
+    conn: Connection,
+    req: _Request,
+    *,
+    reverses_id: int | None = None,
+    hold_id: int | None = None,
+    force: bool = False,
+) -> PostResult:
     rec = _idem(conn, req.key)
     if rec is not None:
         return _replay_tx(conn, rec, req)
@@ -304,7 +393,11 @@ def _post_py(db: Db | None, conn: Connection, req: _Request, *, reverses_id: int
     if reverses_id is not None:
         prior = conn.execute(select(T.c.id).where(T.c.reverses_id == reverses_id)).scalar()
         if prior is not None:
-            raise reject(errors.AlreadyReversed("transaction already reversed", tx_id=reverses_id, reversal_tx_id=prior))
+            raise reject(
+                errors.AlreadyReversed(
+                    "transaction already reversed", tx_id=reverses_id, reversal_tx_id=prior
+                )
+            )
     if hold_id is not None:
         hold = conn.execute(select(H).where(H.c.id == hold_id).with_for_update()).one()
         if hold.status != "pending":
@@ -319,32 +412,77 @@ def _post_py(db: Db | None, conn: Connection, req: _Request, *, reverses_id: int
         balance, held = a.balance + amount, a.held + held_change.get(account_id, 0)
         old_available, available = a.balance - a.held, balance - held
         if not (a.may_go_negative or force) and available < 0 and available < old_available:
-            raise reject(errors.InsufficientFunds(
-                "insufficient funds", account_id=account_id, available=old_available, required=-amount))
+            raise reject(
+                errors.InsufficientFunds(
+                    "insufficient funds", account_id=account_id, available=old_available, required=-amount
+                )
+            )
         debt = 0 if available >= 0 else (max(a.debt_allowed, -available) if force else a.debt_allowed)
         new[account_id] = (balance, held, debt)
 
-    tx_id = conn.execute(insert(T).returning(T.c.id), {
-        "community_id": comms[0], "kind": req.kind, "actor_id": req.actor_id, "reason": req.reason,
-        "ref_type": req.ref_type, "ref_id": req.ref_id, "reverses_id": reverses_id,
-        "hold_id": hold_id, "forced": force, "created_at": now}).scalar_one()
-    conn.execute(insert(E), [
-        {"tx_id": tx_id, "account_id": a, "amount": m, "balance_after": new[a][0]} for a, m in req.entries])
+    tx_id = conn.execute(
+        insert(T).returning(T.c.id),
+        {
+            "community_id": comms[0],
+            "kind": req.kind,
+            "actor_id": req.actor_id,
+            "reason": req.reason,
+            "ref_type": req.ref_type,
+            "ref_id": req.ref_id,
+            "reverses_id": reverses_id,
+            "hold_id": hold_id,
+            "forced": force,
+            "created_at": now,
+        },
+    ).scalar_one()
     conn.execute(
-        update(A).where(A.c.id == bindparam("aid"))
+        insert(E),
+        [{"tx_id": tx_id, "account_id": a, "amount": m, "balance_after": new[a][0]} for a, m in req.entries],
+    )
+    conn.execute(
+        update(A)
+        .where(A.c.id == bindparam("aid"))
         .values(balance=bindparam("b"), held=bindparam("h"), debt_allowed=bindparam("d")),
-        [{"aid": a, "b": b, "h": h, "d": d} for a, (b, h, d) in new.items()])
+        [{"aid": a, "b": b, "h": h, "d": d} for a, (b, h, d) in new.items()],
+    )
     if hold_id is not None:
         captured = next(-m for a, m in req.entries if a == hold.account_id)
-        conn.execute(update(H).where(H.c.id == hold_id).values(
-            status="captured", captured_amount=captured, resolved_at=now,
-            resolved_by=req.actor_id, resolve_reason=req.reason))
-    chain.append(comms[0], "tx", canonical.tx_payload(
-        tx_id=tx_id, community_id=comms[0], kind=req.kind, actor_id=req.actor_id, reason=req.reason,
-        ref_type=req.ref_type, ref_id=req.ref_id, reverses_id=reverses_id, hold_id=hold_id,
-        forced=force, created_at=now, entries=req.entries), now, req.actor_id, tx_id=tx_id)
-    conn.execute(insert(I), {"key": req.key, "op": req.op, "request_hash": req.hash,
-                             "tx_id": tx_id, "created_at": now})
+        conn.execute(
+            update(H)
+            .where(H.c.id == hold_id)
+            .values(
+                status="captured",
+                captured_amount=captured,
+                resolved_at=now,
+                resolved_by=req.actor_id,
+                resolve_reason=req.reason,
+            )
+        )
+    chain.append(
+        comms[0],
+        "tx",
+        canonical.tx_payload(
+            tx_id=tx_id,
+            community_id=comms[0],
+            kind=req.kind,
+            actor_id=req.actor_id,
+            reason=req.reason,
+            ref_type=req.ref_type,
+            ref_id=req.ref_id,
+            reverses_id=reverses_id,
+            hold_id=hold_id,
+            forced=force,
+            created_at=now,
+            entries=req.entries,
+        ),
+        now,
+        req.actor_id,
+        tx_id=tx_id,
+    )
+    conn.execute(
+        insert(IDEM),
+        {"key": req.key, "op": req.op, "request_hash": req.hash, "tx_id": tx_id, "created_at": now},
+    )
     return PostResult(tx_id, req.kind, now, req.entries)
 
 
@@ -355,18 +493,26 @@ def _post_py(db: Db | None, conn: Connection, req: _Request, *, reverses_id: int
 # IMMEDIATE by core.db, so reads are authoritative and no FOR UPDATE is needed). SQLAlchemy's
 # per-statement work was most of the cost of a posting here (commits are ~0.1 ms).
 _SQ_IDEM = "SELECT 1 FROM ledger_idempotency WHERE key = ?"
-_SQ_ACCOUNTS = ("SELECT id, community_id, currency, closed_at, balance, held, may_go_negative, debt_allowed "
-                "FROM ledger_accounts WHERE id IN ({}) ORDER BY id")
+_SQ_ACCOUNTS = (
+    "SELECT id, community_id, currency, closed_at, balance, held, may_go_negative, debt_allowed "
+    "FROM ledger_accounts WHERE id IN ({}) ORDER BY id"
+)
 _SQ_HEAD = "SELECT seq, hash FROM ledger_audit_heads WHERE community_id = ? AND shard = ?"
-_SQ_TX = ("INSERT INTO ledger_transactions (community_id, kind, actor_id, reason, ref_type, ref_id, "
-          "reverses_id, hold_id, forced, created_at) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, 0, ?)")
+_SQ_TX = (
+    "INSERT INTO ledger_transactions (community_id, kind, actor_id, reason, ref_type, ref_id, "
+    "reverses_id, hold_id, forced, created_at) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, 0, ?)"
+)
 _SQ_ENTRY = "INSERT INTO ledger_entries (tx_id, account_id, amount, balance_after) VALUES (?, ?, ?, ?)"
 _SQ_BALANCE = "UPDATE ledger_accounts SET balance = ?, debt_allowed = ? WHERE id = ?"
-_SQ_RECORD = ("INSERT INTO ledger_audit_records (community_id, shard, seq, event, tx_id, hold_id, actor_id, "
-              "payload, prev_hash, hash, created_at) VALUES (?, ?, ?, 'tx', ?, NULL, ?, ?, ?, ?, ?)")
+_SQ_RECORD = (
+    "INSERT INTO ledger_audit_records (community_id, shard, seq, event, tx_id, hold_id, actor_id, "
+    "payload, prev_hash, hash, created_at) VALUES (?, ?, ?, 'tx', ?, NULL, ?, ?, ?, ?, ?)"
+)
 _SQ_HEAD_UPDATE = "UPDATE ledger_audit_heads SET seq = ?, hash = ? WHERE community_id = ? AND shard = ?"
-_SQ_KEY = ("INSERT INTO ledger_idempotency (key, op, request_hash, tx_id, hold_id, error_code, error_detail, "
-           "created_at) VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?)")
+_SQ_KEY = (
+    "INSERT INTO ledger_idempotency (key, op, request_hash, tx_id, hold_id, error_code, error_detail, "
+    "created_at) VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?)"
+)
 _sq_time: dict[Any, Any] = {}
 
 
@@ -374,7 +520,9 @@ def _sq_when(conn: Connection, when: dt.datetime) -> Any:
     """``created_at`` exactly as SQLAlchemy's column type stores it."""
     proc = _sq_time.get(conn.dialect)
     if proc is None:
-        proc = _sq_time[conn.dialect] = T.c.created_at.type._cached_bind_processor(conn.dialect) or (lambda v: v)
+        proc = _sq_time[conn.dialect] = T.c.created_at.type._cached_bind_processor(conn.dialect) or (
+            lambda v: v
+        )
     return proc(when)
 
 
@@ -400,24 +548,44 @@ def _post_sqlite(db: Db | None, conn: Connection, req: _Request) -> PostResult:
         if head is None:
             return _post_py(db, conn, req)  # creates the missing chain head
         new: list[tuple[int, int, int]] = []  # (balance, debt_allowed, id)
-        for (account_id, amount), r in zip(req.entries, rows):
+        for (account_id, amount), r in zip(req.entries, rows, strict=True):
             _, _, _, _, bal, held, may_go_negative, debt = r
             after = bal + amount
             available = after - held
             if not may_go_negative and available < 0 and amount < 0:
-                raise _reject(db, conn, req.key, req.op, req.hash, errors.InsufficientFunds(
-                    "insufficient funds", account_id=account_id, available=bal - held, required=-amount))
+                raise _reject(
+                    db,
+                    conn,
+                    req.key,
+                    req.op,
+                    req.hash,
+                    errors.InsufficientFunds(
+                        "insufficient funds", account_id=account_id, available=bal - held, required=-amount
+                    ),
+                )
             new.append((after, 0 if available >= 0 else debt, account_id))
         now = utcnow()
         when = _sq_when(conn, now)
         cur.execute(_SQ_TX, (comms[0], req.kind, req.actor_id, req.reason, req.ref_type, req.ref_id, when))
         tx_id = cur.lastrowid
-        cur.executemany(_SQ_ENTRY, [(tx_id, a, m, b) for (a, m), (b, _, _) in zip(req.entries, new)])
+        cur.executemany(
+            _SQ_ENTRY, [(tx_id, a, m, b) for (a, m), (b, _, _) in zip(req.entries, new, strict=True)]
+        )
         cur.executemany(_SQ_BALANCE, new)
         payload = canonical.tx_payload(
-            tx_id=tx_id, community_id=comms[0], kind=req.kind, actor_id=req.actor_id, reason=req.reason,
-            ref_type=req.ref_type, ref_id=req.ref_id, reverses_id=None, hold_id=None, forced=False,
-            created_at=now, entries=req.entries)
+            tx_id=tx_id,
+            community_id=comms[0],
+            kind=req.kind,
+            actor_id=req.actor_id,
+            reason=req.reason,
+            ref_type=req.ref_type,
+            ref_id=req.ref_id,
+            reverses_id=None,
+            hold_id=None,
+            forced=False,
+            created_at=now,
+            entries=req.entries,
+        )
         seq, prev = head
         digest = canonical.chain_hash(prev, payload)
         cur.execute(_SQ_RECORD, (comms[0], shard, seq + 1, tx_id, req.actor_id, payload, prev, digest, when))
@@ -432,12 +600,16 @@ def _post_sqlite(db: Db | None, conn: Connection, req: _Request) -> PostResult:
 
 # Executed on the driver connection of the caller's transaction with server-side prepared
 # statements: the posting is one round trip and almost no client-side work.
-_PG_POST = ("SELECT o_status, o_tx_id, o_created_at, o_detail FROM ledger_post("
-            "%s::text, %s::text, %s::text, %s::bigint, %s::text, %s::text, %s::bigint, "
-            "%s::bigint[], %s::bigint[], %s::boolean, %s::int)")
-_PG_POST_MANY = ("SELECT o_status, o_tx_id, o_created_at, o_detail FROM ledger_post_many("
-                 "%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[], "
-                 "%s::bigint[], %s::int[], %s::bigint[], %s::bigint[], %s::boolean[], %s::int[], %s::int[])")
+_PG_POST = (
+    "SELECT o_status, o_tx_id, o_created_at, o_detail FROM ledger_post("
+    "%s::text, %s::text, %s::text, %s::bigint, %s::text, %s::text, %s::bigint, "
+    "%s::bigint[], %s::bigint[], %s::boolean, %s::int)"
+)
+_PG_POST_MANY = (
+    "SELECT o_status, o_tx_id, o_created_at, o_detail FROM ledger_post_many("
+    "%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[], "
+    "%s::bigint[], %s::int[], %s::bigint[], %s::bigint[], %s::boolean[], %s::int[], %s::int[])"
+)
 
 
 def _pg_call(conn: Connection, sql: str, params: Sequence[Any]) -> list[Any]:
@@ -452,34 +624,71 @@ def _pg_call(conn: Connection, sql: str, params: Sequence[Any]) -> list[Any]:
 
 
 def _pg_params(req: _Request) -> tuple[Any, ...]:
-    return (req.key, req.hash, req.kind, req.actor_id, req.reason, req.ref_type, req.ref_id,
-            [a for a, _ in req.entries], [m for _, m in req.entries], req.allow_cross, shard_of(req.key))
+    return (
+        req.key,
+        req.hash,
+        req.kind,
+        req.actor_id,
+        req.reason,
+        req.ref_type,
+        req.ref_id,
+        [a for a, _ in req.entries],
+        [m for _, m in req.entries],
+        req.allow_cross,
+        shard_of(req.key),
+    )
 
 
 def _pg_outcome(db: Db | None, req: _Request, row: Sequence[Any]) -> PostResult:
     status, tx_id, created_at, detail = row
     if status in ("ok", "replayed"):
-        return PostResult(tx_id, req.kind, created_at.astimezone(dt.timezone.utc), req.entries,
-                          replayed=status == "replayed")
+        return PostResult(
+            tx_id,
+            req.kind,
+            created_at.astimezone(dt.UTC),
+            req.entries,
+            replayed=status == "replayed",
+        )
     info = json.loads(detail or "{}")
     if status == "replayed_rejection":
-        raise errors.from_code(info["code"], json.loads(info["detail"]) if isinstance(info["detail"], str)
-                               else info["detail"], replayed=True)
+        raise errors.from_code(
+            info["code"],
+            json.loads(info["detail"]) if isinstance(info["detail"], str) else info["detail"],
+            replayed=True,
+        )
     if status == "idempotency_conflict":
         raise errors.IdempotencyConflict("idempotency key reused with different content", **info)
     err = errors.from_code(status, info)
     if status in errors.STATEFUL_CODES:  # the function has recorded it in this transaction
-        _remember_rejection(db, {"key": req.key, "op": req.op, "request_hash": req.hash,
-                                 "error_code": status, "error_detail": canonical.dumps(info),
-                                 "created_at": utcnow()})
+        _remember_rejection(
+            db,
+            {
+                "key": req.key,
+                "op": req.op,
+                "request_hash": req.hash,
+                "error_code": status,
+                "error_detail": canonical.dumps(info),
+                "created_at": utcnow(),
+            },
+        )
     raise err
 
 
 # --- public API ----------------------------------------------------------------------------
 
-def post(db: Db, *, key: str, kind: str, entries: Iterable[tuple[int, int]], actor: Actor,
-         reason: str, ref_type: str | None = None, ref_id: int | None = None,
-         allow_cross_community: bool = False) -> PostResult:
+
+def post(
+    db: Db,
+    *,
+    key: str,
+    kind: str,
+    entries: Iterable[tuple[int, int]],
+    actor: Actor,
+    reason: str,
+    ref_type: str | None = None,
+    ref_id: int | None = None,
+    allow_cross_community: bool = False,
+) -> PostResult:
     """Post one balanced transaction. Raises a ``LedgerError`` subclass on any rejection."""
     req = _request(Posting(key, kind, tuple(entries), actor, reason, ref_type, ref_id, allow_cross_community))
     conn = conn_of(db)
@@ -509,14 +718,26 @@ def post_many(db: Db, postings: Sequence[Posting]) -> list[PostResult]:
     results: list[PostResult] = []
     try:
         if use_pg_function(conn):
-            rows = _pg_call(conn, _PG_POST_MANY, (
-                [r.key for r in reqs], [r.hash for r in reqs], [r.kind for r in reqs],
-                [r.actor_id for r in reqs], [r.reason for r in reqs], [r.ref_type for r in reqs],
-                [r.ref_id for r in reqs], [len(r.entries) for r in reqs],
-                [a for r in reqs for a, _ in r.entries], [m for r in reqs for _, m in r.entries],
-                [r.allow_cross for r in reqs], [shard_of(r.key) for r in reqs],
-                [i for i, r in enumerate(reqs, 1) for _ in r.entries]))
-            for req, row in zip(reqs, rows):
+            rows = _pg_call(
+                conn,
+                _PG_POST_MANY,
+                (
+                    [r.key for r in reqs],
+                    [r.hash for r in reqs],
+                    [r.kind for r in reqs],
+                    [r.actor_id for r in reqs],
+                    [r.reason for r in reqs],
+                    [r.ref_type for r in reqs],
+                    [r.ref_id for r in reqs],
+                    [len(r.entries) for r in reqs],
+                    [a for r in reqs for a, _ in r.entries],
+                    [m for r in reqs for _, m in r.entries],
+                    [r.allow_cross for r in reqs],
+                    [shard_of(r.key) for r in reqs],
+                    [i for i, r in enumerate(reqs, 1) for _ in r.entries],
+                ),
+            )
+            for req, row in zip(reqs, rows, strict=True):
                 if row[0] in errors.STATEFUL_CODES:
                     raise errors.from_code(row[0], json.loads(row[3] or "{}"))
                 results.append(_pg_outcome(None, req, row))
@@ -536,20 +757,60 @@ def post_many(db: Db, postings: Sequence[Posting]) -> list[PostResult]:
     return results
 
 
-def transfer(db: Db, *, key: str, from_account: int, to_account: int, amount: int, actor: Actor,
-             reason: str, kind: str = "transfer", ref_type: str | None = None,
-             ref_id: int | None = None, allow_cross_community: bool = False) -> PostResult:
+def transfer(
+    db: Db,
+    *,
+    key: str,
+    from_account: int,
+    to_account: int,
+    amount: int,
+    actor: Actor,
+    reason: str,
+    kind: str = "transfer",
+    ref_type: str | None = None,
+    ref_id: int | None = None,
+    allow_cross_community: bool = False,
+) -> PostResult:
     _check_amount(amount, None)
-    return post(db, key=key, kind=kind, entries=[(from_account, -amount), (to_account, amount)],
-                actor=actor, reason=reason, ref_type=ref_type, ref_id=ref_id,
-                allow_cross_community=allow_cross_community)
+    return post(
+        db,
+        key=key,
+        kind=kind,
+        entries=[(from_account, -amount), (to_account, amount)],
+        actor=actor,
+        reason=reason,
+        ref_type=ref_type,
+        ref_id=ref_id,
+        allow_cross_community=allow_cross_community,
+    )
 
 
-def issue(db: Db, *, key: str, fund_account: int, to_account: int, amount: int, actor: Actor,
-          reason: str, kind: str = "earn", ref_type: str | None = None, ref_id: int | None = None) -> PostResult:
+def issue(
+    db: Db,
+    *,
+    key: str,
+    fund_account: int,
+    to_account: int,
+    amount: int,
+    actor: Actor,
+    reason: str,
+    kind: str = "earn",
+    ref_type: str | None = None,
+    ref_id: int | None = None,
+) -> PostResult:
     """Points come into existence from the community fund (which may go negative)."""
-    return transfer(db, key=key, from_account=fund_account, to_account=to_account, amount=amount,
-                    actor=actor, reason=reason, kind=kind, ref_type=ref_type, ref_id=ref_id)
+    return transfer(
+        db,
+        key=key,
+        from_account=fund_account,
+        to_account=to_account,
+        amount=amount,
+        actor=actor,
+        reason=reason,
+        kind=kind,
+        ref_type=ref_type,
+        ref_id=ref_id,
+    )
 
 
 def reverse(db: Db, *, tx_id: int, key: str, actor: Actor, reason: str, force: bool = False) -> PostResult:
@@ -567,28 +828,58 @@ def reverse(db: Db, *, tx_id: int, key: str, actor: Actor, reason: str, force: b
     original = conn.execute(select(E.c.account_id, E.c.amount).where(E.c.tx_id == tx_id)).all()
     entries = tuple(sorted((a, -m) for a, m in original))
     content = ["reverse", [list(e) for e in entries], actor.id, reason, "ledger_tx", tx_id, True, bool(force)]
-    req = _Request(key, "reverse", "reverse", entries, actor.id, reason, "ledger_tx", tx_id, True,
-                   canonical.request_hash("reverse", content))
+    req = _Request(
+        key,
+        "reverse",
+        "reverse",
+        entries,
+        actor.id,
+        reason,
+        "ledger_tx",
+        tx_id,
+        True,
+        canonical.request_hash("reverse", content),
+    )
     return _post_py(db, conn, req, reverses_id=tx_id, force=force)
 
 
 # --- holds ---------------------------------------------------------------------------------
+
 
 def _hold_result(conn: Connection, hold_id: int, replayed: bool) -> HoldResult:
     h = conn.execute(select(H).where(H.c.id == hold_id)).one()
     return HoldResult(h.id, h.account_id, h.amount, h.status, h.expires_at, replayed)
 
 
-def hold(db: Db, *, key: str, account_id: int, amount: int, actor: Actor, reason: str,
-         expires_at: dt.datetime | None = None, ref_type: str | None = None,
-         ref_id: int | None = None) -> HoldResult:
+def hold(
+    db: Db,
+    *,
+    key: str,
+    account_id: int,
+    amount: int,
+    actor: Actor,
+    reason: str,
+    expires_at: dt.datetime | None = None,
+    ref_type: str | None = None,
+    ref_id: int | None = None,
+) -> HoldResult:
     """Reserve ``amount`` of the account's spendable balance until captured, voided or expired."""
     reason = _check_common(key, actor, reason, ref_type, ref_id)
     _check_amount(amount, None)
     if expires_at is not None and expires_at.tzinfo is None:
         raise errors.InvalidRequest("expires_at must be timezone-aware")
-    request_hash = canonical.request_hash("hold", [account_id, amount, actor.id, reason, ref_type, ref_id,
-                                                   None if expires_at is None else canonical.micros(expires_at)])
+    request_hash = canonical.request_hash(
+        "hold",
+        [
+            account_id,
+            amount,
+            actor.id,
+            reason,
+            ref_type,
+            ref_id,
+            None if expires_at is None else canonical.micros(expires_at),
+        ],
+    )
     conn = write_conn_of(db)
     rec = _idem(conn, key)
     if rec is not None:
@@ -602,25 +893,74 @@ def hold(db: Db, *, key: str, account_id: int, amount: int, actor: Actor, reason
         return _hold_result(conn, rec.hold_id, True)
     a = _accounts(conn, [account_id], lock=True)[account_id]
     if not a.may_go_negative and a.balance - a.held < amount:
-        raise _reject(db, conn, key, "hold", request_hash, errors.InsufficientFunds(
-            "insufficient funds", account_id=account_id, available=a.balance - a.held, required=amount))
+        raise _reject(
+            db,
+            conn,
+            key,
+            "hold",
+            request_hash,
+            errors.InsufficientFunds(
+                "insufficient funds", account_id=account_id, available=a.balance - a.held, required=amount
+            ),
+        )
     now = utcnow()
-    hold_id = conn.execute(insert(H).returning(H.c.id), {
-        "account_id": account_id, "community_id": a.community_id, "amount": amount,
-        "status": "pending", "actor_id": actor.id, "reason": reason, "ref_type": ref_type,
-        "ref_id": ref_id, "expires_at": expires_at, "created_at": now}).scalar_one()
+    hold_id = conn.execute(
+        insert(H).returning(H.c.id),
+        {
+            "account_id": account_id,
+            "community_id": a.community_id,
+            "amount": amount,
+            "status": "pending",
+            "actor_id": actor.id,
+            "reason": reason,
+            "ref_type": ref_type,
+            "ref_id": ref_id,
+            "expires_at": expires_at,
+            "created_at": now,
+        },
+    ).scalar_one()
     conn.execute(update(A).where(A.c.id == account_id).values(held=A.c.held + amount))
-    chain.append(a.community_id, "hold", canonical.dumps([
-        "hold", hold_id, a.community_id, account_id, amount, actor.id, reason, ref_type, ref_id,
-        None if expires_at is None else canonical.micros(expires_at), canonical.micros(now)]),
-        now, actor.id, hold_id=hold_id)
-    conn.execute(insert(I), {"key": key, "op": "hold", "request_hash": request_hash,
-                             "hold_id": hold_id, "created_at": now})
+    chain.append(
+        a.community_id,
+        "hold",
+        canonical.dumps(
+            [
+                "hold",
+                hold_id,
+                a.community_id,
+                account_id,
+                amount,
+                actor.id,
+                reason,
+                ref_type,
+                ref_id,
+                None if expires_at is None else canonical.micros(expires_at),
+                canonical.micros(now),
+            ]
+        ),
+        now,
+        actor.id,
+        hold_id=hold_id,
+    )
+    conn.execute(
+        insert(IDEM),
+        {"key": key, "op": "hold", "request_hash": request_hash, "hold_id": hold_id, "created_at": now},
+    )
     return HoldResult(hold_id, account_id, amount, "pending", expires_at)
 
 
-def capture(db: Db, *, key: str, hold_id: int, to_account: int, actor: Actor, reason: str,
-            amount: int | None = None, kind: str = "redeem", allow_cross_community: bool = False) -> PostResult:
+def capture(
+    db: Db,
+    *,
+    key: str,
+    hold_id: int,
+    to_account: int,
+    actor: Actor,
+    reason: str,
+    amount: int | None = None,
+    kind: str = "redeem",
+    allow_cross_community: bool = False,
+) -> PostResult:
     """Turn a pending hold into a transaction of ``amount`` (default: all of it) to
     ``to_account``; the rest of the hold is released. A hold resolves exactly once."""
     conn = write_conn_of(db)
@@ -629,10 +969,23 @@ def capture(db: Db, *, key: str, hold_id: int, to_account: int, actor: Actor, re
         raise errors.UnknownHold("unknown hold", hold_id=hold_id)
     amount = h.amount if amount is None else amount
     if not _is_int(amount) or not 0 < amount <= h.amount:
-        raise errors.InvalidAmount("capture amount must be between 1 and the held amount",
-                                   amount=amount, held=h.amount)
-    req = _request(Posting(key, kind, ((h.account_id, -amount), (to_account, amount)), actor, reason,
-                           h.ref_type, h.ref_id, allow_cross_community), "capture", extra=[hold_id])
+        raise errors.InvalidAmount(
+            "capture amount must be between 1 and the held amount", amount=amount, held=h.amount
+        )
+    req = _request(
+        Posting(
+            key,
+            kind,
+            ((h.account_id, -amount), (to_account, amount)),
+            actor,
+            reason,
+            h.ref_type,
+            h.ref_id,
+            allow_cross_community,
+        ),
+        "capture",
+        extra=[hold_id],
+    )
     return _post_py(db, conn, req, hold_id=hold_id)
 
 
@@ -641,8 +994,17 @@ def void(db: Db, *, key: str, hold_id: int, actor: Actor, reason: str) -> HoldRe
     return _release(db, key=key, hold_id=hold_id, actor=actor, reason=reason, status="voided")
 
 
-def _release(db: Db, *, key: str, hold_id: int, actor: Actor, reason: str, status: str,
-             now: dt.datetime | None = None, shard: int | None = None) -> HoldResult:
+def _release(
+    db: Db,
+    *,
+    key: str,
+    hold_id: int,
+    actor: Actor,
+    reason: str,
+    status: str,
+    now: dt.datetime | None = None,
+    shard: int | None = None,
+) -> HoldResult:
     reason = _check_common(key, actor, reason, None, None)
     request_hash = canonical.request_hash(status, [hold_id, actor.id, reason])
     conn = write_conn_of(db)
@@ -660,16 +1022,33 @@ def _release(db: Db, *, key: str, hold_id: int, actor: Actor, reason: str, statu
     _accounts(conn, [h.account_id], lock=True)  # accounts before the hold row, as capture does
     h = conn.execute(select(H).where(H.c.id == hold_id).with_for_update()).one()
     if h.status != "pending":
-        raise _reject(db, conn, key, status, request_hash,
-                      errors.HoldNotPending("hold is not pending", hold_id=hold_id, status=h.status))
+        raise _reject(
+            db,
+            conn,
+            key,
+            status,
+            request_hash,
+            errors.HoldNotPending("hold is not pending", hold_id=hold_id, status=h.status),
+        )
     now = now or utcnow()
-    conn.execute(update(H).where(H.c.id == hold_id).values(
-        status=status, resolved_at=now, resolved_by=actor.id, resolve_reason=reason))
+    conn.execute(
+        update(H)
+        .where(H.c.id == hold_id)
+        .values(status=status, resolved_at=now, resolved_by=actor.id, resolve_reason=reason)
+    )
     conn.execute(update(A).where(A.c.id == h.account_id).values(held=A.c.held - h.amount))
-    chain.append(h.community_id, status, canonical.dumps([status, hold_id, actor.id, reason, canonical.micros(now)]),
-                 now, actor.id, hold_id=hold_id)
-    conn.execute(insert(I), {"key": key, "op": status, "request_hash": request_hash,
-                             "hold_id": hold_id, "created_at": now})
+    chain.append(
+        h.community_id,
+        status,
+        canonical.dumps([status, hold_id, actor.id, reason, canonical.micros(now)]),
+        now,
+        actor.id,
+        hold_id=hold_id,
+    )
+    conn.execute(
+        insert(IDEM),
+        {"key": key, "op": status, "request_hash": request_hash, "hold_id": hold_id, "created_at": now},
+    )
     return HoldResult(hold_id, h.account_id, h.amount, status, h.expires_at)
 
 
@@ -678,19 +1057,30 @@ def expire_holds(db: Db, *, now: dt.datetime | None = None, limit: int = 1000) -
     concurrently with captures: a hold resolved meanwhile is skipped."""
     now = now or utcnow()
     conn = write_conn_of(db)
-    due = conn.execute(select(H.c.id).where(H.c.status == "pending", H.c.expires_at <= now)
-                       .order_by(H.c.id).limit(limit)).scalars().all()
+    due = (
+        conn.execute(
+            select(H.c.id).where(H.c.status == "pending", H.c.expires_at <= now).order_by(H.c.id).limit(limit)
+        )
+        .scalars()
+        .all()
+    )
     done: list[int] = []
     actor = Actor.system("hold expiry")
     # One shard for all expiries: this transaction keeps the heads it took, so taking the
     # same one again never waits while it holds account rows (no lock-order cycle).
     for hold_id in due:
         try:
-            _release(db, key=f"ledger:expire-hold:{hold_id}", hold_id=hold_id, actor=actor,
-                     reason="hold expired", status="expired", now=now, shard=0)
+            _release(
+                db,
+                key=f"ledger:expire-hold:{hold_id}",
+                hold_id=hold_id,
+                actor=actor,
+                reason="hold expired",
+                status="expired",
+                now=now,
+                shard=0,
+            )
             done.append(hold_id)
         except errors.HoldNotPending:
             pass
     return done
-
-

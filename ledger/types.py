@@ -1,4 +1,5 @@
 """Value types of the public API and the shared plumbing (config, connection access)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -23,7 +24,8 @@ def conn_of(db: Db) -> Connection:
 def is_autocommit(conn: Connection) -> bool:
     """A PostgreSQL connection in autocommit mode: every statement is its own transaction."""
     return conn.dialect.name == "postgresql" and bool(
-        getattr(conn.connection.driver_connection, "autocommit", False))
+        getattr(conn.connection.driver_connection, "autocommit", False)
+    )
 
 
 def write_conn_of(db: Db) -> Connection:

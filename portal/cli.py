@@ -1,4 +1,5 @@
 """Operator commands: ``flask db …`` (Alembic) and ``flask seed-demo``."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -6,12 +6,12 @@ a success or a redirect (status < 400) and rolls back otherwise, so a refused fo
 (4xx) or an error (5xx) changes nothing. Views can force a rollback with
 ``db.mark_rollback()``.
 """
+
 from __future__ import annotations
 
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
-
 
 from flask import Flask, Response, g, request
 from sqlalchemy.engine import Engine
@@ -148,5 +148,3 @@ class Database:
         engine = self._engines.get(id(app))
         if engine is not None:
             engine.dispose()
-
-

@@ -15,11 +15,12 @@ one pending), residents, a merchant with its merchant user and two partner units
 All demo users share the password ``DEMO_PASSWORD``; ``docs/demo-logins.md`` lists them
 (``demo_logins_markdown()`` renders that table).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import click
 from flask.cli import with_appcontext
@@ -47,54 +48,167 @@ DEMO_PASSWORD = "Fufen-demo-2026"
 STREET = {"key": "chengguan", "name": "城关街道", "district": "示范区"}
 
 COMMUNITIES = [
-    {"key": "xingfuli", "name": "幸福里社区", "address": "城关街道幸福里路18号",
-     "grids": {"第一网格": ["1号楼", "2号楼", "3号楼"], "第二网格": ["4号楼", "5号楼", "6号楼"]}},
-    {"key": "hepinglu", "name": "和平路社区", "address": "城关街道和平路66号",
-     "grids": {"东片网格": ["东1栋", "东2栋"], "西片网格": ["西1栋", "西2栋", "西3栋"]}},
+    {
+        "key": "xingfuli",
+        "name": "幸福里社区",
+        "address": "城关街道幸福里路18号",
+        "grids": {"第一网格": ["1号楼", "2号楼", "3号楼"], "第二网格": ["4号楼", "5号楼", "6号楼"]},
+    },
+    {
+        "key": "hepinglu",
+        "name": "和平路社区",
+        "address": "城关街道和平路66号",
+        "grids": {"东片网格": ["东1栋", "东2栋"], "西片网格": ["西1栋", "西2栋", "西3栋"]},
+    },
 ]
 
 ORGANISATIONS = [
-    {"key": "huimin", "name": "惠民便利超市（幸福里店）", "kind": OrgKind.MERCHANT, "community": "xingfuli",
-     "contact_name": "黄志明", "contact_phone": "13900000031", "address": "幸福里路20号底商",
-     "description": "福分兑换合作商户：日用品、粮油，凭福分券可享折扣。"},
-    {"key": "power", "name": "国网城关供电所", "kind": OrgKind.PARTNER, "community": None,
-     "contact_name": "马国庆", "contact_phone": "0530-6612345", "address": "城关街道建设路9号",
-     "description": "共建单位：每月第一个周六到社区开展安全用电检查、免费维修小家电。"},
-    {"key": "hospital", "name": "城关区人民医院", "kind": OrgKind.PARTNER, "community": None,
-     "contact_name": "林晓红", "contact_phone": "0530-6623456", "address": "城关街道人民路102号",
-     "description": "共建单位：为社区老人提供义诊、健康讲座和陪诊志愿服务。"},
+    {
+        "key": "huimin",
+        "name": "惠民便利超市（幸福里店）",
+        "kind": OrgKind.MERCHANT,
+        "community": "xingfuli",
+        "contact_name": "黄志明",
+        "contact_phone": "13900000031",
+        "address": "幸福里路20号底商",
+        "description": "福分兑换合作商户：日用品、粮油，凭福分券可享折扣。",
+    },
+    {
+        "key": "power",
+        "name": "国网城关供电所",
+        "kind": OrgKind.PARTNER,
+        "community": None,
+        "contact_name": "马国庆",
+        "contact_phone": "0530-6612345",
+        "address": "城关街道建设路9号",
+        "description": "共建单位：每月第一个周六到社区开展安全用电检查、免费维修小家电。",
+    },
+    {
+        "key": "hospital",
+        "name": "城关区人民医院",
+        "kind": OrgKind.PARTNER,
+        "community": None,
+        "contact_name": "林晓红",
+        "contact_phone": "0530-6623456",
+        "address": "城关街道人民路102号",
+        "description": "共建单位：为社区老人提供义诊、健康讲座和陪诊志愿服务。",
+    },
 ]
 
 # key, name, phone, home community, building, roles: (role, place key or None, organisation key)
 PEOPLE: list[dict[str, Any]] = [
-    {"key": "sysadmin", "name": "系统管理员", "phone": "13900000000", "home": None, "building": None,
-     "roles": [(Role.SYSADMIN, None, None)], "what": "System administrator (all streets)"},
-    {"key": "zhou_jianguo", "name": "周建国", "phone": "13900000001", "home": None, "building": None,
-     "roles": [(Role.STREET_ADMIN, "chengguan", None)], "what": "Street admin of 城关街道"},
-    {"key": "li_xiumei", "name": "李秀梅", "phone": "13900000011", "home": "xingfuli", "building": "1号楼",
-     "roles": [(Role.STAFF, "xingfuli", None)], "what": "Staff of 幸福里社区"},
-    {"key": "chen_zhiqiang", "name": "陈志强", "phone": "13900000021", "home": "hepinglu", "building": "东1栋",
-     "roles": [(Role.STAFF, "hepinglu", None)], "what": "Staff of 和平路社区"},
-    {"key": "wang_jianhua", "name": "王建华", "phone": "13900000101", "home": "xingfuli", "building": "2号楼",
-     "roles": [], "report": ("国网城关供电所", "国网城关供电所第二党支部", ReportStatus.CONFIRMED),
-     "what": "Party member of 幸福里社区 (报到 confirmed)"},
-    {"key": "zhang_lijuan", "name": "张丽娟", "phone": "13900000102", "home": "xingfuli", "building": "4号楼",
-     "roles": [], "report": ("市第一中学", "市第一中学党总支", ReportStatus.CONFIRMED),
-     "what": "Party member of 幸福里社区 (报到 confirmed)"},
-    {"key": "liu_yang", "name": "刘洋", "phone": "13900000103", "home": "xingfuli", "building": "5号楼",
-     "roles": [], "report": ("城关区人民医院", "区人民医院党委第三支部", ReportStatus.PENDING),
-     "what": "Party member of 幸福里社区 (报到 pending)"},
-    {"key": "zhao_lei", "name": "赵磊", "phone": "13900000201", "home": "hepinglu", "building": "西2栋",
-     "roles": [], "report": ("市税务局城关分局", "市税务局城关分局机关党支部", ReportStatus.CONFIRMED),
-     "what": "Party member of 和平路社区 (报到 confirmed)"},
-    {"key": "sun_guilan", "name": "孙桂兰", "phone": "13900000301", "home": "xingfuli", "building": "3号楼",
-     "roles": [], "what": "Resident of 幸福里社区 (elderly, posts micro-wishes)"},
-    {"key": "wu_xiaoyan", "name": "吴小燕", "phone": "13900000302", "home": "xingfuli", "building": "6号楼",
-     "roles": [], "what": "Resident and volunteer of 幸福里社区"},
-    {"key": "zheng_haitao", "name": "郑海涛", "phone": "13900000303", "home": "hepinglu", "building": "东2栋",
-     "roles": [], "what": "Resident of 和平路社区"},
-    {"key": "huang_zhiming", "name": "黄志明", "phone": "13900000031", "home": "xingfuli", "building": None,
-     "roles": [(Role.MERCHANT, "xingfuli", "huimin")], "what": "Merchant: 惠民便利超市（幸福里店）"},
+    {
+        "key": "sysadmin",
+        "name": "系统管理员",
+        "phone": "13900000000",
+        "home": None,
+        "building": None,
+        "roles": [(Role.SYSADMIN, None, None)],
+        "what": "System administrator (all streets)",
+    },
+    {
+        "key": "zhou_jianguo",
+        "name": "周建国",
+        "phone": "13900000001",
+        "home": None,
+        "building": None,
+        "roles": [(Role.STREET_ADMIN, "chengguan", None)],
+        "what": "Street admin of 城关街道",
+    },
+    {
+        "key": "li_xiumei",
+        "name": "李秀梅",
+        "phone": "13900000011",
+        "home": "xingfuli",
+        "building": "1号楼",
+        "roles": [(Role.STAFF, "xingfuli", None)],
+        "what": "Staff of 幸福里社区",
+    },
+    {
+        "key": "chen_zhiqiang",
+        "name": "陈志强",
+        "phone": "13900000021",
+        "home": "hepinglu",
+        "building": "东1栋",
+        "roles": [(Role.STAFF, "hepinglu", None)],
+        "what": "Staff of 和平路社区",
+    },
+    {
+        "key": "wang_jianhua",
+        "name": "王建华",
+        "phone": "13900000101",
+        "home": "xingfuli",
+        "building": "2号楼",
+        "roles": [],
+        "report": ("国网城关供电所", "国网城关供电所第二党支部", ReportStatus.CONFIRMED),
+        "what": "Party member of 幸福里社区 (报到 confirmed)",
+    },
+    {
+        "key": "zhang_lijuan",
+        "name": "张丽娟",
+        "phone": "13900000102",
+        "home": "xingfuli",
+        "building": "4号楼",
+        "roles": [],
+        "report": ("市第一中学", "市第一中学党总支", ReportStatus.CONFIRMED),
+        "what": "Party member of 幸福里社区 (报到 confirmed)",
+    },
+    {
+        "key": "liu_yang",
+        "name": "刘洋",
+        "phone": "13900000103",
+        "home": "xingfuli",
+        "building": "5号楼",
+        "roles": [],
+        "report": ("城关区人民医院", "区人民医院党委第三支部", ReportStatus.PENDING),
+        "what": "Party member of 幸福里社区 (报到 pending)",
+    },
+    {
+        "key": "zhao_lei",
+        "name": "赵磊",
+        "phone": "13900000201",
+        "home": "hepinglu",
+        "building": "西2栋",
+        "roles": [],
+        "report": ("市税务局城关分局", "市税务局城关分局机关党支部", ReportStatus.CONFIRMED),
+        "what": "Party member of 和平路社区 (报到 confirmed)",
+    },
+    {
+        "key": "sun_guilan",
+        "name": "孙桂兰",
+        "phone": "13900000301",
+        "home": "xingfuli",
+        "building": "3号楼",
+        "roles": [],
+        "what": "Resident of 幸福里社区 (elderly, posts micro-wishes)",
+    },
+    {
+        "key": "wu_xiaoyan",
+        "name": "吴小燕",
+        "phone": "13900000302",
+        "home": "xingfuli",
+        "building": "6号楼",
+        "roles": [],
+        "what": "Resident and volunteer of 幸福里社区",
+    },
+    {
+        "key": "zheng_haitao",
+        "name": "郑海涛",
+        "phone": "13900000303",
+        "home": "hepinglu",
+        "building": "东2栋",
+        "roles": [],
+        "what": "Resident of 和平路社区",
+    },
+    {
+        "key": "huang_zhiming",
+        "name": "黄志明",
+        "phone": "13900000031",
+        "home": "xingfuli",
+        "building": None,
+        "roles": [(Role.MERCHANT, "xingfuli", "huimin")],
+        "what": "Merchant: 惠民便利超市（幸福里店）",
+    },
 ]
 
 # Who reviews the demo reports in each community.
@@ -102,6 +216,7 @@ REVIEWERS = {"xingfuli": "li_xiumei", "hepinglu": "chen_zhiqiang"}
 
 
 # --- the step machinery ------------------------------------------------------------------
+
 
 @dataclass
 class DemoContext:
@@ -123,7 +238,7 @@ Step = Callable[[DemoContext], None]
 STEPS: list[tuple[str, Step]] = []
 
 
-def register_step(name: str, fn: Step, *, after: Optional[str] = None) -> None:
+def register_step(name: str, fn: Step, *, after: str | None = None) -> None:
     """Add a seeding step (by default at the end; ``after`` puts it behind a named one).
     Registering the same name again replaces the step, so re-imports are harmless."""
     for i, (existing, _fn) in enumerate(STEPS):
@@ -150,19 +265,26 @@ def _get_or_create(ctx: DemoContext, model: type, lookup: dict[str, Any], **valu
 
 # --- steps ---------------------------------------------------------------------------------
 
+
 def seed_places(ctx: DemoContext) -> None:
     street = _get_or_create(ctx, Street, {"name": STREET["name"]}, district=STREET["district"])
     ctx.streets[STREET["key"]] = street
     for spec in COMMUNITIES:
-        community = _get_or_create(ctx, Community, {"street_id": street.id, "name": spec["name"]},
-                                   address=spec["address"], is_open=True)
+        community = _get_or_create(
+            ctx,
+            Community,
+            {"street_id": street.id, "name": spec["name"]},
+            address=spec["address"],
+            is_open=True,
+        )
         ctx.communities[spec["key"]] = community
         for grid_name, buildings in spec["grids"].items():
             grid = _get_or_create(ctx, Grid, {"community_id": community.id, "name": grid_name})
             ctx.grids[(spec["key"], grid_name)] = grid
             for building_name in buildings:
-                building = _get_or_create(ctx, Building, {"grid_id": grid.id, "name": building_name},
-                                          community_id=community.id)
+                building = _get_or_create(
+                    ctx, Building, {"grid_id": grid.id, "name": building_name}, community_id=community.id
+                )
                 ctx.buildings[(spec["key"], building_name)] = building
 
 
@@ -171,27 +293,47 @@ def seed_organisations(ctx: DemoContext) -> None:
     for spec in ORGANISATIONS:
         community = ctx.communities[spec["community"]] if spec["community"] else None
         ctx.orgs[spec["key"]] = _get_or_create(
-            ctx, Organisation, {"street_id": street.id, "name": spec["name"]},
-            kind=spec["kind"], community_id=community.id if community else None,
-            contact_name=spec["contact_name"], contact_phone=spec["contact_phone"],
-            address=spec["address"], description=spec["description"])
+            ctx,
+            Organisation,
+            {"street_id": street.id, "name": spec["name"]},
+            kind=spec["kind"],
+            community_id=community.id if community else None,
+            contact_name=spec["contact_name"],
+            contact_phone=spec["contact_phone"],
+            address=spec["address"],
+            description=spec["description"],
+        )
 
 
 def seed_people(ctx: DemoContext) -> None:
     for spec in PEOPLE:
         home = ctx.communities[spec["home"]] if spec["home"] else None
-        building = ctx.buildings[(spec["home"], spec["building"])] if spec["home"] and spec["building"] else None
+        building = (
+            ctx.buildings[(spec["home"], spec["building"])] if spec["home"] and spec["building"] else None
+        )
         user = _get_or_create(
-            ctx, User, {"phone": spec["phone"]}, display_name=spec["name"], real_name=spec["name"],
-            password_hash=ctx.password_hash, community_id=home.id if home else None,
-            building_id=building.id if building else None)
+            ctx,
+            User,
+            {"phone": spec["phone"]},
+            display_name=spec["name"],
+            real_name=spec["name"],
+            password_hash=ctx.password_hash,
+            community_id=home.id if home else None,
+            building_id=building.id if building else None,
+        )
         ctx.users[spec["key"]] = user
         for role, place, org_key in spec["roles"]:
             _ensure_role(ctx, user, role, place, org_key)
 
 
-def _ensure_role(ctx: DemoContext, user: User, role: Role, place: Optional[str], org_key: Optional[str],
-                 granted_by: Optional[User] = None) -> None:
+def _ensure_role(
+    ctx: DemoContext,
+    user: User,
+    role: Role,
+    place: str | None,
+    org_key: str | None,
+    granted_by: User | None = None,
+) -> None:
     community_id = street_id = None
     if role == Role.STREET_ADMIN:
         street_id = ctx.streets[place].id  # type: ignore[index]
@@ -201,9 +343,15 @@ def _ensure_role(ctx: DemoContext, user: User, role: Role, place: Optional[str],
     for held in user.roles:
         if held.role == role and held.community_id == community_id and held.street_id == street_id:
             return
-    user.roles.append(RoleAssignment(role=role, community_id=community_id, street_id=street_id,
-                                     organisation_id=ctx.orgs[org_key].id if org_key else None,
-                                     granted_by_id=granted_by.id if granted_by else None))
+    user.roles.append(
+        RoleAssignment(
+            role=role,
+            community_id=community_id,
+            street_id=street_id,
+            organisation_id=ctx.orgs[org_key].id if org_key else None,
+            granted_by_id=granted_by.id if granted_by else None,
+        )
+    )
     ctx.session.flush()
     ctx.count("role_assignment")
 
@@ -215,18 +363,29 @@ def seed_reports(ctx: DemoContext) -> None:
             continue
         user = ctx.users[spec["key"]]
         work_unit, party_org, status = spec["report"]
-        existing = ctx.session.scalar(select(PartyReport).where(
-            PartyReport.user_id == user.id,
-            PartyReport.status.in_((ReportStatus.PENDING, ReportStatus.CONFIRMED))))
+        existing = ctx.session.scalar(
+            select(PartyReport).where(
+                PartyReport.user_id == user.id,
+                PartyReport.status.in_((ReportStatus.PENDING, ReportStatus.CONFIRMED)),
+            )
+        )
         reviewer = ctx.users[REVIEWERS[spec["home"]]]
         if existing is None:
             now = utcnow()
             confirmed = status == ReportStatus.CONFIRMED
-            ctx.session.add(PartyReport(
-                user_id=user.id, community_id=ctx.communities[spec["home"]].id, work_unit=work_unit,
-                party_org=party_org, status=status, submitted_at=now,
-                reviewed_by_id=reviewer.id if confirmed else None, reviewed_at=now if confirmed else None,
-                review_note="欢迎报到！" if confirmed else ""))
+            ctx.session.add(
+                PartyReport(
+                    user_id=user.id,
+                    community_id=ctx.communities[spec["home"]].id,
+                    work_unit=work_unit,
+                    party_org=party_org,
+                    status=status,
+                    submitted_at=now,
+                    reviewed_by_id=reviewer.id if confirmed else None,
+                    reviewed_at=now if confirmed else None,
+                    review_note="欢迎报到！" if confirmed else "",
+                )
+            )
             ctx.session.flush()
             ctx.count("party_report")
         if status == ReportStatus.CONFIRMED:
@@ -265,7 +424,7 @@ for _module in FEATURE_SEEDS:
     register_step(_module.split(".")[1], _feature_step(_module))
 
 
-def seed_demo(session: Session, *, steps: Optional[list[tuple[str, Step]]] = None) -> dict[str, Any]:
+def seed_demo(session: Session, *, steps: list[tuple[str, Step]] | None = None) -> dict[str, Any]:
     """Run every step; flush, never commit. Returns what exists and what was created."""
     ctx = DemoContext(session=session, password_hash=_password_hash(session))
     for _name, fn in steps if steps is not None else STEPS:
@@ -303,8 +462,11 @@ def demo_logins_markdown() -> str:
         lines.append(f"| `{spec['phone']}` | {spec['name']} | {spec['what']} | {home} |")
     lines += [
         "",
-        f"Places: {STREET['name']} → " + "、".join(c["name"] for c in COMMUNITIES)
-        + "; partner units and merchants: " + "、".join(o["name"] for o in ORGANISATIONS) + ".",
+        f"Places: {STREET['name']} → "
+        + "、".join(c["name"] for c in COMMUNITIES)
+        + "; partner units and merchants: "
+        + "、".join(o["name"] for o in ORGANISATIONS)
+        + ".",
         "",
         "Demo data only: never run `seed-demo` against a production database.",
         "",

@@ -1,4 +1,5 @@
 """Friendly error pages in both languages; bad input never becomes a 500."""
+
 from __future__ import annotations
 
 import logging
@@ -12,9 +13,7 @@ log = logging.getLogger(__name__)
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or (
-        request.accept_mimetypes.best == "application/json"
-    )
+    return request.path.startswith("/api/") or (request.accept_mimetypes.best == "application/json")
 
 
 def error_response(status: int, title: str, message: str) -> Response:
@@ -27,8 +26,11 @@ def error_response(status: int, title: str, message: str) -> Response:
 
 
 def conflict_response() -> Response:
-    return error_response(409, _("Please try again"),
-                          _("Someone else changed this at the same moment. Nothing was saved; please try again."))
+    return error_response(
+        409,
+        _("Please try again"),
+        _("Someone else changed this at the same moment. Nothing was saved; please try again."),
+    )
 
 
 def _messages(status: int) -> tuple[str, str]:
@@ -40,7 +42,10 @@ def _messages(status: int) -> tuple[str, str]:
         409: (_("Please try again"), _("Someone else changed this at the same moment. Nothing was saved.")),
         413: (_("Too large"), _("What you sent is too large.")),
         429: (_("Too many attempts"), _("Too many attempts. Please wait a while and try again.")),
-        500: (_("Something went wrong"), _("Something went wrong on our side. Nothing was changed; please try again later.")),
+        500: (
+            _("Something went wrong"),
+            _("Something went wrong on our side. Nothing was changed; please try again later."),
+        ),
     }
     return table.get(status, (_("Error"), _("The request could not be completed.")))
 
@@ -48,8 +53,13 @@ def _messages(status: int) -> tuple[str, str]:
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(_e: CSRFError) -> Response:
-        return error_response(400, _("Form expired"),
-                              _("This form has expired or was not sent from this site. Please go back, reload the page and try again."))
+        return error_response(
+            400,
+            _("Form expired"),
+            _(
+                "This form has expired or was not sent from this site. Please go back, reload the page and try again."  # noqa: E501
+            ),
+        )
 
     @app.errorhandler(ServiceError)
     def service_error(e: ServiceError) -> Response:
@@ -77,8 +87,9 @@ class ServiceError(Exception):
 
     status = 400
 
-    def __init__(self, message: str, *, code: str = "refused", status: int | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str = "refused", status: int | None = None, field: str | None = None
+    ) -> None:
         super().__init__(str(message))
         self.message = message
         self.code = code

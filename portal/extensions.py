@@ -1,4 +1,5 @@
 """Flask extensions, created unbound here and bound in ``create_app`` via ``init_app``."""
+
 from __future__ import annotations
 
 from flask_babel import Babel

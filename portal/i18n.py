@@ -1,7 +1,9 @@
 """Languages: zh-CN first, English second; the choice is kept in a cookie (and on the
 user's profile once logged in). Also the 长辈模式 (large text) preference."""
+
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from flask import Flask, current_app, g, has_request_context, redirect, request, url_for
@@ -70,7 +72,9 @@ def init_app(app: Flask) -> None:
     def toggle_large_text() -> Response:
         on = not large_text_enabled()
         resp = redirect(safe_next(request.form.get("next")))
-        resp.set_cookie(LARGE_TEXT_COOKIE, "1" if on else "0", max_age=ONE_YEAR, samesite="Lax", httponly=True)
+        resp.set_cookie(
+            LARGE_TEXT_COOKIE, "1" if on else "0", max_age=ONE_YEAR, samesite="Lax", httponly=True
+        )
         if current_user.is_authenticated:
             current_user.large_text = on
         return resp
@@ -86,8 +90,18 @@ BABEL_CFG = ROOT / "babel.cfg"
 TRANSLATED_LOCALES = ("zh_Hans_CN",)
 EXTRACT_KEYWORDS = ("_l", "lazy_gettext", "lazy_ngettext:1,2", "_n:1,2", "lazy_pgettext:1c,2")
 # Top-level folders that never hold user-facing strings (or must not be scanned).
-_NOT_SOURCE = {"tests", "migrations", "bench", "docs", "scripts", "translations", "static",
-               "instance", "node_modules", "seeds"}
+_NOT_SOURCE = {
+    "tests",
+    "migrations",
+    "bench",
+    "docs",
+    "scripts",
+    "translations",
+    "static",
+    "instance",
+    "node_modules",
+    "seeds",
+}
 
 
 def source_paths() -> list[str]:
@@ -123,9 +137,31 @@ def extract_messages(pot_path: str | None = None) -> str:
     keywords: list[str] = []
     for k in EXTRACT_KEYWORDS:
         keywords += ["-k", k]
-    _pybabel("extract", "-F", str(BABEL_CFG), *keywords, "--add-location=file", "--sort-output",
-             "--no-wrap", "-c", "Translators:", "--project=Fufen", "-o", target, *source_paths())
+    _pybabel(
+        "extract",
+        "-F",
+        str(BABEL_CFG),
+        *keywords,
+        "--no-location",
+        "--sort-output",
+        "--no-wrap",
+        "-c",
+        "Translators:",
+        "--project=Fufen",
+        "-o",
+        target,
+        *source_paths(),
+    )
     return target
+
+
+def _stable_header(po: Path) -> None:
+    """Drop the extraction timestamp from the header: without locations and with a fixed
+    header, a catalogue changes only where its messages change, so branches that add
+    messages merge cleanly (``.gitattributes`` merges ``*.po`` as a union)."""
+    text = po.read_text(encoding="utf-8")
+    text = re.sub(r'^"POT-Creation-Date: [^"]*"\n', "", text, flags=re.M)
+    po.write_text(text, encoding="utf-8")
 
 
 def update_catalogs(pot_path: str | None = None) -> None:
@@ -134,8 +170,19 @@ def update_catalogs(pot_path: str | None = None) -> None:
     for locale in TRANSLATED_LOCALES:
         po = TRANSLATIONS_DIR / locale / "LC_MESSAGES" / "messages.po"
         if po.exists():
-            _pybabel("update", "-i", pot, "-d", str(TRANSLATIONS_DIR), "-l", locale,
-                     "--no-fuzzy-matching", "--ignore-obsolete", "--no-wrap")
+            _pybabel(
+                "update",
+                "-i",
+                pot,
+                "-d",
+                str(TRANSLATIONS_DIR),
+                "-l",
+                locale,
+                "--no-fuzzy-matching",
+                "--ignore-obsolete",
+                "--no-wrap",
+            )
+            _stable_header(po)
         else:
             _pybabel("init", "-i", pot, "-d", str(TRANSLATIONS_DIR), "-l", locale, "--no-wrap")
 

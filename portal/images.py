@@ -7,6 +7,7 @@ written afresh — JPEG (quality 85) without EXIF/ICC/comments, PNG (optimized) 
 chunks — so no metadata (GPS location, camera, timestamps) is ever kept (PIPL data
 minimisation). Only the PNG transparency survives, because it is part of the picture.
 """
+
 from __future__ import annotations
 
 import io

@@ -8,6 +8,7 @@
 
 The logic lives in ``ledger`` (no Flask there); this module only binds it to the app.
 """
+
 from __future__ import annotations
 
 import sys
@@ -67,12 +68,16 @@ def account_command(account_id: int, lines: int) -> None:
         raise click.ClickException(f"{err.code}: {err}") from None
     finally:
         session.rollback()
-    click.echo(f"account {info.id} {info.holder} (community {info.community_id}, {info.kind})"
-               f"{' CLOSED' if info.closed_at else ''}")
+    click.echo(
+        f"account {info.id} {info.holder} (community {info.community_id}, {info.kind})"
+        f"{' CLOSED' if info.closed_at else ''}"
+    )
     click.echo(f"balance {info.balance}  held {info.held}  available {info.available}")
     for line in page.lines:
-        click.echo(f"  {line.created_at:%Y-%m-%d %H:%M:%S} tx {line.tx_id:>8} {line.kind:<9} "
-                   f"{line.amount:>+8} → {line.balance_after:>8}  {line.reason}")
+        click.echo(
+            f"  {line.created_at:%Y-%m-%d %H:%M:%S} tx {line.tx_id:>8} {line.kind:<9} "
+            f"{line.amount:>+8} → {line.balance_after:>8}  {line.reason}"
+        )
 
 
 # --- demo data --------------------------------------------------------------------------
@@ -97,9 +102,16 @@ def seed_ledger(ctx: object) -> None:
             if user.community_id != community_id:
                 continue
             account = ledger.user_account(session, community_id, user.id)
-            result = ledger.issue(session, key=f"demo:opening-grant:{community_id}:{user.id}",
-                                  fund_account=fund, to_account=account, amount=DEMO_GRANT, actor=actor,
-                                  reason="示范数据：开户赠送福分", kind="grant")
+            result = ledger.issue(
+                session,
+                key=f"demo:opening-grant:{community_id}:{user.id}",
+                fund_account=fund,
+                to_account=account,
+                amount=DEMO_GRANT,
+                actor=actor,
+                reason="示范数据：开户赠送福分",
+                kind="grant",
+            )
             if not result.replayed:
                 ctx.count("ledger_grant")
 

@@ -11,6 +11,7 @@ Messages are lazy strings (``lazy_gettext``) resolved in the current request's l
 call ``str()`` on the result when you need a plain string. Unknown codes get a generic
 "nothing was changed" message, never the internal text of the exception.
 """
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -28,7 +29,9 @@ MESSAGES = {
     "cross_community": _l("Points can only move within one community."),
     "currency_mismatch": _l("These accounts use different kinds of points."),
     "amount_over_cap": _l("The amount is larger than allowed for one transaction."),
-    "idempotency_conflict": _l("This form was already submitted with different details. Reload the page and try again."),
+    "idempotency_conflict": _l(
+        "This form was already submitted with different details. Reload the page and try again."
+    ),
     "already_reversed": _l("This transaction has already been reversed."),
     "not_reversible": _l("This transaction cannot be reversed."),
     "unknown_transaction": _l("That transaction does not exist."),

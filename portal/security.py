@@ -4,6 +4,7 @@ Every view that touches community data calls one of these server-side; the ids i
 URLs and forms are never trusted on their own (no cross-community IDOR). Denials are
 audited and answered with 403 (or 404 where existence itself must not leak).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -77,8 +78,9 @@ def community_ids_for(user: User, roles: Iterable[Role]) -> set[int]:
 def deny(action: str, *, community_id: int | None = None, status: int = 403, **detail: Any) -> None:
     """Refuse the request: audit the refusal and abort with ``status``."""
     actor = current_user.id if current_user.is_authenticated else None
-    record_refusal(db.session, f"authz.{action}", actor_id=actor, community_id=community_id,
-                   path=request.path, **detail)
+    record_refusal(
+        db.session, f"authz.{action}", actor_id=actor, community_id=community_id, path=request.path, **detail
+    )
     abort(status)
 
 
@@ -107,6 +109,7 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
 
 # --- session lifetime ---------------------------------------------------------------
 
+
 def _enforce_session_timeouts() -> None:
     """Idle and absolute timeouts on the server side (ASVS 7.3.1/7.3.2)."""
     if not current_user.is_authenticated:
@@ -119,8 +122,8 @@ def _enforce_session_timeouts() -> None:
     expired = (
         started is None
         or seen is None
-        or now - dt.datetime.fromtimestamp(seen, dt.timezone.utc) > idle
-        or now - dt.datetime.fromtimestamp(started, dt.timezone.utc) > absolute
+        or now - dt.datetime.fromtimestamp(seen, dt.UTC) > idle
+        or now - dt.datetime.fromtimestamp(started, dt.UTC) > absolute
     )
     if expired:
         logout_user()

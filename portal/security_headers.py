@@ -5,6 +5,7 @@ The CSP allows resources from this site only: no CDN, no inline <script>, no inl
 style= attributes (templates keep all styling in static/css). Session-cookie flags stay
 with ``config.py``: Talisman is handed the configured values so it changes nothing.
 """
+
 from __future__ import annotations
 
 from flask import Flask

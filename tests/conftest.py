@@ -11,6 +11,7 @@ transaction that is rolled back (sessions join it with SAVEPOINTs), so tests nev
 see each other's rows. Tests that need real commits (concurrency) make their own
 database with ``fresh_database``.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +30,13 @@ from core.db import Base, make_engine
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# Hypothesis profiles. The suite (and CI) runs a deterministic profile so that a submission
+# never fails for a seed it did not choose; exploration with fresh seeds and many more
+# examples is its own command (`make fuzz`), and what it finds becomes an @example.
+settings.register_profile("deterministic", derandomize=True, database=None, print_blob=True)
+settings.register_profile("fuzz", max_examples=1000, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 def _pg_server_url() -> str:
@@ -57,8 +66,9 @@ def pg_server() -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def fresh_database(request: pytest.FixtureRequest,
-                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
+def fresh_database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str], str]]:
     """Factory: ``fresh_database(backend)`` returns the URL of a new, empty database
     ("sqlite" → a temp file; "postgresql" → CREATE DATABASE). All are dropped at the end."""
     created: list[str] = []
@@ -99,8 +109,12 @@ def _schema_engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
 
 
 @pytest.fixture(scope="session")
-def db_url(backend: str, request: pytest.FixtureRequest, _schema_engines: dict[str, Engine],
-           tmp_path_factory: pytest.TempPathFactory) -> str:
+def db_url(
+    backend: str,
+    request: pytest.FixtureRequest,
+    _schema_engines: dict[str, Engine],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
     """URL of a database with the full schema (created once per backend per run)."""
     url = request.getfixturevalue("fresh_database")(backend)
     engine = make_engine(url)

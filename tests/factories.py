@@ -1,10 +1,11 @@
 """Test data factories: small functions that add rows and flush (never commit).
 
-    street = make_street(session)
-    community = make_community(session, street=street)
-    user = make_user(session, community=community, roles=(Role.STAFF,))
-    login(client, user)            # password defaults to DEFAULT_PASSWORD
+street = make_street(session)
+community = make_community(session, street=street)
+user = make_user(session, community=community, roles=(Role.STAFF,))
+login(client, user)            # password defaults to DEFAULT_PASSWORD
 """
+
 from __future__ import annotations
 
 import itertools
@@ -36,19 +37,31 @@ def make_street(session: Session, name: str | None = None, district: str = "测�
     return street
 
 
-def make_community(session: Session, street: Street | None = None, name: str | None = None,
-                   is_open: bool = True, **fields: Any) -> Community:
+def make_community(
+    session: Session,
+    street: Street | None = None,
+    name: str | None = None,
+    is_open: bool = True,
+    **fields: Any,
+) -> Community:
     street = street or make_street(session)
-    community = Community(street_id=street.id, name=name or f"测试社区{next(_seq)}", is_open=is_open, **fields)
+    community = Community(
+        street_id=street.id, name=name or f"测试社区{next(_seq)}", is_open=is_open, **fields
+    )
     session.add(community)
     session.flush()
     return community
 
 
-def make_organisation(session: Session, community: Community, kind: OrgKind = OrgKind.MERCHANT,
-                      name: str | None = None) -> Organisation:
-    org = Organisation(street_id=community.street_id, community_id=community.id, kind=kind,
-                       name=name or f"测试商户{next(_seq)}")
+def make_organisation(
+    session: Session, community: Community, kind: OrgKind = OrgKind.MERCHANT, name: str | None = None
+) -> Organisation:
+    org = Organisation(
+        street_id=community.street_id,
+        community_id=community.id,
+        kind=kind,
+        name=name or f"测试商户{next(_seq)}",
+    )
     session.add(org)
     session.flush()
     return org
@@ -57,9 +70,15 @@ def make_organisation(session: Session, community: Community, kind: OrgKind = Or
 RoleSpec = Role | tuple[Role, Any]
 
 
-def make_user(session: Session, community: Community | None = None, roles: Iterable[RoleSpec] = (),
-              password: str = DEFAULT_PASSWORD, phone: str | None = None, display_name: str | None = None,
-              **fields: Any) -> User:
+def make_user(
+    session: Session,
+    community: Community | None = None,
+    roles: Iterable[RoleSpec] = (),
+    password: str = DEFAULT_PASSWORD,
+    phone: str | None = None,
+    display_name: str | None = None,
+    **fields: Any,
+) -> User:
     """A user living in ``community`` (RESIDENT there) holding ``roles``.
 
     A role is a ``Role`` (held in ``community``; STREET_ADMIN in its street; SYSADMIN
@@ -67,9 +86,13 @@ def make_user(session: Session, community: Community | None = None, roles: Itera
     Merchants get an organisation in their community.
     """
     seq = next(_seq)
-    user = User(phone=phone or next_phone(), password_hash=_hasher.hash(normalize_password(password)),
-                display_name=display_name or f"测试用户{seq}",
-                community_id=community.id if community else None, **fields)
+    user = User(
+        phone=phone or next_phone(),
+        password_hash=_hasher.hash(normalize_password(password)),
+        display_name=display_name or f"测试用户{seq}",
+        community_id=community.id if community else None,
+        **fields,
+    )
     session.add(user)
     session.flush()
     for spec in roles:
@@ -84,8 +107,11 @@ def _assignment(session: Session, user: User, role: Role, place: Any) -> RoleAss
     if role == Role.SYSADMIN:
         return RoleAssignment(user_id=user.id, role=role)
     if role == Role.STREET_ADMIN:
-        street_id = place.id if isinstance(place, Street) else (
-            place.street_id if isinstance(place, Community) else place)
+        street_id = (
+            place.id
+            if isinstance(place, Street)
+            else (place.street_id if isinstance(place, Community) else place)
+        )
         return RoleAssignment(user_id=user.id, role=role, street_id=street_id)
     community_id = place.id if isinstance(place, Community) else place
     if community_id is None:
@@ -102,9 +128,18 @@ def login(client: Any, user: User, password: str = DEFAULT_PASSWORD, **kwargs: A
     return client.post("/accounts/login", data={"phone": user.phone, "password": password}, **kwargs)
 
 
-def make_activity(session: Session, community: Community, creator: User, *, leader: User | None = None,
-                  starts_in_hours: float = 48, hours: float = 2, capacity: int = 10,
-                  now: Any = None, **fields: Any) -> Any:
+def make_activity(
+    session: Session,
+    community: Community,
+    creator: User,
+    *,
+    leader: User | None = None,
+    starts_in_hours: float = 48,
+    hours: float = 2,
+    capacity: int = 10,
+    now: Any = None,
+    **fields: Any,
+) -> Any:
     """A published activity in ``community`` created by ``creator`` (staff) through the service."""
     import datetime as dt
 
@@ -114,17 +149,24 @@ def make_activity(session: Session, community: Community, creator: User, *, lead
     now = now or utcnow()
     starts = now + dt.timedelta(hours=starts_in_hours)
     data = activities.ActivityData(
-        title=fields.pop("title", "垃圾分类宣传"), place=fields.pop("place", "社区广场"),
-        starts_at=starts, ends_at=starts + dt.timedelta(hours=hours), capacity=capacity,
+        title=fields.pop("title", "垃圾分类宣传"),
+        place=fields.pop("place", "社区广场"),
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(hours=hours),
+        capacity=capacity,
         signup_deadline=fields.pop("signup_deadline", starts - dt.timedelta(hours=1)),
-        leader_id=(leader or creator).id, **fields)
+        leader_id=(leader or creator).id,
+        **fields,
+    )
     return activities.create_activity(session, creator, community.id, data, now=now)
 
 
 # --- posts and teams (POSTS & TEAMS track) -------------------------------------------------
 
-def make_post(session: Session, community: Community, title: str = "宣传员", places: int = 1,
-              **fields: Any) -> Any:
+
+def make_post(
+    session: Session, community: Community, title: str = "宣传员", places: int = 1, **fields: Any
+) -> Any:
     """An open 服务岗位 in ``community``."""
     from portal.posts.models import ServicePost
 
@@ -135,13 +177,21 @@ def make_post(session: Session, community: Community, title: str = "宣传员", 
     return post
 
 
-def make_team(session: Session, community: Community, name: str | None = None,
-              leader: User | None = None, members: Iterable[User] = ()) -> Any:
+def make_team(
+    session: Session,
+    community: Community,
+    name: str | None = None,
+    leader: User | None = None,
+    members: Iterable[User] = (),
+) -> Any:
     """A 志愿队伍 in ``community`` with ``leader`` (if given) and plain ``members``."""
     from portal.teams.models import Team, TeamMembership, TeamRole
 
-    team = Team(community_id=community.id, name=name or f"志愿队{next(_seq)}",
-                created_by_id=leader.id if leader else None)
+    team = Team(
+        community_id=community.id,
+        name=name or f"志愿队{next(_seq)}",
+        created_by_id=leader.id if leader else None,
+    )
     session.add(team)
     session.flush()
     people = ([(leader, TeamRole.LEADER)] if leader else []) + [(m, TeamRole.MEMBER) for m in members]
@@ -153,14 +203,21 @@ def make_team(session: Session, community: Community, name: str | None = None,
 
 # --- rewards store (STORE track) -----------------------------------------------------------
 
+
 def give_points(session: Session, community: Community, user: User, amount: int) -> None:
     """Grant ``amount`` 福分 from the community fund to ``user`` (test helper)."""
     import ledger
 
-    ledger.issue(session, key=f"test:grant:{community.id}:{user.id}:{next(_seq)}",
-                 fund_account=ledger.community_fund(session, community.id),
-                 to_account=ledger.user_account(session, community.id, user.id), amount=amount,
-                 actor=ledger.Actor.system("test grant"), reason="test grant", kind="grant")
+    ledger.issue(
+        session,
+        key=f"test:grant:{community.id}:{user.id}:{next(_seq)}",
+        fund_account=ledger.community_fund(session, community.id),
+        to_account=ledger.user_account(session, community.id, user.id),
+        amount=amount,
+        actor=ledger.Actor.system("test grant"),
+        reason="test grant",
+        kind="grant",
+    )
 
 
 def merchant_org_id(user: User) -> int:
@@ -168,12 +225,20 @@ def merchant_org_id(user: User) -> int:
     return next(r.organisation_id for r in user.roles if r.role == Role.MERCHANT)
 
 
-def make_reward(session: Session, community: Community, owner: User, *, merchant: bool = True,
-                **fields: Any) -> Any:
+def make_reward(
+    session: Session, community: Community, owner: User, *, merchant: bool = True, **fields: Any
+) -> Any:
     """A listed reward of ``owner`` (a merchant user, or staff when ``merchant=False``)."""
     from portal.rewards import services as rewards
 
-    data = rewards.RewardData(title=fields.pop("title", "鸡蛋一盒"), category=fields.pop("category", "discount"),
-                              price=fields.pop("price", 10), stock=fields.pop("stock", 5),
-                              monthly_limit=fields.pop("monthly_limit", 3), **fields)
-    return rewards.create_reward(session, owner, community.id, merchant_org_id(owner) if merchant else None, data)
+    data = rewards.RewardData(
+        title=fields.pop("title", "鸡蛋一盒"),
+        category=fields.pop("category", "discount"),
+        price=fields.pop("price", 10),
+        stock=fields.pop("stock", 5),
+        monthly_limit=fields.pop("monthly_limit", 3),
+        **fields,
+    )
+    return rewards.create_reward(
+        session, owner, community.id, merchant_org_id(owner) if merchant else None, data
+    )

@@ -1,6 +1,7 @@
 """Real little pictures for upload tests (Pillow): a phone-style JPEG with EXIF GPS and an
 orientation tag, a PNG with a text chunk, a fake JPEG (magic bytes, then garbage) and a PNG
 with more pixels than ``portal.images.MAX_PIXELS``."""
+
 from __future__ import annotations
 
 import io

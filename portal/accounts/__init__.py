@@ -3,6 +3,7 @@
 ``mask_phone`` / ``mask_id_number`` (``portal.accounts.masking``) and ``normalize_phone``
 (``portal.accounts.policy``) are for every feature to use.
 """
+
 from flask import Flask
 
 

@@ -2,6 +2,7 @@
 
 Usable everywhere (no Flask, no database): ``mask_phone("13812345678") == "138****5678"``.
 """
+
 from __future__ import annotations
 
 

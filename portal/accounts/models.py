@@ -1,9 +1,9 @@
 """People and the roles they hold in a place."""
+
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Optional
 
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
@@ -14,12 +14,12 @@ from portal.community.models import Building, Community
 
 
 class Role(str, enum.Enum):
-    RESIDENT = "resident"          # 居民/志愿者 — held in a community
+    RESIDENT = "resident"  # 居民/志愿者 — held in a community
     PARTY_MEMBER = "party_member"  # 在职党员 — held in the community they reported to
-    STAFF = "staff"                # 社区工作者 — held in a community
-    MERCHANT = "merchant"          # 商户/共建单位联系人 — held in a community, tied to an organisation
+    STAFF = "staff"  # 社区工作者 — held in a community
+    MERCHANT = "merchant"  # 商户/共建单位联系人 — held in a community, tied to an organisation
     STREET_ADMIN = "street_admin"  # 街道管理员 — held in a street
-    SYSADMIN = "sysadmin"          # 系统管理员 — global
+    SYSADMIN = "sysadmin"  # 系统管理员 — global
 
 
 COMMUNITY_ROLES = frozenset({Role.RESIDENT, Role.PARTY_MEMBER, Role.STAFF, Role.MERCHANT})
@@ -32,21 +32,21 @@ class User(UserMixin, Base):
     phone: Mapped[str] = mapped_column(String(11), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(40))
-    real_name: Mapped[Optional[str]] = mapped_column(String(40))
+    real_name: Mapped[str | None] = mapped_column(String(40))
     # Home community: where the person lives and where their 福分 account is.
-    community_id: Mapped[Optional[int]] = mapped_column(ForeignKey("community.id"), index=True)
-    building_id: Mapped[Optional[int]] = mapped_column(ForeignKey("building.id"))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"), index=True)
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id"))
     is_active: Mapped[bool] = mapped_column(default=True)
     # Bumped on password change / deactivation: every older session stops being valid.
     session_version: Mapped[int] = mapped_column(default=1)
     large_text: Mapped[bool] = mapped_column(default=False)
-    locale: Mapped[Optional[str]] = mapped_column(String(16))
+    locale: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    last_login_at: Mapped[Optional[dt.datetime]]
+    last_login_at: Mapped[dt.datetime | None]
 
-    community: Mapped[Optional[Community]] = relationship()
-    building: Mapped[Optional[Building]] = relationship()
+    community: Mapped[Community | None] = relationship()
+    building: Mapped[Building | None] = relationship()
     roles: Mapped[list[RoleAssignment]] = relationship(
         back_populates="user", foreign_keys="RoleAssignment.user_id", cascade="all, delete-orphan"
     )
@@ -85,11 +85,11 @@ class RoleAssignment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     role: Mapped[Role] = mapped_column(value_enum(Role))
-    community_id: Mapped[Optional[int]] = mapped_column(ForeignKey("community.id"))
-    street_id: Mapped[Optional[int]] = mapped_column(ForeignKey("street.id"))
-    organisation_id: Mapped[Optional[int]] = mapped_column(ForeignKey("organisation.id"))
-    granted_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"))
+    street_id: Mapped[int | None] = mapped_column(ForeignKey("street.id"))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="roles", foreign_keys=[user_id])
-    community: Mapped[Optional[Community]] = relationship()
+    community: Mapped[Community | None] = relationship()

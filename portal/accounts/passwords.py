@@ -2,6 +2,7 @@
 
 Passwords are NFKC-normalised before hashing and verifying, so full-width and half-width
 input (Chinese input methods) of the same password match."""
+
 from __future__ import annotations
 
 from argon2 import PasswordHasher

@@ -4,6 +4,7 @@ Plain values in, a Session passed by the caller; refusals are ``ServiceError`` w
 translated messages; nothing here commits (the request does, once). Failures that must be
 remembered although the request rolls back are audited with ``record_refusal``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,8 +31,10 @@ NAME_MAX = 40
 BAD_CREDENTIALS = _l("The mobile number or password is not correct.")
 # No fixed wait in the text: the windows are configurable (15 minutes per address, an
 # hour for the whole account by default).
-THROTTLED = _l("Too many failed attempts. Please wait a while and try again, "
-               "or log in from a phone you have used here before.")
+THROTTLED = _l(
+    "Too many failed attempts. Please wait a while and try again, "
+    "or log in from a phone you have used here before."
+)
 
 
 class Throttled(ServiceError):
@@ -40,11 +43,15 @@ class Throttled(ServiceError):
 
 # --- sign-up ----------------------------------------------------------------------------
 
+
 def open_communities(session: Session) -> list[tuple[Street, list[Community]]]:
     """Communities a resident may choose at sign-up, grouped by street."""
     rows = session.scalars(
-        select(Community).join(Community.street).where(Community.is_open.is_(True))
-        .options(selectinload(Community.street)).order_by(Street.name, Community.name)
+        select(Community)
+        .join(Community.street)
+        .where(Community.is_open.is_(True))
+        .options(selectinload(Community.street))
+        .order_by(Street.name, Community.name)
     ).all()
     return [(street, list(group)) for street, group in groupby(rows, key=lambda c: c.street)]
 
@@ -53,43 +60,69 @@ def _clean_name(value: str | None, *, field: str, required: bool) -> str | None:
     value = (value or "").strip()
     if not value:
         if required:
-            raise ServiceError(_l("Enter the name your neighbours know you by."), status=422, field=field,
-                               code="name_missing")
+            raise ServiceError(
+                _l("Enter the name your neighbours know you by."),
+                status=422,
+                field=field,
+                code="name_missing",
+            )
         return None
     if len(value) > NAME_MAX:
-        raise ServiceError(_l("Use at most %(max)d characters.", max=NAME_MAX), status=422, field=field,
-                           code="name_long")
+        raise ServiceError(
+            _l("Use at most %(max)d characters.", max=NAME_MAX), status=422, field=field, code="name_long"
+        )
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise ServiceError(_l("Use letters, digits and punctuation only."), status=422, field=field,
-                           code="name_invalid")
+        raise ServiceError(
+            _l("Use letters, digits and punctuation only."), status=422, field=field, code="name_invalid"
+        )
     return value
 
 
 def _duplicate_phone() -> ServiceError:
     # Says no more than needed: no name, no community, nothing about the other account.
-    return ServiceError(_l("This mobile number is already registered. Log in instead, or ask your "
-                           "community staff for help."), code="phone_taken", status=422, field="phone")
+    return ServiceError(
+        _l("This mobile number is already registered. Log in instead, or ask your community staff for help."),
+        code="phone_taken",
+        status=422,
+        field="phone",
+    )
 
 
 def phone_taken(session: Session, phone: str) -> bool:
     return session.scalar(select(User.id).where(User.phone == phone)) is not None
 
 
-def register(session: Session, *, phone: str, password: str, display_name: str,
-             real_name: str | None, community_id: int | None) -> User:
+def register(
+    session: Session,
+    *,
+    phone: str,
+    password: str,
+    display_name: str,
+    real_name: str | None,
+    community_id: int | None,
+) -> User:
     """Create a resident account in an open community (RESIDENT there via community_id)."""
     phone = normalize_phone(phone)
     display = _clean_name(display_name, field="display_name", required=True)
     real = _clean_name(real_name, field="real_name", required=False)
     community = session.get(Community, community_id) if community_id else None
     if community is None or not community.is_open:
-        raise ServiceError(_l("Choose your community from the list."), code="community_invalid",
-                           status=422, field="community")
+        raise ServiceError(
+            _l("Choose your community from the list."),
+            code="community_invalid",
+            status=422,
+            field="community",
+        )
     check_password_policy(password, phone=phone)
     if phone_taken(session, phone):
         raise _duplicate_phone()
-    user = User(phone=phone, password_hash=passwords.hash_password(password), display_name=display,
-                real_name=real, community_id=community.id)
+    user = User(
+        phone=phone,
+        password_hash=passwords.hash_password(password),
+        display_name=display,
+        real_name=real,
+        community_id=community.id,
+    )
     try:
         # A concurrent sign-up with the same number loses at the unique index here (on
         # PostgreSQL the INSERT waits for the other transaction, then fails), inside a
@@ -99,12 +132,19 @@ def register(session: Session, *, phone: str, password: str, display_name: str,
             session.flush()
     except IntegrityError:
         raise _duplicate_phone() from None
-    record(session, "signup", actor_id=user.id, community_id=community.id, target=("user", user.id),
-           phone=mask_phone(phone))
+    record(
+        session,
+        "signup",
+        actor_id=user.id,
+        community_id=community.id,
+        target=("user", user.id),
+        phone=mask_phone(phone),
+    )
     return user
 
 
 # --- log-in -----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class LoginResult:
@@ -112,8 +152,9 @@ class LoginResult:
     known_device: bool
 
 
-def authenticate(session: Session, *, phone: str, password: str, ip: str,
-                 device: Device | None = None) -> LoginResult:
+def authenticate(
+    session: Session, *, phone: str, password: str, ip: str, device: Device | None = None
+) -> LoginResult:
     """Check a phone and password, throttled per IP, per account and per device.
 
     Unknown numbers and wrong passwords get the same message and take the same time
@@ -127,8 +168,13 @@ def authenticate(session: Session, *, phone: str, password: str, ip: str,
     throttle = LoginThrottle(phone, ip, device, user.id if user else None)
     blocked = throttle.exhausted()
     if blocked:
-        record_refusal(session, "login.throttled", actor_id=user.id if user else None,
-                       phone=mask_phone(phone), budgets=blocked)
+        record_refusal(
+            session,
+            "login.throttled",
+            actor_id=user.id if user else None,
+            phone=mask_phone(phone),
+            budgets=blocked,
+        )
         raise Throttled(THROTTLED, code="throttled")
     if user is None:
         passwords.burn_time(password)
@@ -137,16 +183,22 @@ def authenticate(session: Session, *, phone: str, password: str, ip: str,
         ok = passwords.verify_password(user.password_hash, password) and user.is_active
     if not ok:
         throttle.failed()
-        record_refusal(session, "login.failed", actor_id=user.id if user else None,
-                       phone=mask_phone(phone), reason="no_account" if user is None else "bad_password")
+        record_refusal(
+            session,
+            "login.failed",
+            actor_id=user.id if user else None,
+            phone=mask_phone(phone),
+            reason="no_account" if user is None else "bad_password",
+        )
         raise ServiceError(BAD_CREDENTIALS, code="bad_credentials", status=401)
     assert user is not None
     throttle.succeeded()
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     user.last_login_at = utcnow()
-    record(session, "login", actor_id=user.id, community_id=user.community_id,
-           known_device=throttle.known_device)
+    record(
+        session, "login", actor_id=user.id, community_id=user.community_id, known_device=throttle.known_device
+    )
     return LoginResult(user=user, known_device=throttle.known_device)
 
 
@@ -155,6 +207,7 @@ def logged_out(session: Session, user: User) -> None:
 
 
 # --- password change --------------------------------------------------------------------
+
 
 def change_password(session: Session, user: User, *, current_password: str, new_password: str) -> None:
     """Set a new password and end every other session (``session_version`` + 1).
@@ -169,12 +222,20 @@ def change_password(session: Session, user: User, *, current_password: str, new_
     if not passwords.verify_password(user.password_hash, current_password or ""):
         spend_budget("password-change", limit, str(user.id))
         record_refusal(session, "password.change", actor_id=user.id, reason="bad_current_password")
-        raise ServiceError(_l("Your current password is not correct."), code="bad_current_password",
-                           status=422, field="current_password")
+        raise ServiceError(
+            _l("Your current password is not correct."),
+            code="bad_current_password",
+            status=422,
+            field="current_password",
+        )
     check_password_policy(new_password, phone=user.phone, field="new_password")
     if passwords.verify_password(user.password_hash, new_password):
-        raise ServiceError(_l("Choose a password different from your current one."),
-                           code="password_unchanged", status=422, field="new_password")
+        raise ServiceError(
+            _l("Choose a password different from your current one."),
+            code="password_unchanged",
+            status=422,
+            field="new_password",
+        )
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = utcnow()
     user.session_version = (user.session_version or 1) + 1
@@ -207,12 +268,17 @@ def roles_held(session: Session, user: User) -> list[RoleView]:
     if user.community is not None:
         out.append(RoleView(Role.RESIDENT, str(ROLE_LABELS[Role.RESIDENT]), user.community.name))
     assignments = session.scalars(
-        select(RoleAssignment).where(RoleAssignment.user_id == user.id)
-        .options(selectinload(RoleAssignment.community)).order_by(RoleAssignment.id)
+        select(RoleAssignment)
+        .where(RoleAssignment.user_id == user.id)
+        .options(selectinload(RoleAssignment.community))
+        .order_by(RoleAssignment.id)
     ).all()
     street_ids = {a.street_id for a in assignments if a.street_id is not None}
-    streets = {s.id: s.name for s in session.scalars(select(Street).where(Street.id.in_(street_ids)))} \
-        if street_ids else {}
+    streets = (
+        {s.id: s.name for s in session.scalars(select(Street).where(Street.id.in_(street_ids)))}
+        if street_ids
+        else {}
+    )
     for a in assignments:
         if a.role == Role.RESIDENT and a.community_id == user.community_id:
             continue

@@ -35,6 +35,7 @@ of their own between guesses). The check and the count are two storage operation
 burst of parallel requests can overshoot a budget by the number of requests in flight —
 bounded and acceptable for throttling; it is not a security boundary on its own.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -48,7 +49,7 @@ from portal.extensions import limiter
 
 DEVICE_COOKIE = "fufen_device"
 DEVICE_MAX_AGE = 180 * 24 * 3600
-DEVICE_MAX_ACCOUNTS = 5          # a family sharing one phone
+DEVICE_MAX_ACCOUNTS = 5  # a family sharing one phone
 DEFAULT_GLOBAL_LIMIT = "50 per hour"
 
 
@@ -118,7 +119,11 @@ def _budgets(phone: str, ip: str, device: Device | None, user_id: int | None) ->
     return [
         Budget(_limit("LOGIN_LIMIT_PER_IP"), ("login-ip", ip), "ip"),
         Budget(per_account, ("login-account-ip", phone, ip), "account_ip"),
-        Budget(_limit("LOGIN_LIMIT_PER_ACCOUNT_GLOBAL", DEFAULT_GLOBAL_LIMIT), ("login-account", phone), "account"),
+        Budget(
+            _limit("LOGIN_LIMIT_PER_ACCOUNT_GLOBAL", DEFAULT_GLOBAL_LIMIT),
+            ("login-account", phone),
+            "account",
+        ),
     ], False
 
 

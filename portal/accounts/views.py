@@ -3,6 +3,7 @@
 Thin views: form → service → redirect (PRG), or the form again with 4xx so the
 request's transaction rolls back.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
@@ -55,8 +56,11 @@ def signup() -> Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
             user = services.register(
-                db.session, phone=form.phone.data, password=form.password.data,
-                display_name=form.display_name.data, real_name=form.real_name.data,
+                db.session,
+                phone=form.phone.data,
+                password=form.password.data,
+                display_name=form.display_name.data,
+                real_name=form.real_name.data,
                 community_id=form.community.data,
             )
         except ServiceError as exc:
@@ -69,8 +73,7 @@ def signup() -> Response | tuple[str, int]:
 
 
 def _render_signup(form: SignupForm) -> str:
-    return render_template("accounts/signup.html", form=form,
-                           groups=services.open_communities(db.session))
+    return render_template("accounts/signup.html", form=form, groups=services.open_communities(db.session))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -81,8 +84,13 @@ def login() -> Response | tuple[str, int]:
     if form.validate_on_submit():
         device = throttle.read_device(request)
         try:
-            result = services.authenticate(db.session, phone=form.phone.data, password=form.password.data,
-                                           ip=request.remote_addr or "", device=device)
+            result = services.authenticate(
+                db.session,
+                phone=form.phone.data,
+                password=form.password.data,
+                ip=request.remote_addr or "",
+                device=device,
+            )
         except ServiceError as exc:
             form.form_errors.append(str(exc.message))
             return render_template("accounts/login.html", form=form), exc.status
@@ -108,8 +116,12 @@ def logout() -> Response:
 @login_required
 def me() -> str:
     user = current_user._get_current_object()
-    return render_template("accounts/me.html", user=user, masked_phone=mask_phone(user.phone),
-                           roles=services.roles_held(db.session, user))
+    return render_template(
+        "accounts/me.html",
+        user=user,
+        masked_phone=mask_phone(user.phone),
+        roles=services.roles_held(db.session, user),
+    )
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -119,8 +131,12 @@ def change_password() -> Response | tuple[str, int]:
     if form.validate_on_submit():
         user = current_user._get_current_object()
         try:
-            services.change_password(db.session, user, current_password=form.current_password.data,
-                                     new_password=form.new_password.data)
+            services.change_password(
+                db.session,
+                user,
+                current_password=form.current_password.data,
+                new_password=form.new_password.data,
+            )
         except ServiceError as exc:
             _attach(form, exc)
             return render_template("accounts/change_password.html", form=form), exc.status

@@ -1,4 +1,5 @@
 """集中活动: activities, sign-up with a waitlist, reminders, check-in/out with rotating codes."""
+
 from __future__ import annotations
 
 import click
@@ -9,8 +10,13 @@ activities_cli = AppGroup("activities", help="Activities (集中活动).")
 
 
 @activities_cli.command("remind")
-@click.option("--hours", default=24, show_default=True, type=click.IntRange(1, 168),
-              help="Remind people of activities starting within this many hours.")
+@click.option(
+    "--hours",
+    default=24,
+    show_default=True,
+    type=click.IntRange(1, 168),
+    help="Remind people of activities starting within this many hours.",
+)
 def remind_command(hours: int) -> None:
     """Notify confirmed participants of activities starting soon (once per person)."""
     from portal.activities.services import send_reminders

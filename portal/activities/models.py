@@ -6,11 +6,12 @@ Backstops in the database:
 * ``confirmed_count`` is kept by conditional UPDATEs and CHECKed ``<= capacity``, so even a
   bug in the service cannot overbook.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -55,7 +56,7 @@ class Activity(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id"), index=True)
     # The team running it, if any (its leaders may run the activity).
-    team_id: Mapped[Optional[int]] = mapped_column(ForeignKey("team.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"), index=True)
     title: Mapped[str] = mapped_column(String(120))
     description: Mapped[str] = mapped_column(Text, default="")
     place: Mapped[str] = mapped_column(String(200))
@@ -64,19 +65,21 @@ class Activity(Base):
     capacity: Mapped[int]
     signup_deadline: Mapped[dt.datetime]
     # NULL: the community's default points_per_hour; points_flat: a fixed amount instead.
-    points_per_hour: Mapped[Optional[int]]
-    points_flat: Mapped[Optional[int]]
-    status: Mapped[ActivityStatus] = mapped_column(value_enum(ActivityStatus), default=ActivityStatus.PUBLISHED)
+    points_per_hour: Mapped[int | None]
+    points_flat: Mapped[int | None]
+    status: Mapped[ActivityStatus] = mapped_column(
+        value_enum(ActivityStatus), default=ActivityStatus.PUBLISHED
+    )
     leader_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    reminder_sent_at: Mapped[Optional[dt.datetime]]
+    reminder_sent_at: Mapped[dt.datetime | None]
     # Confirmed sign-ups, maintained by conditional UPDATEs in the services.
     confirmed_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     # Per-activity secret of the rotating check-in codes (hex).
     code_secret: Mapped[str] = mapped_column(String(64))
-    cancelled_at: Mapped[Optional[dt.datetime]]
-    finished_at: Mapped[Optional[dt.datetime]]
+    cancelled_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
 
     community: Mapped[Community] = relationship()
     leader: Mapped[User] = relationship(foreign_keys=[leader_id])
@@ -89,15 +92,29 @@ class Activity(Base):
 class ActivitySignup(Base):
     __tablename__ = "activity_signup"
     __table_args__ = (
-        Index("uq_activity_signup_live", "activity_id", "user_id", unique=True,
-              sqlite_where=text("status IN ('confirmed', 'waitlisted')"),
-              postgresql_where=text("status IN ('confirmed', 'waitlisted')")),
-        Index("uq_activity_signup_waitlist_position", "activity_id", "waitlist_position", unique=True,
-              sqlite_where=text("status = 'waitlisted'"),
-              postgresql_where=text("status = 'waitlisted'")),
-        CheckConstraint("(status = 'waitlisted') = (waitlist_position IS NOT NULL)", name="waitlist_position"),
-        CheckConstraint("checked_out_at IS NULL OR (checked_in_at IS NOT NULL AND checked_out_at >= checked_in_at)",
-                        name="out_after_in"),
+        Index(
+            "uq_activity_signup_live",
+            "activity_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text("status IN ('confirmed', 'waitlisted')"),
+            postgresql_where=text("status IN ('confirmed', 'waitlisted')"),
+        ),
+        Index(
+            "uq_activity_signup_waitlist_position",
+            "activity_id",
+            "waitlist_position",
+            unique=True,
+            sqlite_where=text("status = 'waitlisted'"),
+            postgresql_where=text("status = 'waitlisted'"),
+        ),
+        CheckConstraint(
+            "(status = 'waitlisted') = (waitlist_position IS NOT NULL)", name="waitlist_position"
+        ),
+        CheckConstraint(
+            "checked_out_at IS NULL OR (checked_in_at IS NOT NULL AND checked_out_at >= checked_in_at)",
+            name="out_after_in",
+        ),
         CheckConstraint("wrong_codes >= 0", name="wrong_codes_nonneg"),
     )
 
@@ -106,15 +123,15 @@ class ActivitySignup(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id"), index=True)
     status: Mapped[SignupStatus] = mapped_column(value_enum(SignupStatus), default=SignupStatus.CONFIRMED)
-    waitlist_position: Mapped[Optional[int]]
+    waitlist_position: Mapped[int | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    cancelled_at: Mapped[Optional[dt.datetime]]
-    checked_in_at: Mapped[Optional[dt.datetime]]
-    checked_out_at: Mapped[Optional[dt.datetime]]
-    attendance: Mapped[Optional[Attendance]] = mapped_column(value_enum(Attendance))
-    marked_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    cancelled_at: Mapped[dt.datetime | None]
+    checked_in_at: Mapped[dt.datetime | None]
+    checked_out_at: Mapped[dt.datetime | None]
+    attendance: Mapped[Attendance | None] = mapped_column(value_enum(Attendance))
+    marked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     # The pending hour log made at check-out.
-    hour_log_id: Mapped[Optional[int]] = mapped_column(ForeignKey("hour_log.id"))
+    hour_log_id: Mapped[int | None] = mapped_column(ForeignKey("hour_log.id"))
     # Wrong check-in codes typed by this person for this activity (guessing throttle).
     wrong_codes: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 

@@ -7,6 +7,7 @@ lock from ``BEGIN IMMEDIATE``). A seat is then taken with a conditional
 ``UPDATE activity SET confirmed_count = confirmed_count + 1 WHERE confirmed_count < capacity``
 and the table CHECKs ``confirmed_count <= capacity`` as a last backstop.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from portal.accounts.models import User
-from portal.activities.models import Activity, ActivityStatus, ActivitySignup, Attendance, SignupStatus
+from portal.activities.models import Activity, ActivitySignup, ActivityStatus, Attendance, SignupStatus
 from portal.audit.services import record, record_refusal
 from portal.community.models import Community
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
@@ -41,6 +42,7 @@ def _now(now: dt.datetime | None) -> dt.datetime:
 
 
 # --- permissions ---------------------------------------------------------------------------
+
 
 def is_member(user: User, community_id: int) -> bool:
     """Lives in the community or holds a role there (resident, party member, staff…)."""
@@ -119,6 +121,7 @@ def activity_for_leader(session: Session, actor: User, activity_id: int, *, lock
 
 # --- create / edit / cancel ------------------------------------------------------------------
 
+
 @dataclass
 class ActivityData:
     title: str
@@ -134,8 +137,13 @@ class ActivityData:
     team_id: int | None = None
 
 
-def _validate(session: Session, community_id: int, data: ActivityData, now: dt.datetime,
-              existing: Activity | None = None) -> None:
+def _validate(
+    session: Session,
+    community_id: int,
+    data: ActivityData,
+    now: dt.datetime,
+    existing: Activity | None = None,
+) -> None:
     title, place = data.title.strip(), data.place.strip()
     if not title or len(title) > 120:
         raise ServiceError(_l("Enter a title of at most 120 characters."), code="bad_title", field="title")
@@ -153,76 +161,124 @@ def _validate(session: Session, community_id: int, data: ActivityData, now: dt.d
     if existing is None and data.starts_at <= now:
         raise ServiceError(_l("The start must be in the future."), code="in_past", field="starts_at")
     if data.signup_deadline > data.starts_at:
-        raise ServiceError(_l("Sign-up must close before the activity starts."), code="bad_deadline",
-                           field="signup_deadline")
+        raise ServiceError(
+            _l("Sign-up must close before the activity starts."), code="bad_deadline", field="signup_deadline"
+        )
     if not 1 <= data.capacity <= 10000:
         raise ServiceError(_l("Places must be between 1 and 10000."), code="bad_capacity", field="capacity")
     if existing is not None and data.capacity < existing.confirmed_count:
-        raise ServiceError(_l("%(n)d people are already confirmed; places cannot be fewer.",
-                              n=existing.confirmed_count), code="capacity_below_confirmed", field="capacity")
+        raise ServiceError(
+            _l("%(n)d people are already confirmed; places cannot be fewer.", n=existing.confirmed_count),
+            code="capacity_below_confirmed",
+            field="capacity",
+        )
     if data.points_per_hour is not None and data.points_flat is not None:
-        raise ServiceError(_l("Choose points per hour or a fixed amount, not both."), code="two_rules",
-                           field="points_flat")
+        raise ServiceError(
+            _l("Choose points per hour or a fixed amount, not both."), code="two_rules", field="points_flat"
+        )
     if data.points_per_hour is not None and not 0 <= data.points_per_hour <= 1000:
-        raise ServiceError(_l("Points per hour must be between 0 and 1000."), code="bad_points",
-                           field="points_per_hour")
+        raise ServiceError(
+            _l("Points per hour must be between 0 and 1000."), code="bad_points", field="points_per_hour"
+        )
     if data.points_flat is not None and not 0 <= data.points_flat <= 100000:
-        raise ServiceError(_l("The fixed amount must be between 0 and 100000."), code="bad_points",
-                           field="points_flat")
+        raise ServiceError(
+            _l("The fixed amount must be between 0 and 100000."), code="bad_points", field="points_flat"
+        )
     leader = session.get(User, data.leader_id)
     if leader is None or not is_member(leader, community_id):
-        raise ServiceError(_l("The leader must be a member of this community."), code="bad_leader",
-                           field="leader_id")
+        raise ServiceError(
+            _l("The leader must be a member of this community."), code="bad_leader", field="leader_id"
+        )
     if data.team_id is not None and not _team_in_community(session, data.team_id, community_id):
-        raise ServiceError(_l("This team does not belong to this community."), code="bad_team", field="team_id")
+        raise ServiceError(
+            _l("This team does not belong to this community."), code="bad_team", field="team_id"
+        )
 
 
-def create_activity(session: Session, actor: User, community_id: int, data: ActivityData, *,
-                    now: dt.datetime | None = None) -> Activity:
+def create_activity(
+    session: Session, actor: User, community_id: int, data: ActivityData, *, now: dt.datetime | None = None
+) -> Activity:
     now = _now(now)
     community = session.get(Community, community_id)
     if community is None:
         raise NotFound(_l("This community does not exist."), code="no_community")
     if not (is_staff(actor, community) or _is_team_leader(session, actor, data.team_id)):
-        raise Forbidden(_l("Only the community staff or a team leader can publish activities."), code="not_manager")
+        raise Forbidden(
+            _l("Only the community staff or a team leader can publish activities."), code="not_manager"
+        )
     _validate(session, community_id, data, now)
     activity = Activity(
-        community_id=community_id, team_id=data.team_id, title=data.title.strip(),
-        description=data.description.strip(), place=data.place.strip(), starts_at=data.starts_at,
-        ends_at=data.ends_at, capacity=data.capacity, signup_deadline=data.signup_deadline,
-        points_per_hour=data.points_per_hour, points_flat=data.points_flat, leader_id=data.leader_id,
-        created_by_id=actor.id, created_at=now, confirmed_count=0, code_secret=secrets.token_hex(32),
+        community_id=community_id,
+        team_id=data.team_id,
+        title=data.title.strip(),
+        description=data.description.strip(),
+        place=data.place.strip(),
+        starts_at=data.starts_at,
+        ends_at=data.ends_at,
+        capacity=data.capacity,
+        signup_deadline=data.signup_deadline,
+        points_per_hour=data.points_per_hour,
+        points_flat=data.points_flat,
+        leader_id=data.leader_id,
+        created_by_id=actor.id,
+        created_at=now,
+        confirmed_count=0,
+        code_secret=secrets.token_hex(32),
     )
     session.add(activity)
     session.flush()
-    record(session, "activity.create", actor_id=actor.id, community_id=community_id, target=("activity", activity.id))
+    record(
+        session,
+        "activity.create",
+        actor_id=actor.id,
+        community_id=community_id,
+        target=("activity", activity.id),
+    )
     return activity
 
 
-def update_activity(session: Session, actor: User, activity_id: int, data: ActivityData, *,
-                    now: dt.datetime | None = None) -> Activity:
+def update_activity(
+    session: Session, actor: User, activity_id: int, data: ActivityData, *, now: dt.datetime | None = None
+) -> Activity:
     now = _now(now)
     activity = activity_for_manager(session, actor, activity_id, lock=True)
     if activity.status != ActivityStatus.PUBLISHED:
         raise Conflict(_l("This activity was cancelled or has finished."), code="not_open")
-    if data.team_id != activity.team_id and not (is_staff(actor, activity.community)
-                                                  or _is_team_leader(session, actor, data.team_id)):
-        raise Forbidden(_l("Only the community staff or a team leader can publish activities."), code="not_manager")
+    if data.team_id != activity.team_id and not (
+        is_staff(actor, activity.community) or _is_team_leader(session, actor, data.team_id)
+    ):
+        raise Forbidden(
+            _l("Only the community staff or a team leader can publish activities."), code="not_manager"
+        )
     _validate(session, activity.community_id, data, now, existing=activity)
     for name in ("title", "place", "description"):
         setattr(activity, name, getattr(data, name).strip())
-    for name in ("starts_at", "ends_at", "capacity", "signup_deadline", "points_per_hour", "points_flat",
-                 "leader_id", "team_id"):
+    for name in (
+        "starts_at",
+        "ends_at",
+        "capacity",
+        "signup_deadline",
+        "points_per_hour",
+        "points_flat",
+        "leader_id",
+        "team_id",
+    ):
         setattr(activity, name, getattr(data, name))
     session.flush()
     _promote_waitlist(session, activity, now)
-    record(session, "activity.update", actor_id=actor.id, community_id=activity.community_id,
-           target=("activity", activity.id))
+    record(
+        session,
+        "activity.update",
+        actor_id=actor.id,
+        community_id=activity.community_id,
+        target=("activity", activity.id),
+    )
     return activity
 
 
-def cancel_activity(session: Session, actor: User, activity_id: int, reason: str = "", *,
-                    now: dt.datetime | None = None) -> Activity:
+def cancel_activity(
+    session: Session, actor: User, activity_id: int, reason: str = "", *, now: dt.datetime | None = None
+) -> Activity:
     now = _now(now)
     activity = activity_for_manager(session, actor, activity_id, lock=True)
     if activity.status != ActivityStatus.PUBLISHED:
@@ -232,29 +288,51 @@ def cancel_activity(session: Session, actor: User, activity_id: int, reason: str
     activity.status = ActivityStatus.CANCELLED
     activity.cancelled_at = now
     for signup in _live_signups(session, activity.id):
-        notify(session, signup.user_id, "activity.cancelled",
-               str(_l("Activity cancelled: %(title)s", title=activity.title)),
-               body=reason.strip()[:300], link=f"/activities/{activity.id}",
-               dedupe_key=f"activity:{activity.id}:cancelled:{signup.user_id}")
-    record(session, "activity.cancel", actor_id=actor.id, community_id=activity.community_id,
-           target=("activity", activity.id), reason=reason.strip()[:300])
+        notify(
+            session,
+            signup.user_id,
+            "activity.cancelled",
+            str(_l("Activity cancelled: %(title)s", title=activity.title)),
+            body=reason.strip()[:300],
+            link=f"/activities/{activity.id}",
+            dedupe_key=f"activity:{activity.id}:cancelled:{signup.user_id}",
+        )
+    record(
+        session,
+        "activity.cancel",
+        actor_id=actor.id,
+        community_id=activity.community_id,
+        target=("activity", activity.id),
+        reason=reason.strip()[:300],
+    )
     session.flush()
     return activity
 
 
 # --- sign-up, cancel, waitlist ----------------------------------------------------------------
 
+
 def _live_signups(session: Session, activity_id: int) -> list[ActivitySignup]:
-    return list(session.scalars(
-        select(ActivitySignup).where(ActivitySignup.activity_id == activity_id,
-                                     ActivitySignup.status.in_([SignupStatus.CONFIRMED, SignupStatus.WAITLISTED]))
-        .order_by(ActivitySignup.id)))
+    return list(
+        session.scalars(
+            select(ActivitySignup)
+            .where(
+                ActivitySignup.activity_id == activity_id,
+                ActivitySignup.status.in_([SignupStatus.CONFIRMED, SignupStatus.WAITLISTED]),
+            )
+            .order_by(ActivitySignup.id)
+        )
+    )
 
 
 def live_signup(session: Session, activity_id: int, user_id: int) -> ActivitySignup | None:
-    return session.scalar(select(ActivitySignup).where(
-        ActivitySignup.activity_id == activity_id, ActivitySignup.user_id == user_id,
-        ActivitySignup.status.in_([SignupStatus.CONFIRMED, SignupStatus.WAITLISTED])))
+    return session.scalar(
+        select(ActivitySignup).where(
+            ActivitySignup.activity_id == activity_id,
+            ActivitySignup.user_id == user_id,
+            ActivitySignup.status.in_([SignupStatus.CONFIRMED, SignupStatus.WAITLISTED]),
+        )
+    )
 
 
 def _take_seat(session: Session, activity: Activity) -> bool:
@@ -263,19 +341,25 @@ def _take_seat(session: Session, activity: Activity) -> bool:
         update(Activity)
         .where(Activity.id == activity.id, Activity.confirmed_count < Activity.capacity)
         .values(confirmed_count=Activity.confirmed_count + 1)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     session.refresh(activity, ["confirmed_count"])
     return result.rowcount == 1
 
 
 def _free_seat(session: Session, activity: Activity) -> None:
     session.execute(
-        update(Activity).where(Activity.id == activity.id, Activity.confirmed_count > 0)
-        .values(confirmed_count=Activity.confirmed_count - 1).execution_options(synchronize_session=False))
+        update(Activity)
+        .where(Activity.id == activity.id, Activity.confirmed_count > 0)
+        .values(confirmed_count=Activity.confirmed_count - 1)
+        .execution_options(synchronize_session=False)
+    )
     session.refresh(activity, ["confirmed_count"])
 
 
-def signup(session: Session, actor: User, activity_id: int, *, now: dt.datetime | None = None) -> ActivitySignup:
+def signup(
+    session: Session, actor: User, activity_id: int, *, now: dt.datetime | None = None
+) -> ActivitySignup:
     """Sign ``actor`` up: confirmed while places are left, otherwise on the waitlist."""
     now = _now(now)
     activity = get_activity(session, activity_id, lock=True)
@@ -289,13 +373,20 @@ def signup(session: Session, actor: User, activity_id: int, *, now: dt.datetime 
         raise Conflict(_l("Sign-up for this activity has closed."), code="deadline")
     if live_signup(session, activity.id, actor.id) is not None:
         raise Conflict(_l("You have already signed up for this activity."), code="duplicate")
-    row = ActivitySignup(activity_id=activity.id, user_id=actor.id, community_id=activity.community_id,
-                         created_at=now)
+    row = ActivitySignup(
+        activity_id=activity.id, user_id=actor.id, community_id=activity.community_id, created_at=now
+    )
     if _take_seat(session, activity):
         row.status = SignupStatus.CONFIRMED
     else:
-        last = session.scalar(select(func.max(ActivitySignup.waitlist_position))
-                              .where(ActivitySignup.activity_id == activity.id)) or 0
+        last = (
+            session.scalar(
+                select(func.max(ActivitySignup.waitlist_position)).where(
+                    ActivitySignup.activity_id == activity.id
+                )
+            )
+            or 0
+        )
         row.status = SignupStatus.WAITLISTED
         row.waitlist_position = last + 1
     session.add(row)
@@ -318,23 +409,34 @@ def _promote_waitlist(session: Session, activity: Activity, now: dt.datetime) ->
     if activity.status != ActivityStatus.PUBLISHED or activity.starts_at <= now:
         return promoted
     while activity.confirmed_count < activity.capacity:
-        head = session.scalar(select(ActivitySignup).where(
-            ActivitySignup.activity_id == activity.id, ActivitySignup.status == SignupStatus.WAITLISTED)
-            .order_by(ActivitySignup.waitlist_position).limit(1))
+        head = session.scalar(
+            select(ActivitySignup)
+            .where(
+                ActivitySignup.activity_id == activity.id, ActivitySignup.status == SignupStatus.WAITLISTED
+            )
+            .order_by(ActivitySignup.waitlist_position)
+            .limit(1)
+        )
         if head is None or not _take_seat(session, activity):
             break
         head.status = SignupStatus.CONFIRMED
         head.waitlist_position = None
         session.flush()
-        notify(session, head.user_id, "activity.promoted",
-               str(_l("A place opened up: you are now confirmed for %(title)s", title=activity.title)),
-               link=f"/activities/{activity.id}", dedupe_key=f"activity:{activity.id}:promoted:{head.id}")
+        notify(
+            session,
+            head.user_id,
+            "activity.promoted",
+            str(_l("A place opened up: you are now confirmed for %(title)s", title=activity.title)),
+            link=f"/activities/{activity.id}",
+            dedupe_key=f"activity:{activity.id}:promoted:{head.id}",
+        )
         promoted.append(head)
     return promoted
 
 
-def cancel_signup(session: Session, actor: User, activity_id: int, *,
-                  now: dt.datetime | None = None) -> list[ActivitySignup]:
+def cancel_signup(
+    session: Session, actor: User, activity_id: int, *, now: dt.datetime | None = None
+) -> list[ActivitySignup]:
     """Withdraw ``actor``'s sign-up; returns the people promoted from the waitlist."""
     now = _now(now)
     activity = get_activity(session, activity_id, lock=True)
@@ -342,7 +444,9 @@ def cancel_signup(session: Session, actor: User, activity_id: int, *,
     if row is None:
         raise Conflict(_l("You are not signed up for this activity."), code="not_signed_up")
     if activity.starts_at <= now or row.checked_in_at is not None:
-        raise Conflict(_l("The activity has started; your sign-up can no longer be cancelled."), code="started")
+        raise Conflict(
+            _l("The activity has started; your sign-up can no longer be cancelled."), code="started"
+        )
     was_confirmed = row.status == SignupStatus.CONFIRMED
     row.status = SignupStatus.CANCELLED
     row.waitlist_position = None
@@ -358,31 +462,55 @@ def waitlist_rank(session: Session, row: ActivitySignup) -> int | None:
     """1 for the head of the waitlist."""
     if row.status != SignupStatus.WAITLISTED or row.waitlist_position is None:
         return None
-    ahead = session.scalar(select(func.count()).select_from(ActivitySignup).where(
-        ActivitySignup.activity_id == row.activity_id, ActivitySignup.status == SignupStatus.WAITLISTED,
-        ActivitySignup.waitlist_position < row.waitlist_position)) or 0
+    ahead = (
+        session.scalar(
+            select(func.count())
+            .select_from(ActivitySignup)
+            .where(
+                ActivitySignup.activity_id == row.activity_id,
+                ActivitySignup.status == SignupStatus.WAITLISTED,
+                ActivitySignup.waitlist_position < row.waitlist_position,
+            )
+        )
+        or 0
+    )
     return int(ahead) + 1
 
 
 # --- reminders -------------------------------------------------------------------------------
 
+
 def send_reminders(session: Session, *, hours: int = 24, now: dt.datetime | None = None) -> int:
     """Remind confirmed participants of activities starting within ``hours``; once per person
     per activity (dedupe key). Returns how many new reminders were queued."""
     now = _now(now)
-    activities = session.scalars(select(Activity).where(
-        Activity.status == ActivityStatus.PUBLISHED, Activity.starts_at > now,
-        Activity.starts_at <= now + dt.timedelta(hours=hours)).order_by(Activity.starts_at))
+    activities = session.scalars(
+        select(Activity)
+        .where(
+            Activity.status == ActivityStatus.PUBLISHED,
+            Activity.starts_at > now,
+            Activity.starts_at <= now + dt.timedelta(hours=hours),
+        )
+        .order_by(Activity.starts_at)
+    )
     sent = 0
     for activity in activities:
-        rows = session.scalars(select(ActivitySignup).where(
-            ActivitySignup.activity_id == activity.id, ActivitySignup.status == SignupStatus.CONFIRMED))
+        rows = session.scalars(
+            select(ActivitySignup).where(
+                ActivitySignup.activity_id == activity.id, ActivitySignup.status == SignupStatus.CONFIRMED
+            )
+        )
         for row in rows:
             before = _notification_count(session, row.user_id)
-            notify(session, row.user_id, "activity.reminder",
-                   str(_l("Reminder: %(title)s starts soon", title=activity.title)),
-                   body=activity.place, link=f"/activities/{activity.id}",
-                   dedupe_key=f"activity:{activity.id}:remind:{row.user_id}")
+            notify(
+                session,
+                row.user_id,
+                "activity.reminder",
+                str(_l("Reminder: %(title)s starts soon", title=activity.title)),
+                body=activity.place,
+                link=f"/activities/{activity.id}",
+                dedupe_key=f"activity:{activity.id}:remind:{row.user_id}",
+            )
             sent += _notification_count(session, row.user_id) - before
         if activity.reminder_sent_at is None:
             activity.reminder_sent_at = now
@@ -393,18 +521,23 @@ def send_reminders(session: Session, *, hours: int = 24, now: dt.datetime | None
 def _notification_count(session: Session, user_id: int) -> int:
     from portal.notifications.models import Notification
 
-    return int(session.scalar(select(func.count()).select_from(Notification)
-                              .where(Notification.user_id == user_id)) or 0)
+    return int(
+        session.scalar(select(func.count()).select_from(Notification).where(Notification.user_id == user_id))
+        or 0
+    )
 
 
 # --- rotating codes ------------------------------------------------------------------------
+
 
 def _window(now: dt.datetime) -> int:
     return int(now.timestamp()) // CODE_WINDOW_SECONDS
 
 
 def code_for(activity: Activity, phase: str, window: int) -> str:
-    mac = hmac.new(bytes.fromhex(activity.code_secret), f"{activity.id}:{phase}:{window}".encode(), hashlib.sha256)
+    mac = hmac.new(
+        bytes.fromhex(activity.code_secret), f"{activity.id}:{phase}:{window}".encode(), hashlib.sha256
+    )
     return f"{int.from_bytes(mac.digest()[:8], 'big') % 1_000_000:06d}"
 
 
@@ -433,6 +566,7 @@ def phase_window(activity: Activity, phase: str) -> tuple[dt.datetime, dt.dateti
 
 # --- check-in / check-out --------------------------------------------------------------------
 
+
 @dataclass
 class CheckResult:
     signup: ActivitySignup
@@ -440,10 +574,17 @@ class CheckResult:
     hours_error: str | None = None
 
 
-def _refuse(session: Session, actor: User, activity: Activity, code: str, message: Any,
-            status: int = 400) -> ServiceError:
-    record_refusal(session, "activity.check", actor_id=actor.id, community_id=activity.community_id,
-                   target=("activity", activity.id), code=code)
+def _refuse(
+    session: Session, actor: User, activity: Activity, code: str, message: Any, status: int = 400
+) -> ServiceError:
+    record_refusal(
+        session,
+        "activity.check",
+        actor_id=actor.id,
+        community_id=activity.community_id,
+        target=("activity", activity.id),
+        code=code,
+    )
     exc = ServiceError(message, code=code, status=status)
     return exc
 
@@ -453,8 +594,12 @@ def _count_wrong_code(session: Session, signup_id: int) -> None:
     from flask import has_request_context
 
     def bump(s: Session) -> None:
-        s.execute(update(ActivitySignup).where(ActivitySignup.id == signup_id)
-                  .values(wrong_codes=ActivitySignup.wrong_codes + 1).execution_options(synchronize_session=False))
+        s.execute(
+            update(ActivitySignup)
+            .where(ActivitySignup.id == signup_id)
+            .values(wrong_codes=ActivitySignup.wrong_codes + 1)
+            .execution_options(synchronize_session=False)
+        )
 
     if has_request_context():
         from portal.extensions import db
@@ -464,28 +609,50 @@ def _count_wrong_code(session: Session, signup_id: int) -> None:
         bump(session)
 
 
-def check(session: Session, actor: User, activity_id: int, phase: str, code: str, *,
-          now: dt.datetime | None = None) -> CheckResult:
+def check(
+    session: Session, actor: User, activity_id: int, phase: str, code: str, *, now: dt.datetime | None = None
+) -> CheckResult:
     """Check ``actor`` in or out of an activity with the code shown by the leader."""
     now = _now(now)
     if phase not in PHASES:
         raise ServiceError(_l("Unknown step."), code="bad_phase")
     activity = get_activity(session, activity_id, lock=True)
-    row = session.scalar(select(ActivitySignup).where(
-        ActivitySignup.activity_id == activity.id, ActivitySignup.user_id == actor.id,
-        ActivitySignup.status == SignupStatus.CONFIRMED).with_for_update())
+    row = session.scalar(
+        select(ActivitySignup)
+        .where(
+            ActivitySignup.activity_id == activity.id,
+            ActivitySignup.user_id == actor.id,
+            ActivitySignup.status == SignupStatus.CONFIRMED,
+        )
+        .with_for_update()
+    )
     if row is None:
-        raise _refuse(session, actor, activity, "not_signed_up",
-                      _l("Only people confirmed for this activity can check in."), 403)
+        raise _refuse(
+            session,
+            actor,
+            activity,
+            "not_signed_up",
+            _l("Only people confirmed for this activity can check in."),
+            403,
+        )
     if activity.status == ActivityStatus.CANCELLED:
         raise _refuse(session, actor, activity, "cancelled", _l("This activity was cancelled."), 409)
     if row.wrong_codes >= MAX_WRONG_CODES:
-        raise _refuse(session, actor, activity, "too_many_codes",
-                      _l("Too many wrong codes. Please ask the activity leader to mark you present."), 429)
+        raise _refuse(
+            session,
+            actor,
+            activity,
+            "too_many_codes",
+            _l("Too many wrong codes. Please ask the activity leader to mark you present."),
+            429,
+        )
     opens, closes = phase_window(activity, phase)
     if activity.status == ActivityStatus.FINISHED or not opens <= now <= closes:
-        message = (_l("Check-in is open from 30 minutes before the start until the end.") if phase == "in"
-                   else _l("Check-out is open from the start until one hour after the end."))
+        message = (
+            _l("Check-in is open from 30 minutes before the start until the end.")
+            if phase == "in"
+            else _l("Check-out is open from the start until one hour after the end.")
+        )
         raise _refuse(session, actor, activity, "closed", message, 409)
     if phase == "in" and row.checked_in_at is not None:
         raise _refuse(session, actor, activity, "already_in", _l("You have already checked in."), 409)
@@ -496,13 +663,24 @@ def check(session: Session, actor: User, activity_id: int, phase: str, code: str
             raise _refuse(session, actor, activity, "already_out", _l("You have already checked out."), 409)
     if not code_is_valid(activity, phase, code, now):
         _count_wrong_code(session, row.id)
-        raise _refuse(session, actor, activity, "wrong_code",
-                      _l("This code is wrong or has expired. Enter the code shown now."), 400)
+        raise _refuse(
+            session,
+            actor,
+            activity,
+            "wrong_code",
+            _l("This code is wrong or has expired. Enter the code shown now."),
+            400,
+        )
     if phase == "in":
         row.checked_in_at = now
         session.flush()
-        record(session, "activity.check_in", actor_id=actor.id, community_id=activity.community_id,
-               target=("activity", activity.id))
+        record(
+            session,
+            "activity.check_in",
+            actor_id=actor.id,
+            community_id=activity.community_id,
+            target=("activity", activity.id),
+        )
         return CheckResult(row)
     row.checked_out_at = now
     row.attendance = Attendance.PRESENT
@@ -514,13 +692,20 @@ def check(session: Session, actor: User, activity_id: int, phase: str, code: str
     except ServiceError as exc:
         # The check-out stands; the leader or staff can sort the hours out later.
         result.hours_error = str(exc.message)
-    record(session, "activity.check_out", actor_id=actor.id, community_id=activity.community_id,
-           target=("activity", activity.id), minutes=result.minutes)
+    record(
+        session,
+        "activity.check_out",
+        actor_id=actor.id,
+        community_id=activity.community_id,
+        target=("activity", activity.id),
+        minutes=result.minutes,
+    )
     return result
 
 
-def credited_minutes(session: Session, activity: Activity, started: dt.datetime, ended: dt.datetime) -> tuple[
-        dt.datetime, int]:
+def credited_minutes(
+    session: Session, activity: Activity, started: dt.datetime, ended: dt.datetime
+) -> tuple[dt.datetime, int]:
     """Clamp to the activity's times and round down to the community's rounding."""
     from portal.settings.services import get_settings
 
@@ -531,8 +716,9 @@ def credited_minutes(session: Session, activity: Activity, started: dt.datetime,
     return start, minutes - minutes % rounding
 
 
-def _record_hours(session: Session, activity: Activity, row: ActivitySignup, reported_by: User,
-                  now: dt.datetime) -> int:
+def _record_hours(
+    session: Session, activity: Activity, row: ActivitySignup, reported_by: User, now: dt.datetime
+) -> int:
     assert row.checked_in_at is not None and row.checked_out_at is not None
     start, minutes = credited_minutes(session, activity, row.checked_in_at, row.checked_out_at)
     if minutes <= 0:
@@ -540,16 +726,26 @@ def _record_hours(session: Session, activity: Activity, row: ActivitySignup, rep
     from portal.hours.services import record_hours
 
     log = record_hours(
-        session, user_id=row.user_id, community_id=activity.community_id, source="activity",
-        source_id=activity.id, started_at=start, ended_at=start + dt.timedelta(minutes=minutes),
-        description=activity.title, reported_by=reported_by,
-        points_per_hour=activity.points_per_hour, points_flat=activity.points_flat, now=now)
+        session,
+        user_id=row.user_id,
+        community_id=activity.community_id,
+        source="activity",
+        source_id=activity.id,
+        started_at=start,
+        ended_at=start + dt.timedelta(minutes=minutes),
+        description=activity.title,
+        reported_by=reported_by,
+        points_per_hour=activity.points_per_hour,
+        points_flat=activity.points_flat,
+        now=now,
+    )
     row.hour_log_id = log.id
     session.flush()
     return minutes
 
 
 # --- leader: attendance and finishing ----------------------------------------------------------
+
 
 def _signup_of(session: Session, activity: Activity, signup_id: int) -> ActivitySignup:
     row = session.get(ActivitySignup, signup_id)
@@ -560,8 +756,16 @@ def _signup_of(session: Session, activity: Activity, signup_id: int) -> Activity
     return row
 
 
-def mark_present(session: Session, actor: User, activity_id: int, signup_id: int, started_at: dt.datetime,
-                 ended_at: dt.datetime, *, now: dt.datetime | None = None) -> int:
+def mark_present(
+    session: Session,
+    actor: User,
+    activity_id: int,
+    signup_id: int,
+    started_at: dt.datetime,
+    ended_at: dt.datetime,
+    *,
+    now: dt.datetime | None = None,
+) -> int:
     """The leader records attendance for someone without a phone; returns the credited minutes."""
     now = _now(now)
     activity = activity_for_leader(session, actor, activity_id, lock=True)
@@ -586,13 +790,20 @@ def mark_present(session: Session, actor: User, activity_id: int, signup_id: int
     row.marked_by_id = actor.id
     session.flush()
     minutes = _record_hours(session, activity, row, actor, now)
-    record(session, "activity.mark_present", actor_id=actor.id, community_id=activity.community_id,
-           target=("activity_signup", row.id), minutes=minutes)
+    record(
+        session,
+        "activity.mark_present",
+        actor_id=actor.id,
+        community_id=activity.community_id,
+        target=("activity_signup", row.id),
+        minutes=minutes,
+    )
     return minutes
 
 
-def mark_no_show(session: Session, actor: User, activity_id: int, signup_id: int, *,
-                 now: dt.datetime | None = None) -> ActivitySignup:
+def mark_no_show(
+    session: Session, actor: User, activity_id: int, signup_id: int, *, now: dt.datetime | None = None
+) -> ActivitySignup:
     now = _now(now)
     activity = activity_for_leader(session, actor, activity_id, lock=True)
     if activity.starts_at > now:
@@ -603,12 +814,19 @@ def mark_no_show(session: Session, actor: User, activity_id: int, signup_id: int
     row.attendance = Attendance.NO_SHOW
     row.marked_by_id = actor.id
     session.flush()
-    record(session, "activity.mark_no_show", actor_id=actor.id, community_id=activity.community_id,
-           target=("activity_signup", row.id))
+    record(
+        session,
+        "activity.mark_no_show",
+        actor_id=actor.id,
+        community_id=activity.community_id,
+        target=("activity_signup", row.id),
+    )
     return row
 
 
-def finish_activity(session: Session, actor: User, activity_id: int, *, now: dt.datetime | None = None) -> int:
+def finish_activity(
+    session: Session, actor: User, activity_id: int, *, now: dt.datetime | None = None
+) -> int:
     """Close the activity: everyone confirmed who never checked in is a no-show. Returns
     the number of no-shows recorded."""
     now = _now(now)
@@ -617,9 +835,14 @@ def finish_activity(session: Session, actor: User, activity_id: int, *, now: dt.
         raise Conflict(_l("This activity was cancelled or has finished."), code="not_open")
     if activity.starts_at > now:
         raise Conflict(_l("The activity has not started yet."), code="not_started")
-    rows = session.scalars(select(ActivitySignup).where(
-        ActivitySignup.activity_id == activity.id, ActivitySignup.status == SignupStatus.CONFIRMED,
-        ActivitySignup.checked_in_at.is_(None), ActivitySignup.attendance.is_(None)))
+    rows = session.scalars(
+        select(ActivitySignup).where(
+            ActivitySignup.activity_id == activity.id,
+            ActivitySignup.status == SignupStatus.CONFIRMED,
+            ActivitySignup.checked_in_at.is_(None),
+            ActivitySignup.attendance.is_(None),
+        )
+    )
     count = 0
     for row in rows:
         row.attendance = Attendance.NO_SHOW
@@ -628,12 +851,19 @@ def finish_activity(session: Session, actor: User, activity_id: int, *, now: dt.
     activity.status = ActivityStatus.FINISHED
     activity.finished_at = now
     session.flush()
-    record(session, "activity.finish", actor_id=actor.id, community_id=activity.community_id,
-           target=("activity", activity.id), no_shows=count)
+    record(
+        session,
+        "activity.finish",
+        actor_id=actor.id,
+        community_id=activity.community_id,
+        target=("activity", activity.id),
+        no_shows=count,
+    )
     return count
 
 
 # --- queries ----------------------------------------------------------------------------------
+
 
 def member_community_ids(user: User) -> set[int]:
     ids = {r.community_id for r in user.roles if r.community_id is not None}
@@ -647,23 +877,41 @@ def upcoming(session: Session, user: User, *, now: dt.datetime | None = None) ->
     ids = member_community_ids(user)
     if not ids:
         return []
-    return list(session.scalars(select(Activity).where(
-        Activity.community_id.in_(ids), Activity.status == ActivityStatus.PUBLISHED, Activity.ends_at > now)
-        .order_by(Activity.starts_at).limit(200)))
+    return list(
+        session.scalars(
+            select(Activity)
+            .where(
+                Activity.community_id.in_(ids),
+                Activity.status == ActivityStatus.PUBLISHED,
+                Activity.ends_at > now,
+            )
+            .order_by(Activity.starts_at)
+            .limit(200)
+        )
+    )
 
 
-def my_signups(session: Session, user_id: int, activity_ids: list[int] | None = None) -> dict[int, ActivitySignup]:
-    q = select(ActivitySignup).where(ActivitySignup.user_id == user_id,
-                                     ActivitySignup.status != SignupStatus.CANCELLED)
+def my_signups(
+    session: Session, user_id: int, activity_ids: list[int] | None = None
+) -> dict[int, ActivitySignup]:
+    q = select(ActivitySignup).where(
+        ActivitySignup.user_id == user_id, ActivitySignup.status != SignupStatus.CANCELLED
+    )
     if activity_ids is not None:
         q = q.where(ActivitySignup.activity_id.in_(activity_ids))
     return {s.activity_id: s for s in session.scalars(q)}
 
 
 def my_activities(session: Session, user_id: int) -> list[ActivitySignup]:
-    return list(session.scalars(
-        select(ActivitySignup).join(Activity).where(ActivitySignup.user_id == user_id)
-        .order_by(Activity.starts_at.desc()).limit(200)))
+    return list(
+        session.scalars(
+            select(ActivitySignup)
+            .join(Activity)
+            .where(ActivitySignup.user_id == user_id)
+            .order_by(Activity.starts_at.desc())
+            .limit(200)
+        )
+    )
 
 
 def managed(session: Session, user: User, *, now: dt.datetime | None = None) -> list[Activity]:
@@ -671,13 +919,19 @@ def managed(session: Session, user: User, *, now: dt.datetime | None = None) -> 
     from portal.community.services import staff_communities
 
     ids = {c.id for c in staff_communities(session, user)}
-    q = select(Activity).where((Activity.leader_id == user.id) | (Activity.community_id.in_(ids))
-                               | (Activity.created_by_id == user.id))
+    q = select(Activity).where(
+        (Activity.leader_id == user.id)
+        | (Activity.community_id.in_(ids))
+        | (Activity.created_by_id == user.id)
+    )
     return list(session.scalars(q.order_by(Activity.starts_at.desc()).limit(200)))
 
 
 def participants(session: Session, activity: Activity) -> list[ActivitySignup]:
-    return list(session.scalars(
-        select(ActivitySignup).where(ActivitySignup.activity_id == activity.id,
-                                     ActivitySignup.status != SignupStatus.CANCELLED)
-        .order_by(ActivitySignup.status, ActivitySignup.waitlist_position, ActivitySignup.id)))
+    return list(
+        session.scalars(
+            select(ActivitySignup)
+            .where(ActivitySignup.activity_id == activity.id, ActivitySignup.status != SignupStatus.CANCELLED)
+            .order_by(ActivitySignup.status, ActivitySignup.waitlist_position, ActivitySignup.id)
+        )
+    )

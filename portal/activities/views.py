@@ -1,6 +1,7 @@
 """Activity pages (phone-first). Thin views: parse the form, call one service, render or
 redirect. Refusals: authorisation → audited 403 (``deny``); unknown id → 404; a rule →
 flash + the page again with the 4xx status, so the request's transaction rolls back."""
+
 from __future__ import annotations
 
 import base64
@@ -54,7 +55,7 @@ def _to_utc(value: dt.datetime | None) -> dt.datetime | None:
     """A datetime-local form value (wall clock in the community's zone) → aware UTC."""
     if value is None:
         return None
-    return value.replace(tzinfo=_tz()).astimezone(dt.timezone.utc)
+    return value.replace(tzinfo=_tz()).astimezone(dt.UTC)
 
 
 def _to_local(value: dt.datetime) -> dt.datetime:
@@ -71,8 +72,13 @@ def _first_error(form: Any) -> str:
 def label(value: Any) -> str:
     key = getattr(value, "value", value)
     labels = {
-        "confirmed": _("Confirmed"), "waitlisted": _("On the waitlist"), "cancelled": _("Cancelled"),
-        "published": _("Open"), "finished": _("Finished"), "present": _("Present"), "no_show": _("No-show"),
+        "confirmed": _("Confirmed"),
+        "waitlisted": _("On the waitlist"),
+        "cancelled": _("Cancelled"),
+        "published": _("Open"),
+        "finished": _("Finished"),
+        "present": _("Present"),
+        "no_show": _("No-show"),
     }
     return labels.get(str(key), str(key))
 
@@ -83,6 +89,7 @@ def _helpers() -> dict[str, Any]:
 
 
 # --- members ---------------------------------------------------------------------------------
+
 
 @bp.get("/")
 @login_required
@@ -98,8 +105,12 @@ def index() -> str:
 @login_required
 def mine() -> str:
     actor = _actor()
-    return render_template("activities/mine.html", signups=svc.my_activities(db.session, actor.id),
-                           managed=svc.managed(db.session, actor), now=utcnow())
+    return render_template(
+        "activities/mine.html",
+        signups=svc.my_activities(db.session, actor.id),
+        managed=svc.managed(db.session, actor),
+        now=utcnow(),
+    )
 
 
 def _load_for_member(activity_id: int) -> Activity:
@@ -114,13 +125,22 @@ def _render_detail(activity: Activity, status: int = 200) -> tuple[str, int]:
     row = svc.live_signup(db.session, activity.id, actor.id)
     now = utcnow()
     return render_template(
-        "activities/detail.html", activity=activity, signup=row,
+        "activities/detail.html",
+        activity=activity,
+        signup=row,
         rank=svc.waitlist_rank(db.session, row) if row else None,
-        can_manage=svc.can_manage(db.session, actor, activity), can_run=svc.can_run(db.session, actor, activity),
-        signup_open=(activity.status == ActivityStatus.PUBLISHED and now < activity.signup_deadline
-                     and now < activity.starts_at),
-        started=activity.starts_at <= now, form=ActionForm(), check_form=CheckForm(),
-        ActivityStatus=ActivityStatus, SignupStatus=SignupStatus,
+        can_manage=svc.can_manage(db.session, actor, activity),
+        can_run=svc.can_run(db.session, actor, activity),
+        signup_open=(
+            activity.status == ActivityStatus.PUBLISHED
+            and now < activity.signup_deadline
+            and now < activity.starts_at
+        ),
+        started=activity.starts_at <= now,
+        form=ActionForm(),
+        check_form=CheckForm(),
+        ActivityStatus=ActivityStatus,
+        SignupStatus=SignupStatus,
     ), status
 
 
@@ -171,6 +191,7 @@ def withdraw(activity_id: int) -> Response | tuple[str, int]:
 
 # --- check-in by the volunteer ---------------------------------------------------------------
 
+
 def _render_check(activity: Activity, form: CheckForm, status: int = 200) -> tuple[str, int]:
     return render_template("activities/check.html", activity=activity, form=form), status
 
@@ -207,15 +228,20 @@ def check_post(activity_id: int) -> Response | tuple[str, int]:
     if form.phase.data == "in":
         flash(_("You are checked in. Remember to check out when you leave."), "success")
     elif result.hours_error:
-        flash(_("You are checked out. Your hours were not recorded: %(reason)s", reason=result.hours_error),
-              "warning")
+        flash(
+            _("You are checked out. Your hours were not recorded: %(reason)s", reason=result.hours_error),
+            "warning",
+        )
     else:
-        flash(_("You are checked out. %(minutes)d minutes were sent for approval.", minutes=result.minutes),
-              "success")
+        flash(
+            _("You are checked out. %(minutes)d minutes were sent for approval.", minutes=result.minutes),
+            "success",
+        )
     return redirect(url_for("activities.detail", activity_id=activity_id))
 
 
 # --- staff and leaders ------------------------------------------------------------------------
+
 
 def _publish_communities(actor: User) -> list[Community]:
     from portal.community.services import staff_communities
@@ -226,8 +252,12 @@ def _publish_communities(actor: User) -> list[Community]:
 def _leader_choices(community_id: int) -> list[tuple[int, str]]:
     from portal.accounts.masking import mask_phone
 
-    users = db.session.scalars(select(User).where(User.community_id == community_id, User.is_active.is_(True))
-                               .order_by(User.display_name).limit(500))
+    users = db.session.scalars(
+        select(User)
+        .where(User.community_id == community_id, User.is_active.is_(True))
+        .order_by(User.display_name)
+        .limit(500)
+    )
     return [(u.id, f"{u.display_name} {mask_phone(u.phone)}") for u in users]
 
 
@@ -252,15 +282,23 @@ def _data(form: ActivityForm) -> svc.ActivityData:
     if rule in ("per_hour", "flat") and value is None:
         raise ServiceError(_("Enter the number of points."), code="no_points", field="points_value")
     return svc.ActivityData(
-        title=form.title.data or "", place=form.place.data or "", description=form.description.data or "",
-        starts_at=_to_utc(form.starts_at.data), ends_at=_to_utc(form.ends_at.data),  # type: ignore[arg-type]
-        signup_deadline=_to_utc(form.signup_deadline.data), capacity=form.capacity.data,  # type: ignore[arg-type]
-        leader_id=form.leader_id.data, team_id=form.team_id.data or None,
-        points_per_hour=value if rule == "per_hour" else None, points_flat=value if rule == "flat" else None)
+        title=form.title.data or "",
+        place=form.place.data or "",
+        description=form.description.data or "",
+        starts_at=_to_utc(form.starts_at.data),
+        ends_at=_to_utc(form.ends_at.data),  # type: ignore[arg-type]
+        signup_deadline=_to_utc(form.signup_deadline.data),
+        capacity=form.capacity.data,  # type: ignore[arg-type]
+        leader_id=form.leader_id.data,
+        team_id=form.team_id.data or None,
+        points_per_hour=value if rule == "per_hour" else None,
+        points_flat=value if rule == "flat" else None,
+    )
 
 
-def _render_form(form: ActivityForm, community: Community, activity: Activity | None,
-                 status: int = 200) -> tuple[str, int]:
+def _render_form(
+    form: ActivityForm, community: Community, activity: Activity | None, status: int = 200
+) -> tuple[str, int]:
     return render_template("activities/form.html", form=form, community=community, activity=activity), status
 
 
@@ -365,10 +403,17 @@ def cancel(activity_id: int) -> Response | tuple[str, int]:
 def _render_participants(activity: Activity, status: int = 200) -> tuple[str, int]:
     actor = _actor()
     return render_template(
-        "activities/participants.html", activity=activity, rows=svc.participants(db.session, activity),
-        can_manage=svc.can_manage(db.session, actor, activity), mark_form=MarkForm(), form=ActionForm(),
-        cancel_form=CancelActivityForm(), SignupStatus=SignupStatus, Attendance=Attendance,
-        ActivityStatus=ActivityStatus, started=activity.starts_at <= utcnow(),
+        "activities/participants.html",
+        activity=activity,
+        rows=svc.participants(db.session, activity),
+        can_manage=svc.can_manage(db.session, actor, activity),
+        mark_form=MarkForm(),
+        form=ActionForm(),
+        cancel_form=CancelActivityForm(),
+        SignupStatus=SignupStatus,
+        Attendance=Attendance,
+        ActivityStatus=ActivityStatus,
+        started=activity.starts_at <= utcnow(),
     ), status
 
 
@@ -392,9 +437,17 @@ def mark(activity_id: int, signup_id: int) -> Response | tuple[str, int]:
         else:
             if form.started_at.data is None or form.ended_at.data is None:
                 raise ServiceError(_("Enter when the person arrived and left."), code="no_times")
-            minutes = svc.mark_present(db.session, _actor(), activity_id, signup_id,
-                                       _to_utc(form.started_at.data), _to_utc(form.ended_at.data))  # type: ignore[arg-type]
-            flash(_("Marked present; %(minutes)d minutes were sent for approval.", minutes=minutes), "success")
+            minutes = svc.mark_present(
+                db.session,
+                _actor(),
+                activity_id,
+                signup_id,
+                _to_utc(form.started_at.data),
+                _to_utc(form.ended_at.data),
+            )  # type: ignore[arg-type]
+            flash(
+                _("Marked present; %(minutes)d minutes were sent for approval.", minutes=minutes), "success"
+            )
     except (Forbidden, NotFound) as exc:
         _refuse(exc, "activity.mark")
     except ServiceError as exc:
@@ -444,7 +497,13 @@ def screen(activity_id: int) -> tuple[str, int]:
     url = url_for("activities.check", activity_id=activity.id, code=code, phase=phase, _external=True)
     opens, closes = svc.phase_window(activity, phase)
     return render_template(
-        "activities/screen.html", activity=activity, phase=phase, code=code, qr=_qr_data_uri(url),
-        refresh=svc.seconds_left(now) + 1, is_open=activity.status == ActivityStatus.PUBLISHED and opens <= now <= closes,
-        opens=opens, closes=closes,
+        "activities/screen.html",
+        activity=activity,
+        phase=phase,
+        code=code,
+        qr=_qr_data_uri(url),
+        refresh=svc.seconds_left(now) + 1,
+        is_open=activity.status == ActivityStatus.PUBLISHED and opens <= now <= closes,
+        opens=opens,
+        closes=closes,
     ), 200

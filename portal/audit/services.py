@@ -3,6 +3,7 @@
 ``record`` adds the event to the request's session (it commits with the request).
 ``record_refusal`` must survive the rollback that a refused request gets.
 """
+
 from __future__ import annotations
 
 from typing import Any

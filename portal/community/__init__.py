@@ -1,5 +1,6 @@
 """Places (street → community → grid → building), roles in them, partner units and
 party members' 报到."""
+
 from flask import Flask
 
 

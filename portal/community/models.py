@@ -1,10 +1,11 @@
 """Places and organisations: street (街道) → community (社区) → grid (网格) → building (楼栋),
 partner units (共建单位) registered under a street, and party members' 报到 reports."""
+
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -68,8 +69,8 @@ class Building(Base):
 
 
 class OrgKind(str, enum.Enum):
-    PARTNER = "partner"      # 共建单位: agency, company, school
-    MERCHANT = "merchant"    # 合作商户: redeems 福分 vouchers
+    PARTNER = "partner"  # 共建单位: agency, company, school
+    MERCHANT = "merchant"  # 合作商户: redeems 福分 vouchers
 
 
 class Organisation(Base):
@@ -81,14 +82,14 @@ class Organisation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     street_id: Mapped[int] = mapped_column(ForeignKey("street.id"), index=True)
     # Merchants serve one community; partner units may serve the whole street (NULL).
-    community_id: Mapped[Optional[int]] = mapped_column(ForeignKey("community.id"), index=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"), index=True)
     kind: Mapped[OrgKind] = mapped_column(value_enum(OrgKind))
     name: Mapped[str] = mapped_column(String(120))
     contact_name: Mapped[str] = mapped_column(String(40), default="")
     contact_phone: Mapped[str] = mapped_column(String(20), default="")
     address: Mapped[str] = mapped_column(String(200), default="")
     description: Mapped[str] = mapped_column(Text, default="")
-    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     street: Mapped[Street] = relationship()
@@ -126,13 +127,10 @@ class PartyReport(Base):
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id"), index=True)
     work_unit: Mapped[str] = mapped_column(String(120))
     party_org: Mapped[str] = mapped_column(String(120))
-    status: Mapped[ReportStatus] = mapped_column(
-        value_enum(ReportStatus),
-        default=ReportStatus.PENDING
-    )
+    status: Mapped[ReportStatus] = mapped_column(value_enum(ReportStatus), default=ReportStatus.PENDING)
     submitted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    reviewed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
-    reviewed_at: Mapped[Optional[dt.datetime]]
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    reviewed_at: Mapped[dt.datetime | None]
     review_note: Mapped[str] = mapped_column(String(200), default="")
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])

@@ -5,6 +5,7 @@ form goes through a service that checks role *and* community; a refusal is audit
 ``portal.security.deny`` (403), an unknown id is a 404, a rule refusal re-renders the
 page with the message and a 4xx status (so the request's transaction rolls back).
 """
+
 from __future__ import annotations
 
 from typing import Any, NoReturn
@@ -14,6 +15,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from portal.accounts.masking import mask_phone
 from portal.accounts.models import Role, User
 from portal.community import services as svc
 from portal.community.forms import (
@@ -28,7 +30,6 @@ from portal.community.forms import (
 from portal.community.models import Community, OrgKind, ReportStatus
 from portal.errors import Forbidden, NotFound, ServiceError
 from portal.extensions import db
-from portal.accounts.masking import mask_phone
 from portal.security import deny
 
 bp = Blueprint("community", __name__)
@@ -68,6 +69,7 @@ def _page_arg() -> int:
 
 # --- members ---------------------------------------------------------------------------
 
+
 @bp.get("/community/")
 @login_required
 def home() -> str:
@@ -101,13 +103,15 @@ def show(community_id: int) -> str:
 
 # --- 报到 --------------------------------------------------------------------------------
 
+
 def _report_form(actor: User) -> ReportForm:
     form = ReportForm()
     if actor.community_id is not None and actor.community is not None:
         form.community_id.choices = [(actor.community.id, actor.community.name)]
     else:
-        form.community_id.choices = [(c.id, f"{c.street.name} · {c.name}")
-                                     for c in svc.open_communities(db.session)]
+        form.community_id.choices = [
+            (c.id, f"{c.street.name} · {c.name}") for c in svc.open_communities(db.session)
+        ]
     return form
 
 
@@ -168,8 +172,13 @@ def withdraw_report(report_id: int) -> Response | tuple[str, int]:
 
 # --- staff area: places ----------------------------------------------------------------
 
-def _render_manage(community: Community, status: int = 200, grid_form: NameForm | None = None,
-                   building_form: BuildingForm | None = None) -> tuple[str, int]:
+
+def _render_manage(
+    community: Community,
+    status: int = 200,
+    grid_form: NameForm | None = None,
+    building_form: BuildingForm | None = None,
+) -> tuple[str, int]:
     building_form = building_form or BuildingForm()
     building_form.grid_id.choices = [(g.id, g.name) for g in community.grids]
     return render_template(
@@ -188,7 +197,9 @@ def manage(community_id: int) -> tuple[str, int]:
     return _render_manage(_staff_community(community_id, "community.manage"))
 
 
-def _places_change(community_id: int, action: str, call: Any, form: Any, ok_message: str) -> Response | tuple[str, int]:
+def _places_change(
+    community_id: int, action: str, call: Any, form: Any, ok_message: str
+) -> Response | tuple[str, int]:
     community = _staff_community(community_id, action)
     if not form.validate_on_submit():
         flash(_first_error(form), "error")
@@ -208,41 +219,56 @@ def _places_change(community_id: int, action: str, call: Any, form: Any, ok_mess
 @login_required
 def add_grid(community_id: int) -> Response | tuple[str, int]:
     form = NameForm()
-    return _places_change(community_id, "community.grid.add",
-                          lambda c: svc.add_grid(db.session, _actor(), c.id, form.name.data),
-                          form, _("Grid added."))
+    return _places_change(
+        community_id,
+        "community.grid.add",
+        lambda c: svc.add_grid(db.session, _actor(), c.id, form.name.data),
+        form,
+        _("Grid added."),
+    )
 
 
 @bp.post("/community/<int:community_id>/manage/grids/<int:grid_id>/rename")
 @login_required
 def rename_grid(community_id: int, grid_id: int) -> Response | tuple[str, int]:
     form = NameForm()
-    return _places_change(community_id, "community.grid.rename",
-                          lambda c: svc.rename_grid(db.session, _actor(), c.id, grid_id, form.name.data),
-                          form, _("Grid renamed."))
+    return _places_change(
+        community_id,
+        "community.grid.rename",
+        lambda c: svc.rename_grid(db.session, _actor(), c.id, grid_id, form.name.data),
+        form,
+        _("Grid renamed."),
+    )
 
 
 @bp.post("/community/<int:community_id>/manage/buildings")
 @login_required
 def add_building(community_id: int) -> Response | tuple[str, int]:
     form = BuildingForm()
-    return _places_change(community_id, "community.building.add",
-                          lambda c: svc.add_building(db.session, _actor(), c.id, form.grid_id.data,
-                                                     form.name.data),
-                          form, _("Building added."))
+    return _places_change(
+        community_id,
+        "community.building.add",
+        lambda c: svc.add_building(db.session, _actor(), c.id, form.grid_id.data, form.name.data),
+        form,
+        _("Building added."),
+    )
 
 
 @bp.post("/community/<int:community_id>/manage/buildings/<int:building_id>/rename")
 @login_required
 def rename_building(community_id: int, building_id: int) -> Response | tuple[str, int]:
     form = NameForm()
-    return _places_change(community_id, "community.building.rename",
-                          lambda c: svc.rename_building(db.session, _actor(), c.id, building_id,
-                                                        form.name.data),
-                          form, _("Building renamed."))
+    return _places_change(
+        community_id,
+        "community.building.rename",
+        lambda c: svc.rename_building(db.session, _actor(), c.id, building_id, form.name.data),
+        form,
+        _("Building renamed."),
+    )
 
 
 # --- staff area: people ----------------------------------------------------------------
+
 
 @bp.get("/community/<int:community_id>/manage/members")
 @login_required
@@ -250,8 +276,16 @@ def members(community_id: int) -> str:
     community = _staff_community(community_id, "community.members")
     page = _page_arg()
     rows, total = svc.list_members(db.session, _actor(), community.id, page)
-    return render_template("community/members.html", community=community, rows=rows, total=total, page=page,
-                           page_size=svc.MEMBERS_PAGE_SIZE, mask_phone=mask_phone, Role=Role)
+    return render_template(
+        "community/members.html",
+        community=community,
+        rows=rows,
+        total=total,
+        page=page,
+        page_size=svc.MEMBERS_PAGE_SIZE,
+        mask_phone=mask_phone,
+        Role=Role,
+    )
 
 
 def _render_reports(community: Community, status: int = 200) -> tuple[str, int]:
@@ -284,26 +318,34 @@ def review_report(community_id: int, report_id: int) -> Response | tuple[str, in
         return _render_reports(community, 400)
     confirm = form.decision.data == "confirm"
     try:
-        svc.review_report(db.session, _actor(), community.id, report_id, confirm=confirm,
-                          note=form.note.data or "")
+        svc.review_report(
+            db.session, _actor(), community.id, report_id, confirm=confirm, note=form.note.data or ""
+        )
     except (Forbidden, NotFound) as exc:
         _refuse(exc, "community.report.review", community_id)
     except ServiceError as exc:
         flash(str(exc.message), "error")
         return _render_reports(community, exc.status)
-    flash(_("Report confirmed; the member now holds the party member role here.") if confirm
-          else _("Report rejected."), "success")
+    flash(
+        _("Report confirmed; the member now holds the party member role here.")
+        if confirm
+        else _("Report rejected."),
+        "success",
+    )
     return redirect(url_for("community.reports", community_id=community_id))
 
 
 def _grant_form(community: Community) -> GrantRoleForm:
     form = GrantRoleForm()
     form.organisation_id.choices = [(0, _("— none —"))] + [
-        (o.id, o.name) for o in svc.organisations_for_community(db.session, community)]
+        (o.id, o.name) for o in svc.organisations_for_community(db.session, community)
+    ]
     return form
 
 
-def _render_roles(community: Community, form: GrantRoleForm | None = None, status: int = 200) -> tuple[str, int]:
+def _render_roles(
+    community: Community, form: GrantRoleForm | None = None, status: int = 200
+) -> tuple[str, int]:
     actor = _actor()
     return render_template(
         "community/roles.html",
@@ -333,8 +375,14 @@ def grant_role(community_id: int) -> Response | tuple[str, int]:
         flash(_first_error(form), "error")
         return _render_roles(community, form, 400)
     try:
-        svc.grant_role(db.session, _actor(), community.id, form.phone.data, form.role.data,
-                       form.organisation_id.data or None)
+        svc.grant_role(
+            db.session,
+            _actor(),
+            community.id,
+            form.phone.data,
+            form.role.data,
+            form.organisation_id.data or None,
+        )
     except Forbidden as exc:
         _refuse(exc, "community.role.grant", community_id)
     except ServiceError as exc:
@@ -364,6 +412,7 @@ def revoke_role(community_id: int, assignment_id: int) -> Response | tuple[str, 
 
 # --- organisations ---------------------------------------------------------------------
 
+
 def _org_form(street_id: int, community: Community | None) -> OrganisationForm:
     form = OrganisationForm()
     if community is not None:
@@ -372,33 +421,49 @@ def _org_form(street_id: int, community: Community | None) -> OrganisationForm:
         form.community_id.choices = [(community.id, community.name)]
     else:
         street = svc.get_street(db.session, street_id)
-        form.community_id.choices = [(0, _("— whole street —"))] + [(c.id, c.name) for c in street.communities]
+        form.community_id.choices = [(0, _("— whole street —"))] + [
+            (c.id, c.name) for c in street.communities
+        ]
     return form
 
 
-def _organisation_form_view(street_id: int, community: Community | None, action: str) -> Response | tuple[str, int]:
+def _organisation_form_view(
+    street_id: int, community: Community | None, action: str
+) -> Response | tuple[str, int]:
     form = _org_form(street_id, community)
-    back = (url_for("community.manage", community_id=community.id) if community
-            else url_for("community.organisations", street_id=street_id))
+    back = (
+        url_for("community.manage", community_id=community.id)
+        if community
+        else url_for("community.organisations", street_id=street_id)
+    )
     if request.method == "GET" or not form.validate_on_submit():
         status = 200
         if request.method == "POST":
             flash(_first_error(form), "error")
             status = 400
-        return render_template("community/organisation_form.html", form=form, community=community,
-                               back=back), status
+        return render_template(
+            "community/organisation_form.html", form=form, community=community, back=back
+        ), status
     try:
         svc.register_organisation(
-            db.session, _actor(), street_id, kind=form.kind.data, name=form.name.data,
-            contact_name=form.contact_name.data or "", contact_phone=form.contact_phone.data or "",
-            address=form.address.data or "", description=form.description.data or "",
-            community_id=form.community_id.data or None)
+            db.session,
+            _actor(),
+            street_id,
+            kind=form.kind.data,
+            name=form.name.data,
+            contact_name=form.contact_name.data or "",
+            contact_phone=form.contact_phone.data or "",
+            address=form.address.data or "",
+            description=form.description.data or "",
+            community_id=form.community_id.data or None,
+        )
     except (Forbidden, NotFound) as exc:
         _refuse(exc, action, community.id if community else None)
     except ServiceError as exc:
         flash(str(exc.message), "error")
-        return render_template("community/organisation_form.html", form=form, community=community,
-                               back=back), exc.status
+        return render_template(
+            "community/organisation_form.html", form=form, community=community, back=back
+        ), exc.status
     flash(_("Organisation registered."), "success")
     return redirect(back)
 
@@ -427,12 +492,19 @@ def organisations(street_id: int) -> str:
         street, orgs = svc.street_organisations_visible(db.session, _actor(), street_id)
     except ServiceError as exc:
         _refuse(exc, "community.organisations")
-    return render_template("community/organisations.html", street=street, organisations=orgs,
-                           can_register=svc.is_street_admin(_actor(), street.id), mask_phone=mask_phone,
-                           community_names={c.id: c.name for c in street.communities}, OrgKind=OrgKind)
+    return render_template(
+        "community/organisations.html",
+        street=street,
+        organisations=orgs,
+        can_register=svc.is_street_admin(_actor(), street.id),
+        mask_phone=mask_phone,
+        community_names={c.id: c.name for c in street.communities},
+        OrgKind=OrgKind,
+    )
 
 
 # --- street admins ---------------------------------------------------------------------
+
 
 @bp.get("/street/<int:street_id>")
 @login_required
@@ -441,5 +513,10 @@ def street(street_id: int) -> str:
         street_obj, stats = svc.street_overview(db.session, _actor(), street_id)
     except ServiceError as exc:
         _refuse(exc, "community.street")
-    return render_template("community/street.html", street=street_obj, stats=stats,
-                           organisations=svc.organisations_of_street(db.session, street_obj.id), OrgKind=OrgKind)
+    return render_template(
+        "community/street.html",
+        street=street_obj,
+        stats=stats,
+        organisations=svc.organisations_of_street(db.session, street_obj.id),
+        OrgKind=OrgKind,
+    )

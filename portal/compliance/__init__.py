@@ -1,4 +1,5 @@
 """在职党员: each party member's year at a glance (posts, teams, activities, hours, 福分)."""
+
 from __future__ import annotations
 
 from flask import Flask

@@ -9,6 +9,7 @@ confirm their 报到). For the year (Asia/Shanghai calendar):
 A member is *behind* when they hold no post, belong to no team, or attended fewer
 activities than ``party_activity_goal``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -59,15 +60,20 @@ def _counts(session: Session, q: object) -> dict[int, int]:
     return {uid: int(n) for uid, n in session.execute(q)}  # type: ignore[call-overload]
 
 
-def year_rows(session: Session, community_id: int, year: int, user_ids: list[int] | None = None) -> list[MemberYear]:
+def year_rows(
+    session: Session, community_id: int, year: int, user_ids: list[int] | None = None
+) -> list[MemberYear]:
     from portal.activities.models import Activity, ActivitySignup, Attendance
     from portal.posts.models import ClaimStatus, PostClaim
     from portal.teams.models import TeamMembership
 
     goal = get_settings(session, community_id).party_activity_goal
-    members_q = (select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
-                 .where(RoleAssignment.role == Role.PARTY_MEMBER, RoleAssignment.community_id == community_id)
-                 .order_by(User.display_name, User.id))
+    members_q = (
+        select(User)
+        .join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(RoleAssignment.role == Role.PARTY_MEMBER, RoleAssignment.community_id == community_id)
+        .order_by(User.display_name, User.id)
+    )
     if user_ids is not None:
         members_q = members_q.where(User.id.in_(user_ids))
     members = list(session.scalars(members_q).unique())
@@ -75,25 +81,69 @@ def year_rows(session: Session, community_id: int, year: int, user_ids: list[int
     if not ids:
         return []
     start, end = year_bounds(year)
-    posts = _counts(session, select(PostClaim.user_id, func.count()).where(
-        PostClaim.user_id.in_(ids), PostClaim.community_id == community_id,
-        PostClaim.status == ClaimStatus.ACTIVE).group_by(PostClaim.user_id))
-    teams = _counts(session, select(TeamMembership.user_id, func.count()).where(
-        TeamMembership.user_id.in_(ids), TeamMembership.community_id == community_id,
-        TeamMembership.left_at.is_(None)).group_by(TeamMembership.user_id))
-    acts = _counts(session, select(ActivitySignup.user_id, func.count()).join(
-        Activity, Activity.id == ActivitySignup.activity_id).where(
-        ActivitySignup.user_id.in_(ids), ActivitySignup.attendance == Attendance.PRESENT,
-        Activity.starts_at >= start, Activity.starts_at < end).group_by(ActivitySignup.user_id))
-    hours = {uid: (int(m), int(p)) for uid, m, p in session.execute(
-        select(HourLog.user_id, func.coalesce(func.sum(HourLog.minutes), 0),
-               func.coalesce(func.sum(HourLog.points), 0)).where(
-            HourLog.user_id.in_(ids), HourLog.status == HourStatus.APPROVED,
-            HourLog.started_at >= start, HourLog.started_at < end).group_by(HourLog.user_id))}
-    return [MemberYear(user_id=m.id, name=m.real_name or m.display_name, phone=m.phone,
-                       posts=posts.get(m.id, 0), teams=teams.get(m.id, 0), activities=acts.get(m.id, 0),
-                       goal=goal, minutes=hours.get(m.id, (0, 0))[0], points=hours.get(m.id, (0, 0))[1])
-            for m in members]
+    posts = _counts(
+        session,
+        select(PostClaim.user_id, func.count())
+        .where(
+            PostClaim.user_id.in_(ids),
+            PostClaim.community_id == community_id,
+            PostClaim.status == ClaimStatus.ACTIVE,
+        )
+        .group_by(PostClaim.user_id),
+    )
+    teams = _counts(
+        session,
+        select(TeamMembership.user_id, func.count())
+        .where(
+            TeamMembership.user_id.in_(ids),
+            TeamMembership.community_id == community_id,
+            TeamMembership.left_at.is_(None),
+        )
+        .group_by(TeamMembership.user_id),
+    )
+    acts = _counts(
+        session,
+        select(ActivitySignup.user_id, func.count())
+        .join(Activity, Activity.id == ActivitySignup.activity_id)
+        .where(
+            ActivitySignup.user_id.in_(ids),
+            ActivitySignup.attendance == Attendance.PRESENT,
+            Activity.starts_at >= start,
+            Activity.starts_at < end,
+        )
+        .group_by(ActivitySignup.user_id),
+    )
+    hours = {
+        uid: (int(m), int(p))
+        for uid, m, p in session.execute(
+            select(
+                HourLog.user_id,
+                func.coalesce(func.sum(HourLog.minutes), 0),
+                func.coalesce(func.sum(HourLog.points), 0),
+            )
+            .where(
+                HourLog.user_id.in_(ids),
+                HourLog.status == HourStatus.APPROVED,
+                HourLog.started_at >= start,
+                HourLog.started_at < end,
+            )
+            .group_by(HourLog.user_id)
+        )
+    }
+    return [
+        MemberYear(
+            user_id=m.id,
+            name=m.real_name or m.display_name,
+            phone=m.phone,
+            posts=posts.get(m.id, 0),
+            teams=teams.get(m.id, 0),
+            activities=acts.get(m.id, 0),
+            goal=goal,
+            minutes=hours.get(m.id, (0, 0))[0],
+            points=hours.get(m.id, (0, 0))[1],
+        )
+        for m in members
+    ]
 
 
 def _staff_community(session: Session, actor: User, community_id: int, action: str) -> Community:
@@ -104,8 +154,9 @@ def _staff_community(session: Session, actor: User, community_id: int, action: s
     return community
 
 
-def community_overview(session: Session, actor: User, community_id: int, year: int,
-                       *, behind_only: bool = False) -> list[MemberYear]:
+def community_overview(
+    session: Session, actor: User, community_id: int, year: int, *, behind_only: bool = False
+) -> list[MemberYear]:
     _staff_community(session, actor, community_id, "view")
     rows = year_rows(session, community_id, year)
     return [r for r in rows if r.behind] if behind_only else rows
@@ -123,7 +174,9 @@ def my_progress(session: Session, user: User, year: int) -> list[tuple[Community
     return out
 
 
-def export_xlsx(session: Session, actor: User, community_id: int, year: int, *, behind_only: bool = False) -> bytes:
+def export_xlsx(
+    session: Session, actor: User, community_id: int, year: int, *, behind_only: bool = False
+) -> bytes:
     """Spreadsheet with full phone numbers: staff of that community only; audited."""
     from openpyxl import Workbook
 
@@ -132,16 +185,44 @@ def export_xlsx(session: Session, actor: User, community_id: int, year: int, *, 
     wb = Workbook()
     ws = wb.active
     ws.title = str(year)
-    ws.append([str(_l("Name")), str(_l("Phone")), str(_l("Posts")), str(_l("Teams")),
-               str(_l("Activities attended")), str(_l("Activity goal")), str(_l("Approved hours")),
-               str(_l("Points earned")), str(_l("Behind"))])
+    ws.append(
+        [
+            str(_l("Name")),
+            str(_l("Phone")),
+            str(_l("Posts")),
+            str(_l("Teams")),
+            str(_l("Activities attended")),
+            str(_l("Activity goal")),
+            str(_l("Approved hours")),
+            str(_l("Points earned")),
+            str(_l("Behind")),
+        ]
+    )
     for r in rows:
-        ws.append([_safe(r.name), r.phone, r.posts, r.teams, r.activities, r.goal, r.hours, r.points,
-                   str(_l("Yes")) if r.behind else ""])
+        ws.append(
+            [
+                _safe(r.name),
+                r.phone,
+                r.posts,
+                r.teams,
+                r.activities,
+                r.goal,
+                r.hours,
+                r.points,
+                str(_l("Yes")) if r.behind else "",
+            ]
+        )
     buf = BytesIO()
     wb.save(buf)
-    record(session, "compliance.export", actor_id=actor.id, community_id=community.id, year=year,
-           rows=len(rows), behind_only=behind_only)
+    record(
+        session,
+        "compliance.export",
+        actor_id=actor.id,
+        community_id=community.id,
+        year=year,
+        rows=len(rows),
+        behind_only=behind_only,
+    )
     return buf.getvalue()
 
 

@@ -1,4 +1,5 @@
 """Compliance pages: staff list (with a "behind" filter and xlsx export) and the member's card."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -43,9 +44,15 @@ def overview() -> Any:
         rows = svc.community_overview(db.session, _actor(), community_id, year, behind_only=behind)
     except Forbidden:
         abort(403)
-    return render_template("compliance/overview.html", rows=rows, year=year, behind=behind,
-                           community_id=community_id, communities=staff_communities(db.session, _actor()),
-                           export_form=ActionForm())
+    return render_template(
+        "compliance/overview.html",
+        rows=rows,
+        year=year,
+        behind=behind,
+        community_id=community_id,
+        communities=staff_communities(db.session, _actor()),
+        export_form=ActionForm(),
+    )
 
 
 @bp.post("/export")
@@ -67,5 +74,8 @@ def export() -> Any:
 @bp.get("/me")
 @login_required
 def me() -> Any:
-    return render_template("compliance/me.html", cards=svc.my_progress(db.session, _actor(), svc.current_year()),
-                           year=svc.current_year())
+    return render_template(
+        "compliance/me.html",
+        cards=svc.my_progress(db.session, _actor(), svc.current_year()),
+        year=svc.current_year(),
+    )

@@ -1,5 +1,6 @@
 """Spending and giving 福分: gifts (转赠), staff grants, the time exchange (互助), the
 My 福分 page data and the expiry policy (CLI ``flask --app app points expire``)."""
+
 from __future__ import annotations
 
 from flask import Flask

@@ -1,4 +1,5 @@
 """``flask --app app points expire [--dry-run]`` and ``flask --app app points warn-expiry``."""
+
 from __future__ import annotations
 
 import click

@@ -19,6 +19,7 @@ Rule (FIFO: the oldest points are spent first):
 ``flask --app app points expire [--dry-run]`` and ``flask --app app points warn-expiry``
 (cron, daily). Both take the clock as a parameter so tests inject it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -58,7 +59,7 @@ def _month_start(now: dt.datetime) -> dt.date:
 
 
 def _instant(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time.min, tzinfo=LOCAL_TZ).astimezone(dt.timezone.utc)
+    return dt.datetime.combine(day, dt.time.min, tzinfo=LOCAL_TZ).astimezone(dt.UTC)
 
 
 def cutoff_for(now: dt.datetime, months: int) -> dt.datetime:
@@ -82,7 +83,8 @@ def expirable(session: Session, account_id: int, cutoff: dt.datetime) -> int:
 
 def _policies(session: Session, community_id: int | None) -> list[tuple[int, int]]:
     q = select(CommunitySettings.community_id, CommunitySettings.expiry_months).where(
-        CommunitySettings.expiry_months.is_not(None))
+        CommunitySettings.expiry_months.is_not(None)
+    )
     if community_id is not None:
         q = q.where(CommunitySettings.community_id == community_id)
     return [(cid, int(m)) for cid, m in session.execute(q.order_by(CommunitySettings.community_id))]
@@ -91,7 +93,9 @@ def _policies(session: Session, community_id: int | None) -> list[tuple[int, int
 def _user_accounts(session: Session, community_id: int) -> list[tuple[int, int, int]]:
     """(account id, user id, spendable) of the community's residents with points."""
     out = []
-    for user_id in session.scalars(select(User.id).where(User.community_id == community_id).order_by(User.id)):
+    for user_id in session.scalars(
+        select(User.id).where(User.community_id == community_id).order_by(User.id)
+    ):
         account_id = ledger.find_account(session, community_id, f"user:{user_id}")
         if account_id is None:
             continue
@@ -113,8 +117,9 @@ def due(session: Session, now: dt.datetime, community_id: int | None = None) -> 
     return out
 
 
-def run_expiry(session: Session, now: dt.datetime, *, dry_run: bool = False,
-               community_id: int | None = None) -> list[Expiry]:
+def run_expiry(
+    session: Session, now: dt.datetime, *, dry_run: bool = False, community_id: int | None = None
+) -> list[Expiry]:
     """Expire what is due; flushes, never commits. Returns what expired (or would)."""
     todo = due(session, now, community_id)
     if dry_run:
@@ -125,26 +130,39 @@ def run_expiry(session: Session, now: dt.datetime, *, dry_run: bool = False,
         month = item.cutoff.astimezone(LOCAL_TZ).strftime("%Y-%m")
         try:
             res = ledger.transfer(
-                session, key=f"expire:{item.community_id}:{item.user_id}:{month}",
+                session,
+                key=f"expire:{item.community_id}:{item.user_id}:{month}",
                 from_account=ledger.user_account(session, item.community_id, item.user_id),
                 to_account=ledger.system_account(session, item.community_id, "expired"),
-                amount=item.amount, actor=actor, kind="expire", ref_type="expiry",
-                reason=f"Points credited before {month} expired")
+                amount=item.amount,
+                actor=actor,
+                kind="expire",
+                ref_type="expiry",
+                reason=f"Points credited before {month} expired",
+            )
         except ledger.LedgerError as err:  # e.g. spent meanwhile; next run recomputes
-            log.warning("expiry skipped for user %s in community %s: %s", item.user_id, item.community_id, err.code)
+            log.warning(
+                "expiry skipped for user %s in community %s: %s", item.user_id, item.community_id, err.code
+            )
             continue
         if res.replayed:
             continue
-        notify(session, item.user_id, "points.expired",
-               str(_l("%(n)d 福分 expired", n=item.amount)),
-               str(_l("Points earned before %(month)s expire under your community's policy.", month=month)),
-               link="/points", dedupe_key=f"points.expired:{item.community_id}:{item.user_id}:{month}")
+        notify(
+            session,
+            item.user_id,
+            "points.expired",
+            str(_l("%(n)d 福分 expired", n=item.amount)),
+            str(_l("Points earned before %(month)s expire under your community's policy.", month=month)),
+            link="/points",
+            dedupe_key=f"points.expired:{item.community_id}:{item.user_id}:{month}",
+        )
         done.append(Expiry(item.community_id, item.user_id, item.amount, item.cutoff, res.tx_id))
     return done
 
 
-def warn_expiry(session: Session, now: dt.datetime, *, days: int = 30,
-                community_id: int | None = None) -> list[Expiry]:
+def warn_expiry(
+    session: Session, now: dt.datetime, *, days: int = 30, community_id: int | None = None
+) -> list[Expiry]:
     """Warn members whose points will expire when the cutoff next moves (at the start of
     next month), if that is at most ``days`` away. Once per user and cutoff month."""
     next_month = add_months(_month_start(now), 1)
@@ -158,10 +176,19 @@ def warn_expiry(session: Session, now: dt.datetime, *, days: int = 30,
             amount = min(expirable(session, account_id, cutoff), spendable)
             if amount <= 0:
                 continue
-            notify(session, user_id, "points.expiry_warning",
-                   str(_l("%(n)d 福分 will expire on %(day)s", n=amount, day=next_month.isoformat())),
-                   str(_l("Points earned before %(month)s expire then. Use or give them before that day.",
-                          month=month)),
-                   link="/points", dedupe_key=f"points.expiry-warning:{cid}:{user_id}:{month}")
+            notify(
+                session,
+                user_id,
+                "points.expiry_warning",
+                str(_l("%(n)d 福分 will expire on %(day)s", n=amount, day=next_month.isoformat())),
+                str(
+                    _l(
+                        "Points earned before %(month)s expire then. Use or give them before that day.",
+                        month=month,
+                    )
+                ),
+                link="/points",
+                dedupe_key=f"points.expiry-warning:{cid}:{user_id}:{month}",
+            )
             warned.append(Expiry(cid, user_id, amount, cutoff))
     return warned

@@ -5,7 +5,16 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DecimalField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 AMOUNT_MSG = _l("Enter a whole number of points greater than zero.")
@@ -19,7 +28,9 @@ def new_idem_key() -> str:
 class IdemForm(FlaskForm):
     """Every spending form carries a key generated when the form is first rendered."""
 
-    idem_key = HiddenField(validators=[DataRequired(message=_l("This form has expired. Reload the page and try again."))])
+    idem_key = HiddenField(
+        validators=[DataRequired(message=_l("This form has expired. Reload the page and try again."))]
+    )
 
     def fill_key(self) -> None:
         if not self.idem_key.data:
@@ -28,7 +39,9 @@ class IdemForm(FlaskForm):
 
 class GiftForm(IdemForm):
     phone = StringField(_l("Recipient's mobile number"), validators=[DataRequired(), PHONE])
-    amount = IntegerField(_l("Points"), validators=[DataRequired(message=AMOUNT_MSG), NumberRange(min=1, message=AMOUNT_MSG)])
+    amount = IntegerField(
+        _l("Points"), validators=[DataRequired(message=AMOUNT_MSG), NumberRange(min=1, message=AMOUNT_MSG)]
+    )
     note = StringField(_l("Note (optional)"), validators=[Optional(), Length(max=200)])
 
 
@@ -42,16 +55,24 @@ def minutes_of(value: Decimal | None) -> int | None:
 
 
 class ListingForm(FlaskForm):
-    kind = RadioField(_l("Type"), choices=[("offer", _l("I can help (offer)")), ("request", _l("I need help (request)"))],
-                      validators=[DataRequired()])
+    kind = RadioField(
+        _l("Type"),
+        choices=[("offer", _l("I can help (offer)")), ("request", _l("I need help (request)"))],
+        validators=[DataRequired()],
+    )
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=80)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
-    est_hours = DecimalField(_l("Estimated hours"), places=1,
-                             validators=[DataRequired(), NumberRange(min=0.5, max=100), half_hours])
+    est_hours = DecimalField(
+        _l("Estimated hours"),
+        places=1,
+        validators=[DataRequired(), NumberRange(min=0.5, max=100), half_hours],
+    )
 
 
 class DoneForm(FlaskForm):
-    hours = DecimalField(_l("Hours worked"), places=1, validators=[DataRequired(), NumberRange(min=0.5, max=100), half_hours])
+    hours = DecimalField(
+        _l("Hours worked"), places=1, validators=[DataRequired(), NumberRange(min=0.5, max=100), half_hours]
+    )
 
 
 class DisputeForm(FlaskForm):
@@ -59,9 +80,14 @@ class DisputeForm(FlaskForm):
 
 
 class ResolveForm(FlaskForm):
-    decision = RadioField(_l("Decision"), choices=[("pay", _l("Pay these hours")), ("cancel", _l("Cancel, no payment"))],
-                          validators=[DataRequired()])
-    hours = DecimalField(_l("Hours to pay"), places=1, validators=[Optional(), NumberRange(min=0.5, max=100), half_hours])
+    decision = RadioField(
+        _l("Decision"),
+        choices=[("pay", _l("Pay these hours")), ("cancel", _l("Cancel, no payment"))],
+        validators=[DataRequired()],
+    )
+    hours = DecimalField(
+        _l("Hours to pay"), places=1, validators=[Optional(), NumberRange(min=0.5, max=100), half_hours]
+    )
     note = TextAreaField(_l("Decision note"), validators=[DataRequired(), Length(max=500)])
 
 
@@ -70,12 +96,25 @@ class ActionForm(FlaskForm):
 
 
 class GrantForm(IdemForm):
-    target = RadioField(_l("Who receives"), choices=[("person", _l("One person")), ("activity", _l("Present attendees of an activity")),
-                                                  ("team", _l("Members of a team"))], default="person", validators=[DataRequired()])
+    target = RadioField(
+        _l("Who receives"),
+        choices=[
+            ("person", _l("One person")),
+            ("activity", _l("Present attendees of an activity")),
+            ("team", _l("Members of a team")),
+        ],
+        default="person",
+        validators=[DataRequired()],
+    )
     phone = StringField(_l("Mobile number (one person)"), validators=[Optional(), PHONE])
-    activity_id = SelectField(_l("Activity"), coerce=int, choices=[], validate_choice=False, validators=[Optional()])
+    activity_id = SelectField(
+        _l("Activity"), coerce=int, choices=[], validate_choice=False, validators=[Optional()]
+    )
     team_id = SelectField(_l("Team"), coerce=int, choices=[], validate_choice=False, validators=[Optional()])
-    amount = IntegerField(_l("Points for each person"), validators=[DataRequired(message=AMOUNT_MSG), NumberRange(min=1, message=AMOUNT_MSG)])
+    amount = IntegerField(
+        _l("Points for each person"),
+        validators=[DataRequired(message=AMOUNT_MSG), NumberRange(min=1, message=AMOUNT_MSG)],
+    )
     category = SelectField(_l("Reason category"), choices=[], validators=[DataRequired()])
     reason = TextAreaField(_l("Reason (required for Other)"), validators=[Optional(), Length(max=500)])
 

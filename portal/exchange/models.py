@@ -4,11 +4,12 @@ The points themselves live in the ledger; these rows say *why* they moved and po
 ledger transaction (``ledger_tx_id``). Rules are enforced in ``services`` and backed here by
 CHECKs and unique indexes.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -55,10 +56,10 @@ class Gift(Base):
 
 
 class GrantCategory(str, enum.Enum):
-    MEDIATION = "mediation"    # 调解
-    HARDSHIP = "hardship"      # 扶贫帮困
-    CIVIC = "civic"            # 文明实践
-    OTHER = "other"            # 其他 (free text required)
+    MEDIATION = "mediation"  # 调解
+    HARDSHIP = "hardship"  # 扶贫帮困
+    CIVIC = "civic"  # 文明实践
+    OTHER = "other"  # 其他 (free text required)
 
 
 class GrantTarget(str, enum.Enum):
@@ -86,7 +87,7 @@ class GrantBatch(Base):
     reason: Mapped[str] = mapped_column(String(500), default="")
     amount: Mapped[int]
     target_type: Mapped[GrantTarget] = mapped_column(_enum(GrantTarget))
-    target_id: Mapped[Optional[int]]
+    target_id: Mapped[int | None]
     idem_key: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -111,10 +112,10 @@ class Grant(Base):
     recipient_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     amount: Mapped[int]
     ledger_tx_id: Mapped[int]
-    reverse_tx_id: Mapped[Optional[int]]
-    reversed_at: Mapped[Optional[dt.datetime]]
-    reversed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
-    reverse_reason: Mapped[Optional[str]] = mapped_column(String(500))
+    reverse_tx_id: Mapped[int | None]
+    reversed_at: Mapped[dt.datetime | None]
+    reversed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    reverse_reason: Mapped[str | None] = mapped_column(String(500))
     forced: Mapped[bool] = mapped_column(default=False)
 
     batch: Mapped[GrantBatch] = relationship(back_populates="grants")
@@ -122,14 +123,14 @@ class Grant(Base):
 
 
 class ListingKind(str, enum.Enum):
-    OFFER = "offer"      # "I can teach calligraphy"
+    OFFER = "offer"  # "I can teach calligraphy"
     REQUEST = "request"  # "walk my dog twice a week"
 
 
 class ListingStatus(str, enum.Enum):
     OPEN = "open"
-    TAKEN = "taken"      # a request someone took
-    CLOSED = "closed"    # withdrawn by its owner
+    TAKEN = "taken"  # a request someone took
+    CLOSED = "closed"  # withdrawn by its owner
 
 
 class Listing(Base):
@@ -156,11 +157,11 @@ class Listing(Base):
 
 
 class AgreementStatus(str, enum.Enum):
-    ACTIVE = "active"        # agreed; work not reported yet
-    DONE = "done"            # provider reported the hours; waiting for the receiver
-    PAID = "paid"            # receiver approved and paid
-    DISPUTED = "disputed"    # receiver disputed; staff decide
-    RESOLVED = "resolved"    # staff decided a number of hours, paid by the receiver
+    ACTIVE = "active"  # agreed; work not reported yet
+    DONE = "done"  # provider reported the hours; waiting for the receiver
+    PAID = "paid"  # receiver approved and paid
+    DISPUTED = "disputed"  # receiver disputed; staff decide
+    RESOLVED = "resolved"  # staff decided a number of hours, paid by the receiver
     CANCELLED = "cancelled"  # cancelled before payment (or by staff in a dispute)
 
 
@@ -184,16 +185,26 @@ class Agreement(Base):
     __table_args__ = (
         CheckConstraint(_in("status", AgreementStatus), name="status_allowed"),
         CheckConstraint("receiver_id <> provider_id", name="not_self"),
-        CheckConstraint("status IN ('active', 'cancelled') OR reported_minutes IS NOT NULL",
-                        name="reported_when_done"),
+        CheckConstraint(
+            "status IN ('active', 'cancelled') OR reported_minutes IS NOT NULL", name="reported_when_done"
+        ),
         CheckConstraint("(status IN ('paid', 'resolved')) = (ledger_tx_id IS NOT NULL)", name="paid_has_tx"),
-        CheckConstraint("status NOT IN ('paid', 'resolved') OR (points > 0 AND paid_minutes > 0)",
-                        name="paid_amounts"),
-        CheckConstraint("reported_minutes IS NULL OR reported_minutes BETWEEN 1 AND 6000", name="reported_range"),
+        CheckConstraint(
+            "status NOT IN ('paid', 'resolved') OR (points > 0 AND paid_minutes > 0)", name="paid_amounts"
+        ),
+        CheckConstraint(
+            "reported_minutes IS NULL OR reported_minutes BETWEEN 1 AND 6000", name="reported_range"
+        ),
         CheckConstraint("status <> 'disputed' OR dispute_reason IS NOT NULL", name="dispute_has_reason"),
         # One live agreement per (listing, receiver): asking twice for the same offer is refused.
-        Index("uq_exchange_agreement_live", "listing_id", "receiver_id", unique=True,
-              sqlite_where=text(_LIVE_SQL), postgresql_where=text(_LIVE_SQL)),
+        Index(
+            "uq_exchange_agreement_live",
+            "listing_id",
+            "receiver_id",
+            unique=True,
+            sqlite_where=text(_LIVE_SQL),
+            postgresql_where=text(_LIVE_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -202,17 +213,17 @@ class Agreement(Base):
     receiver_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     provider_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     status: Mapped[AgreementStatus] = mapped_column(_enum(AgreementStatus), default=AgreementStatus.ACTIVE)
-    reported_minutes: Mapped[Optional[int]]
-    paid_minutes: Mapped[Optional[int]]
-    rate: Mapped[Optional[int]]  # points per hour used for the payment
-    points: Mapped[Optional[int]]
-    ledger_tx_id: Mapped[Optional[int]]
-    dispute_reason: Mapped[Optional[str]] = mapped_column(String(500))
-    resolution_note: Mapped[Optional[str]] = mapped_column(String(500))
-    resolved_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    reported_minutes: Mapped[int | None]
+    paid_minutes: Mapped[int | None]
+    rate: Mapped[int | None]  # points per hour used for the payment
+    points: Mapped[int | None]
+    ledger_tx_id: Mapped[int | None]
+    dispute_reason: Mapped[str | None] = mapped_column(String(500))
+    resolution_note: Mapped[str | None] = mapped_column(String(500))
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    done_at: Mapped[Optional[dt.datetime]]
-    closed_at: Mapped[Optional[dt.datetime]]
+    done_at: Mapped[dt.datetime | None]
+    closed_at: Mapped[dt.datetime | None]
 
     listing: Mapped[Listing] = relationship()
     receiver: Mapped[User] = relationship(foreign_keys=[receiver_id])

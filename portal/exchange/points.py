@@ -1,13 +1,13 @@
 """Read-only data for the My 福分 page: balance, held, available, the statement (keyset
 pages through ``ledger.statement``) and earned vs spent per month. Only the user's own
 account is ever read here."""
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-
-from collections.abc import Iterator
 
 from sqlalchemy.orm import Session
 
@@ -31,12 +31,12 @@ def all_lines(session: Session, account_id: int, *, since: dt.datetime | None = 
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 @dataclass
 class Month:
-    label: str        # "2024-06"
+    label: str  # "2024-06"
     earned: int
     spent: int
     earned_pct: int = 0  # bar width bucket 0..100 (multiples of 5), relative to the busiest month
@@ -76,7 +76,7 @@ def monthly(session: Session, account_id: int, now: dt.datetime) -> list[Month]:
     """Earned (credits) and spent (debits) per Shanghai month for the last 12 months.
     Reversals count on the side they move points (a reversed grant shows as spent)."""
     starts = month_starts(now)
-    first = dt.datetime.combine(starts[0], dt.time.min, tzinfo=LOCAL_TZ).astimezone(dt.timezone.utc)
+    first = dt.datetime.combine(starts[0], dt.time.min, tzinfo=LOCAL_TZ).astimezone(dt.UTC)
     by_month = {d.strftime("%Y-%m"): Month(d.strftime("%Y-%m"), 0, 0) for d in starts}
     for line in all_lines(session, account_id, since=first):
         amount = line.amount
@@ -94,15 +94,28 @@ def monthly(session: Session, account_id: int, now: dt.datetime) -> list[Month]:
     return months
 
 
-def my_points(session: Session, user_id: int, community_id: int, *, before: int | None = None,
-              now: dt.datetime, page_size: int = 30) -> MyPoints:
+def my_points(
+    session: Session,
+    user_id: int,
+    community_id: int,
+    *,
+    before: int | None = None,
+    now: dt.datetime,
+    page_size: int = 30,
+) -> MyPoints:
     account_id = ledger.find_account(session, community_id, f"user:{user_id}")
     if account_id is None:
         return MyPoints(0, 0, 0, [], None, monthly_empty(now))
     info = ledger.get_account(session, account_id)
     page = ledger.statement(session, account_id, limit=page_size, before=before)
-    return MyPoints(info.balance, info.held, info.balance - info.held, list(page.lines), page.next_before,
-                    monthly(session, account_id, now))
+    return MyPoints(
+        info.balance,
+        info.held,
+        info.balance - info.held,
+        list(page.lines),
+        page.next_before,
+        monthly(session, account_id, now),
+    )
 
 
 def monthly_empty(now: dt.datetime) -> list[Month]:

@@ -1,6 +1,7 @@
 """Pages for gifts, grants and the time exchange. Thin views: parse, call one service,
 render or redirect. A refused request answers 4xx so its transaction rolls back; the
 services audit refusals."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,7 +14,15 @@ from portal.accounts.models import User
 from portal.errors import ServiceError
 from portal.exchange import services as svc
 from portal.exchange.forms import (
-    ActionForm, DisputeForm, DoneForm, GiftForm, GrantForm, ListingForm, ResolveForm, ReverseForm, minutes_of,
+    ActionForm,
+    DisputeForm,
+    DoneForm,
+    GiftForm,
+    GrantForm,
+    ListingForm,
+    ResolveForm,
+    ReverseForm,
+    minutes_of,
 )
 from portal.exchange.models import AgreementStatus, GrantCategory
 from portal.extensions import db
@@ -34,38 +43,59 @@ def _fail(form: Any, exc: ServiceError) -> None:
 
 
 def agreement_status_label(status: AgreementStatus) -> str:
-    return {"active": _("Agreed, in progress"), "done": _("Done, waiting for payment"), "paid": _("Paid"),
-            "disputed": _("Disputed, staff will decide"), "resolved": _("Decided by staff"),
-            "cancelled": _("Cancelled")}[status.value]
+    return {
+        "active": _("Agreed, in progress"),
+        "done": _("Done, waiting for payment"),
+        "paid": _("Paid"),
+        "disputed": _("Disputed, staff will decide"),
+        "resolved": _("Decided by staff"),
+        "cancelled": _("Cancelled"),
+    }[status.value]
 
 
 def points_kind_label(kind: str) -> str:
-    return {"earn": _("Volunteer hours"), "grant": _("Community grant"), "redeem": _("Redeemed"),
-            "transfer": _("Mutual help"), "gift": _("Gift"), "reverse": _("Correction"),
-            "settle": _("Settlement"), "expire": _("Expired"), "adjust": _("Adjustment")}.get(kind, kind)
+    return {
+        "earn": _("Volunteer hours"),
+        "grant": _("Community grant"),
+        "redeem": _("Redeemed"),
+        "transfer": _("Mutual help"),
+        "gift": _("Gift"),
+        "reverse": _("Correction"),
+        "settle": _("Settlement"),
+        "expire": _("Expired"),
+        "adjust": _("Adjustment"),
+    }.get(kind, kind)
 
 
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
     from portal.exchange.forms import new_idem_key
 
-    return {"agreement_status_label": agreement_status_label, "mask_name": svc.mask_name, "new_idem_key": new_idem_key,
-            "points_kind_label": points_kind_label,
-            "grant_category_label": lambda c: str(svc.CATEGORY_LABELS[GrantCategory(c)])}
+    return {
+        "agreement_status_label": agreement_status_label,
+        "mask_name": svc.mask_name,
+        "new_idem_key": new_idem_key,
+        "points_kind_label": points_kind_label,
+        "grant_category_label": lambda c: str(svc.CATEGORY_LABELS[GrantCategory(c)]),
+    }
 
 
 @bp.get("/")
 @login_required
 def index() -> str:
     actor = _actor()
-    return render_template("exchange/index.html", listings=svc.open_listings(db.session, actor),
-                           mine=svc.my_listings(db.session, actor.id),
-                           agreements=svc.my_agreements(db.session, actor.id),
-                           gifts=svc.my_gifts(db.session, actor.id),
-                           staff_communities=svc.staff_community_list(db.session, actor))
+    return render_template(
+        "exchange/index.html",
+        listings=svc.open_listings(db.session, actor),
+        mine=svc.my_listings(db.session, actor.id),
+        agreements=svc.my_agreements(db.session, actor.id),
+        gifts=svc.my_gifts(db.session, actor.id),
+        staff_communities=svc.staff_community_list(db.session, actor),
+    )
 
 
 # --- gifts -----------------------------------------------------------------------------
+
 
 @bp.route("/gift", methods=["GET", "POST"])
 @login_required
@@ -79,12 +109,19 @@ def gift() -> Any:
         form.fill_key()
         return render_template("exchange/gift.html", form=form), 400
     try:
-        recipient, amount, note = svc.check_gift(db.session, actor, form.phone.data, form.amount.data, form.note.data)
+        recipient, amount, note = svc.check_gift(
+            db.session, actor, form.phone.data, form.amount.data, form.note.data
+        )
     except ServiceError as exc:
         _fail(form, exc)
         return render_template("exchange/gift.html", form=form), exc.status
-    return render_template("exchange/gift_confirm.html", form=form, recipient_name=svc.mask_name(recipient.display_name),
-                           amount=amount, note=note)
+    return render_template(
+        "exchange/gift_confirm.html",
+        form=form,
+        recipient_name=svc.mask_name(recipient.display_name),
+        amount=amount,
+        note=note,
+    )
 
 
 @bp.post("/gift/confirm")
@@ -96,15 +133,21 @@ def gift_confirm() -> Any:
         form.fill_key()
         return render_template("exchange/gift.html", form=form), 400
     try:
-        gift = svc.give(db.session, actor, form.phone.data, form.amount.data, form.note.data, form.idem_key.data)
+        gift = svc.give(
+            db.session, actor, form.phone.data, form.amount.data, form.note.data, form.idem_key.data
+        )
     except ServiceError as exc:
         _fail(form, exc)
         return render_template("exchange/gift.html", form=form), exc.status
-    flash(_("You gave %(n)d 福分 to %(who)s.", n=gift.amount, who=svc.mask_name(gift.recipient.display_name)), "success")
+    flash(
+        _("You gave %(n)d 福分 to %(who)s.", n=gift.amount, who=svc.mask_name(gift.recipient.display_name)),
+        "success",
+    )
     return redirect(url_for("main.points"))
 
 
 # --- time exchange ------------------------------------------------------------------------
+
 
 @bp.route("/listings/new", methods=["GET", "POST"])
 @login_required
@@ -118,8 +161,14 @@ def new_listing() -> Any:
     if not form.validate():
         return render_template("exchange/listing_new.html", form=form), 400
     try:
-        listing = svc.create_listing(db.session, actor, form.kind.data, form.title.data, form.description.data or "",
-                                     minutes_of(form.est_hours.data))
+        listing = svc.create_listing(
+            db.session,
+            actor,
+            form.kind.data,
+            form.title.data,
+            form.description.data or "",
+            minutes_of(form.est_hours.data),
+        )
     except ServiceError as exc:
         _fail(form, exc)
         return render_template("exchange/listing_new.html", form=form), exc.status
@@ -168,13 +217,18 @@ def _agreement_page(agreement_id: int, status: int = 200, **forms: Any) -> Any:
     from portal.settings.services import get_settings
 
     rate = get_settings(db.session, agreement.community_id).exchange_points_per_hour
-    ctx = {"done_form": DoneForm(), "dispute_form": DisputeForm(), "resolve_form": ResolveForm(),
-           "action_form": ActionForm()}
+    ctx = {
+        "done_form": DoneForm(),
+        "dispute_form": DisputeForm(),
+        "resolve_form": ResolveForm(),
+        "action_form": ActionForm(),
+    }
     ctx.update(forms)
     is_staff = svc.is_staff(actor, svc._community(db.session, agreement.community_id))
     due = svc.exchange_points(agreement.reported_minutes, rate) if agreement.reported_minutes else None
-    return render_template("exchange/agreement.html", agreement=agreement, rate=rate, due=due,
-                           is_staff=is_staff, **ctx), status
+    return render_template(
+        "exchange/agreement.html", agreement=agreement, rate=rate, due=due, is_staff=is_staff, **ctx
+    ), status
 
 
 @bp.get("/agreements/<int:agreement_id>")
@@ -199,34 +253,52 @@ def _agreement_action(agreement_id: int, form: Any, key: str, call: Any, ok: str
 @login_required
 def done(agreement_id: int) -> Any:
     form = DoneForm()
-    return _agreement_action(agreement_id, form, "done_form",
-                             lambda: svc.mark_done(db.session, _actor(), agreement_id, minutes_of(form.hours.data)),
-                             _("Marked as done. The receiver will confirm and pay."))
+    return _agreement_action(
+        agreement_id,
+        form,
+        "done_form",
+        lambda: svc.mark_done(db.session, _actor(), agreement_id, minutes_of(form.hours.data)),
+        _("Marked as done. The receiver will confirm and pay."),
+    )
 
 
 @bp.post("/agreements/<int:agreement_id>/pay")
 @login_required
 def pay(agreement_id: int) -> Any:
     form = ActionForm()
-    return _agreement_action(agreement_id, form, "action_form",
-                             lambda: svc.approve_and_pay(db.session, _actor(), agreement_id), _("Paid. Thank you!"))
+    return _agreement_action(
+        agreement_id,
+        form,
+        "action_form",
+        lambda: svc.approve_and_pay(db.session, _actor(), agreement_id),
+        _("Paid. Thank you!"),
+    )
 
 
 @bp.post("/agreements/<int:agreement_id>/dispute")
 @login_required
 def dispute(agreement_id: int) -> Any:
     form = DisputeForm()
-    return _agreement_action(agreement_id, form, "dispute_form",
-                             lambda: svc.dispute(db.session, _actor(), agreement_id, form.reason.data),
-                             _("Dispute sent to community staff."))
+    return _agreement_action(
+        agreement_id,
+        form,
+        "dispute_form",
+        lambda: svc.dispute(db.session, _actor(), agreement_id, form.reason.data),
+        _("Dispute sent to community staff."),
+    )
 
 
 @bp.post("/agreements/<int:agreement_id>/cancel")
 @login_required
 def cancel(agreement_id: int) -> Any:
     form = ActionForm()
-    return _agreement_action(agreement_id, form, "action_form",
-                             lambda: svc.cancel_agreement(db.session, _actor(), agreement_id), _("Cancelled."))
+    return _agreement_action(
+        agreement_id,
+        form,
+        "action_form",
+        lambda: svc.cancel_agreement(db.session, _actor(), agreement_id),
+        _("Cancelled."),
+    )
 
 
 @bp.post("/agreements/<int:agreement_id>/resolve")
@@ -247,6 +319,7 @@ def resolve(agreement_id: int) -> Any:
 
 # --- staff: grants and disputes -------------------------------------------------------------
 
+
 def _staff_community(arg: Any) -> Any:
     communities = svc.staff_community_list(db.session, _actor())
     if not communities:
@@ -264,15 +337,23 @@ def _staff_community(arg: Any) -> Any:
 
 def _grant_form_choices(form: GrantForm, community_id: int) -> None:
     activities, teams = svc.grant_targets(db.session, community_id)
-    form.activity_id.choices = [(0, _("Choose…"))] + [(a.id, f"{a.title} ({a.starts_at:%Y-%m-%d})") for a in activities]
+    form.activity_id.choices = [(0, _("Choose…"))] + [
+        (a.id, f"{a.title} ({a.starts_at:%Y-%m-%d})") for a in activities
+    ]
     form.team_id.choices = [(0, _("Choose…"))] + [(t.id, t.name) for t in teams]
     form.category.choices = [(c.value, str(label)) for c, label in svc.CATEGORY_LABELS.items()]
 
 
 def _grants_page(community: Any, communities: Any, form: GrantForm, status: int = 200) -> Any:
     batches = svc.grant_history(db.session, _actor(), community.id)
-    return render_template("exchange/grants.html", community=community, communities=communities, form=form,
-                           batches=batches, reverse_form=ReverseForm()), status
+    return render_template(
+        "exchange/grants.html",
+        community=community,
+        communities=communities,
+        form=form,
+        batches=batches,
+        reverse_form=ReverseForm(),
+    ), status
 
 
 @bp.get("/staff/grants")
@@ -294,11 +375,24 @@ def grants_post() -> Any:
     if not form.validate():
         return _grants_page(community, communities, form, 400)
     try:
-        batch = svc.grant(db.session, _actor(), community.id, target=form.target.data, amount=form.amount.data,
-                          category=form.category.data, reason=form.reason.data, idem_key=form.idem_key.data,
-                          target_id=(form.activity_id.data if form.target.data == "activity" else
-                                     form.team_id.data if form.target.data == "team" else None),
-                          phone=form.phone.data)
+        batch = svc.grant(
+            db.session,
+            _actor(),
+            community.id,
+            target=form.target.data,
+            amount=form.amount.data,
+            category=form.category.data,
+            reason=form.reason.data,
+            idem_key=form.idem_key.data,
+            target_id=(
+                form.activity_id.data
+                if form.target.data == "activity"
+                else form.team_id.data
+                if form.target.data == "team"
+                else None
+            ),
+            phone=form.phone.data,
+        )
     except ServiceError as exc:
         _fail(form, exc)
         return _grants_page(community, communities, form, exc.status)
@@ -319,8 +413,9 @@ def reverse_grant(grant_id: int) -> Any:
         flash(_("Give a reason for the correction."), "error")
         return _grants_page(community, communities, grant_form, 400)
     try:
-        g = svc.reverse_grant(db.session, _actor(), grant_id, form.reason.data, form.idem_key.data,
-                              force=bool(form.force.data))
+        g = svc.reverse_grant(
+            db.session, _actor(), grant_id, form.reason.data, form.idem_key.data, force=bool(form.force.data)
+        )
     except ServiceError as exc:
         flash(str(exc.message), "error")
         return _grants_page(community, communities, grant_form, exc.status)
@@ -332,5 +427,9 @@ def reverse_grant(grant_id: int) -> Any:
 @login_required
 def disputes() -> Any:
     community, communities = _staff_community(request.args.get("community_id", type=int))
-    return render_template("exchange/disputes.html", community=community, communities=communities,
-                           agreements=svc.disputes(db.session, _actor(), community.id))
+    return render_template(
+        "exchange/disputes.html",
+        community=community,
+        communities=communities,
+        agreements=svc.disputes(db.session, _actor(), community.id),
+    )

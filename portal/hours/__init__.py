@@ -1,4 +1,5 @@
 """Hour logs and their approval (volunteer time → 福分)."""
+
 from __future__ import annotations
 
 from flask import Flask

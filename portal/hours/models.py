@@ -1,9 +1,9 @@
 """Hour logs: a person's volunteer time, pending until staff approve it (then paid in 福分)."""
+
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Optional
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -39,8 +39,10 @@ class HourLog(Base):
         CheckConstraint("points IS NULL OR points >= 0", name="points_nonneg"),
         CheckConstraint("points_per_hour IS NULL OR points_per_hour >= 0", name="pph_nonneg"),
         CheckConstraint("points_flat IS NULL OR points_flat >= 0", name="flat_nonneg"),
-        CheckConstraint("status <> 'approved' OR (reviewed_by_id IS NOT NULL AND points IS NOT NULL)",
-                        name="approved_has_reviewer"),
+        CheckConstraint(
+            "status <> 'approved' OR (reviewed_by_id IS NOT NULL AND points IS NOT NULL)",
+            name="approved_has_reviewer",
+        ),
         CheckConstraint("status <> 'rejected' OR reject_reason IS NOT NULL", name="rejected_has_reason"),
         Index("ix_hour_log_queue", "community_id", "status", "started_at"),
         Index("ix_hour_log_user_time", "user_id", "started_at"),
@@ -49,31 +51,28 @@ class HourLog(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
-    source: Mapped[HourSource] = mapped_column(
-        value_enum(HourSource))
+    source: Mapped[HourSource] = mapped_column(value_enum(HourSource))
     # Where the time was spent (at most one is set, matching ``source``).
-    activity_id: Mapped[Optional[int]] = mapped_column(ForeignKey("activity.id"), index=True)
-    post_id: Mapped[Optional[int]] = mapped_column(ForeignKey("service_post.id"), index=True)
-    wish_id: Mapped[Optional[int]] = mapped_column(ForeignKey("wish.id"), index=True)
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activity.id"), index=True)
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("service_post.id"), index=True)
+    wish_id: Mapped[int | None] = mapped_column(ForeignKey("wish.id"), index=True)
     started_at: Mapped[dt.datetime]
     ended_at: Mapped[dt.datetime]
     minutes: Mapped[int]
     description: Mapped[str] = mapped_column(Text, default="")
-    photo_path: Mapped[Optional[str]] = mapped_column(String(80))
-    status: Mapped[HourStatus] = mapped_column(
-        value_enum(HourStatus),
-        default=HourStatus.PENDING)
+    photo_path: Mapped[str | None] = mapped_column(String(80))
+    status: Mapped[HourStatus] = mapped_column(value_enum(HourStatus), default=HourStatus.PENDING)
     # Rate captured when the log is recorded (activity/post rate); NULL = community default.
-    points_per_hour: Mapped[Optional[int]]
-    points_flat: Mapped[Optional[int]]
-    points: Mapped[Optional[int]]
-    reviewed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
-    reviewed_at: Mapped[Optional[dt.datetime]]
-    reject_reason: Mapped[Optional[str]] = mapped_column(String(500))
-    ledger_tx_id: Mapped[Optional[int]]
-    reversed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
-    reversed_at: Mapped[Optional[dt.datetime]]
-    reverse_reason: Mapped[Optional[str]] = mapped_column(String(500))
-    reverse_tx_id: Mapped[Optional[int]]
+    points_per_hour: Mapped[int | None]
+    points_flat: Mapped[int | None]
+    points: Mapped[int | None]
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    reviewed_at: Mapped[dt.datetime | None]
+    reject_reason: Mapped[str | None] = mapped_column(String(500))
+    ledger_tx_id: Mapped[int | None]
+    reversed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    reversed_at: Mapped[dt.datetime | None]
+    reverse_reason: Mapped[str | None] = mapped_column(String(500))
+    reverse_tx_id: Mapped[int | None]
     reported_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

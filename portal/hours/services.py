@@ -8,6 +8,7 @@ Points for an approved log: ``points_flat`` when set, otherwise
 ``minutes * points_per_hour // 60`` (rounded down) where the rate is the one captured on
 the log (activity/post rate) or the community default.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,11 +24,10 @@ from sqlalchemy.orm import Session
 
 import ledger
 from core.db import utcnow
-from portal.community.services import get_community
 from portal.accounts.models import User
 from portal.audit.services import record, record_refusal
 from portal.community.models import Community
-from portal.community.services import is_member, is_staff
+from portal.community.services import get_community, is_member, is_staff
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.hours.models import LIVE_STATUSES, HourLog, HourSource, HourStatus
 from portal.notifications.services import notify
@@ -40,17 +40,31 @@ MAX_BATCH = 1000
 REASON_MAX = 500
 
 
-def _refuse(session: Session, actor: User | None, action: str, err: ServiceError, *,
-            community_id: int | None = None, target: tuple[str, int] | None = None,
-            **detail: Any) -> ServiceError:
-    record_refusal(session, f"hours.{action}", actor_id=actor.id if actor else None,
-                   community_id=community_id, target=target, code=err.code, **detail)
+def _refuse(
+    session: Session,
+    actor: User | None,
+    action: str,
+    err: ServiceError,
+    *,
+    community_id: int | None = None,
+    target: tuple[str, int] | None = None,
+    **detail: Any,
+) -> ServiceError:
+    record_refusal(
+        session,
+        f"hours.{action}",
+        actor_id=actor.id if actor else None,
+        community_id=community_id,
+        target=target,
+        code=err.code,
+        **detail,
+    )
     return err
 
 
 def local_day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     start = dt.datetime.combine(day, dt.time.min, tzinfo=LOCAL_TZ)
-    return start.astimezone(dt.timezone.utc), (start + dt.timedelta(days=1)).astimezone(dt.timezone.utc)
+    return start.astimezone(dt.UTC), (start + dt.timedelta(days=1)).astimezone(dt.UTC)
 
 
 def _lock_person(session: Session, user_id: int) -> User | None:
@@ -59,11 +73,22 @@ def _lock_person(session: Session, user_id: int) -> User | None:
     return session.scalar(select(User).where(User.id == user_id).with_for_update())
 
 
-def record_hours(session: Session, *, user_id: int, community_id: int, source: str,
-                 source_id: int | None, started_at: dt.datetime, ended_at: dt.datetime,
-                 description: str, reported_by: User, points_per_hour: int | None = None,
-                 points_flat: int | None = None, photo_path: str | None = None,
-                 now: dt.datetime | None = None) -> HourLog:
+def record_hours(
+    session: Session,
+    *,
+    user_id: int,
+    community_id: int,
+    source: str,
+    source_id: int | None,
+    started_at: dt.datetime,
+    ended_at: dt.datetime,
+    description: str,
+    reported_by: User,
+    points_per_hour: int | None = None,
+    points_flat: int | None = None,
+    photo_path: str | None = None,
+    now: dt.datetime | None = None,
+) -> HourLog:
     """Create a pending hour log for ``user_id`` after checking the rules: times aware,
     ended after started, not in the future, rounded down to the community's rounding
     (at least one unit), no overlap with the person's other pending/approved logs,
@@ -74,71 +99,153 @@ def record_hours(session: Session, *, user_id: int, community_id: int, source: s
     try:
         src = HourSource(source)
     except ValueError:
-        raise _refuse(session, reported_by, action, ServiceError(_l("Unknown kind of hours."), code="bad_source"),
-                      community_id=community_id) from None
+        raise _refuse(
+            session,
+            reported_by,
+            action,
+            ServiceError(_l("Unknown kind of hours."), code="bad_source"),
+            community_id=community_id,
+        ) from None
     community = get_community(session, community_id)
     person = _lock_person(session, user_id)
     if person is None or not person.is_active or not is_member(person, community):
-        raise _refuse(session, reported_by, action,
-                      NotFound(_l("This person is not a member of this community."), code="not_member"),
-                      community_id=community_id, user_id=user_id)
+        raise _refuse(
+            session,
+            reported_by,
+            action,
+            NotFound(_l("This person is not a member of this community."), code="not_member"),
+            community_id=community_id,
+            user_id=user_id,
+        )
     if reported_by.id != user_id and src != HourSource.ACTIVITY and not is_staff(reported_by, community):
-        raise _refuse(session, reported_by, action,
-                      Forbidden(_l("You can only report your own hours."), code="not_yours"),
-                      community_id=community_id, user_id=user_id)
+        raise _refuse(
+            session,
+            reported_by,
+            action,
+            Forbidden(_l("You can only report your own hours."), code="not_yours"),
+            community_id=community_id,
+            user_id=user_id,
+        )
     if src != HourSource.OTHER and source_id is None:
         raise ServiceError(_l("Choose what these hours were for."), code="source_missing")
     if started_at.tzinfo is None or ended_at.tzinfo is None:
         raise ServiceError(_l("The times are not valid."), code="naive_time")
     if ended_at <= started_at:
-        raise _refuse(session, reported_by, action,
-                      ServiceError(_l("The end time must be after the start time."), code="ends_before_start",
-                                   field="ended_at"), community_id=community_id)
+        raise _refuse(
+            session,
+            reported_by,
+            action,
+            ServiceError(
+                _l("The end time must be after the start time."), code="ends_before_start", field="ended_at"
+            ),
+            community_id=community_id,
+        )
     if ended_at > now + CLOCK_SKEW:
-        raise _refuse(session, reported_by, action,
-                      ServiceError(_l("Hours cannot be reported for a time in the future."), code="future",
-                                   field="ended_at"), community_id=community_id)
-    if started_at.astimezone(LOCAL_TZ).date() != (ended_at - dt.timedelta(microseconds=1)).astimezone(LOCAL_TZ).date():
-        raise _refuse(session, reported_by, action,
-                      ServiceError(_l("Report each day separately: the start and end must be on the same day."),
-                                   code="spans_days", field="ended_at"), community_id=community_id)
+        raise _refuse(
+            session,
+            reported_by,
+            action,
+            ServiceError(
+                _l("Hours cannot be reported for a time in the future."), code="future", field="ended_at"
+            ),
+            community_id=community_id,
+        )
+    if (
+        started_at.astimezone(LOCAL_TZ).date()
+        != (ended_at - dt.timedelta(microseconds=1)).astimezone(LOCAL_TZ).date()
+    ):
+        raise _refuse(
+            session,
+            reported_by,
+            action,
+            ServiceError(
+                _l("Report each day separately: the start and end must be on the same day."),
+                code="spans_days",
+                field="ended_at",
+            ),
+            community_id=community_id,
+        )
     settings = get_settings(session, community_id)
     raw = int((ended_at - started_at).total_seconds() // 60)
     step = settings.hours_rounding_minutes
     minutes = raw // step * step
     if minutes <= 0:
-        raise _refuse(session, reported_by, action,
-                      ServiceError(_l("Too short: at least %(n)d minutes can be reported.", n=step),
-                                   code="too_short", field="ended_at"), community_id=community_id)
+        raise _refuse(
+            session,
+            reported_by,
+            action,
+            ServiceError(
+                _l("Too short: at least %(n)d minutes can be reported.", n=step),
+                code="too_short",
+                field="ended_at",
+            ),
+            community_id=community_id,
+        )
     live = (HourLog.user_id == user_id, HourLog.status.in_(LIVE_STATUSES))
-    overlap = session.scalar(select(HourLog.id).where(
-        *live, HourLog.started_at < ended_at, HourLog.ended_at > started_at).limit(1))
+    overlap = session.scalar(
+        select(HourLog.id).where(*live, HourLog.started_at < ended_at, HourLog.ended_at > started_at).limit(1)
+    )
     if overlap is not None:
-        raise _refuse(session, reported_by, action,
-                      Conflict(_l("These hours overlap hours already reported for the same time."),
-                               code="overlap", field="started_at"),
-                      community_id=community_id, overlaps=overlap)
+        raise _refuse(
+            session,
+            reported_by,
+            action,
+            Conflict(
+                _l("These hours overlap hours already reported for the same time."),
+                code="overlap",
+                field="started_at",
+            ),
+            community_id=community_id,
+            overlaps=overlap,
+        )
     day_start, day_end = local_day_bounds(started_at.astimezone(LOCAL_TZ).date())
-    used = session.scalar(select(func.coalesce(func.sum(HourLog.minutes), 0)).where(
-        *live, HourLog.started_at >= day_start, HourLog.started_at < day_end)) or 0
+    used = (
+        session.scalar(
+            select(func.coalesce(func.sum(HourLog.minutes), 0)).where(
+                *live, HourLog.started_at >= day_start, HourLog.started_at < day_end
+            )
+        )
+        or 0
+    )
     if used + minutes > settings.daily_minutes_cap:
         left = max(settings.daily_minutes_cap - used, 0)
-        raise _refuse(session, reported_by, action,
-                      ServiceError(_l("At most %(cap)d minutes can be reported for one day; %(left)d minutes are left.",
-                                      cap=settings.daily_minutes_cap, left=left), code="daily_cap",
-                                   field="ended_at"), community_id=community_id, used=used, minutes=minutes)
+        raise _refuse(
+            session,
+            reported_by,
+            action,
+            ServiceError(
+                _l(
+                    "At most %(cap)d minutes can be reported for one day; %(left)d minutes are left.",
+                    cap=settings.daily_minutes_cap,
+                    left=left,
+                ),
+                code="daily_cap",
+                field="ended_at",
+            ),
+            community_id=community_id,
+            used=used,
+            minutes=minutes,
+        )
     for name, value in (("points_per_hour", points_per_hour), ("points_flat", points_flat)):
         if value is not None and (not isinstance(value, int) or value < 0):
             raise ServiceError(_l("The points rate is not valid."), code=f"bad_{name}")
     log = HourLog(
-        community_id=community_id, user_id=user_id, source=src,
+        community_id=community_id,
+        user_id=user_id,
+        source=src,
         activity_id=source_id if src == HourSource.ACTIVITY else None,
         post_id=source_id if src == HourSource.POST else None,
         wish_id=source_id if src == HourSource.WISH else None,
-        started_at=started_at, ended_at=ended_at, minutes=minutes,
-        description=(description or "").strip()[:2000], photo_path=photo_path,
-        points_per_hour=points_per_hour, points_flat=points_flat,
-        status=HourStatus.PENDING, reported_by_id=reported_by.id, created_at=now,
+        started_at=started_at,
+        ended_at=ended_at,
+        minutes=minutes,
+        description=(description or "").strip()[:2000],
+        photo_path=photo_path,
+        points_per_hour=points_per_hour,
+        points_flat=points_flat,
+        status=HourStatus.PENDING,
+        reported_by_id=reported_by.id,
+        created_at=now,
     )
     session.add(log)
     session.flush()
@@ -154,9 +261,19 @@ def points_for(log: HourLog, default_per_hour: int) -> int:
 
 # --- self-reported hours ----------------------------------------------------------------
 
-def report_hours(session: Session, actor: User, *, source: str, source_id: int | None,
-                 started_at: dt.datetime, ended_at: dt.datetime, description: str,
-                 photo_path: str | None = None, now: dt.datetime | None = None) -> HourLog:
+
+def report_hours(
+    session: Session,
+    actor: User,
+    *,
+    source: str,
+    source_id: int | None,
+    started_at: dt.datetime,
+    ended_at: dt.datetime,
+    description: str,
+    photo_path: str | None = None,
+    now: dt.datetime | None = None,
+) -> HourLog:
     """A volunteer reports their own hours for a post they hold (active claim) or a wish
     they fulfilled. The community is the post's / wish's."""
     description = (description or "").strip()
@@ -167,39 +284,86 @@ def report_hours(session: Session, actor: User, *, source: str, source_id: int |
 
         claim = None
         if source_id is not None:
-            claim = session.scalar(select(PostClaim).where(
-                PostClaim.post_id == source_id, PostClaim.user_id == actor.id, PostClaim.status == ClaimStatus.ACTIVE))
+            claim = session.scalar(
+                select(PostClaim).where(
+                    PostClaim.post_id == source_id,
+                    PostClaim.user_id == actor.id,
+                    PostClaim.status == ClaimStatus.ACTIVE,
+                )
+            )
         if claim is None:
-            raise _refuse(session, actor, "report", NotFound(
-                _l("You do not hold this service post."), code="no_claim"), post_id=source_id)
+            raise _refuse(
+                session,
+                actor,
+                "report",
+                NotFound(_l("You do not hold this service post."), code="no_claim"),
+                post_id=source_id,
+            )
         post = session.get(ServicePost, source_id)
         pph = getattr(post, "points_per_hour", None)
         flat = getattr(post, "points_per_duty", None)
-        return record_hours(session, user_id=actor.id, community_id=claim.community_id, source=source,
-                            source_id=source_id, started_at=started_at, ended_at=ended_at,
-                            description=description, reported_by=actor, points_per_hour=pph,
-                            points_flat=flat,
-                            photo_path=photo_path, now=now)
+        return record_hours(
+            session,
+            user_id=actor.id,
+            community_id=claim.community_id,
+            source=source,
+            source_id=source_id,
+            started_at=started_at,
+            ended_at=ended_at,
+            description=description,
+            reported_by=actor,
+            points_per_hour=pph,
+            points_flat=flat,
+            photo_path=photo_path,
+            now=now,
+        )
     if source == HourSource.WISH.value:
         from portal.wishes.models import Wish, WishStatus
 
         wish = session.get(Wish, source_id) if source_id is not None else None
-        if wish is None or wish.claimed_by_id != actor.id or wish.status not in (
-                WishStatus.FULFILLED, WishStatus.CONFIRMED):
-            raise _refuse(session, actor, "report", NotFound(
-                _l("You have not fulfilled this wish."), code="no_wish"), wish_id=source_id)
-        exists = session.scalar(select(HourLog.id).where(
-            HourLog.wish_id == wish.id, HourLog.user_id == actor.id, HourLog.status.in_(LIVE_STATUSES)))
+        if (
+            wish is None
+            or wish.claimed_by_id != actor.id
+            or wish.status not in (WishStatus.FULFILLED, WishStatus.CONFIRMED)
+        ):
+            raise _refuse(
+                session,
+                actor,
+                "report",
+                NotFound(_l("You have not fulfilled this wish."), code="no_wish"),
+                wish_id=source_id,
+            )
+        exists = session.scalar(
+            select(HourLog.id).where(
+                HourLog.wish_id == wish.id, HourLog.user_id == actor.id, HourLog.status.in_(LIVE_STATUSES)
+            )
+        )
         if exists is not None:
-            raise _refuse(session, actor, "report", Conflict(
-                _l("Hours for this wish are already reported."), code="duplicate"), wish_id=wish.id)
-        return record_hours(session, user_id=actor.id, community_id=wish.community_id, source=source,
-                            source_id=wish.id, started_at=started_at, ended_at=ended_at,
-                            description=description, reported_by=actor, photo_path=photo_path, now=now)
+            raise _refuse(
+                session,
+                actor,
+                "report",
+                Conflict(_l("Hours for this wish are already reported."), code="duplicate"),
+                wish_id=wish.id,
+            )
+        return record_hours(
+            session,
+            user_id=actor.id,
+            community_id=wish.community_id,
+            source=source,
+            source_id=wish.id,
+            started_at=started_at,
+            ended_at=ended_at,
+            description=description,
+            reported_by=actor,
+            photo_path=photo_path,
+            now=now,
+        )
     raise ServiceError(_l("Choose a service post or a wish."), code="bad_source", field="source")
 
 
 # --- the approval queue -----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class QueueFilter:
@@ -216,8 +380,13 @@ class QueueFilter:
 def _community_for_staff(session: Session, actor: User, community_id: int, action: str) -> Community:
     community = session.get(Community, community_id)
     if community is None or not is_staff(actor, community):
-        raise _refuse(session, actor, action, Forbidden(
-            _l("Only the staff of this community can do this."), code="not_staff"), community_id=community_id)
+        raise _refuse(
+            session,
+            actor,
+            action,
+            Forbidden(_l("Only the staff of this community can do this."), code="not_staff"),
+            community_id=community_id,
+        )
     return community
 
 
@@ -246,19 +415,32 @@ def validate_filter(session: Session, actor: User, flt: QueueFilter) -> None:
     or stale URL). The message is the same for another community's id and for an id that
     does not exist, so nothing about other communities leaks."""
     post_model, activity_model, team_model = _filter_models()
-    for model, value, field in ((post_model, flt.post_id, "post_id"),
-                                (activity_model, flt.activity_id, "activity_id"),
-                                (team_model, flt.team_id, "team_id")):
+    for model, value, field in (
+        (post_model, flt.post_id, "post_id"),
+        (activity_model, flt.activity_id, "activity_id"),
+        (team_model, flt.team_id, "team_id"),
+    ):
         if value is None:
             continue
         obj = session.get(model, value)
         if obj is None or obj.community_id != flt.community_id:
-            raise _refuse(session, actor, "queue", ServiceError(
-                _l("This filter does not belong to this community. Please choose again from the lists."),
-                code="bad_filter", field=field), community_id=flt.community_id, **{field: value})
+            raise _refuse(
+                session,
+                actor,
+                "queue",
+                ServiceError(
+                    _l("This filter does not belong to this community. Please choose again from the lists."),
+                    code="bad_filter",
+                    field=field,
+                ),
+                community_id=flt.community_id,
+                **{field: value},
+            )
 
 
-def queue_filter_options(session: Session, flt: QueueFilter, *, now: dt.datetime | None = None) -> FilterOptions:
+def queue_filter_options(
+    session: Session, flt: QueueFilter, *, now: dt.datetime | None = None
+) -> FilterOptions:
     """Choices for the queue's dropdowns, all of ``flt.community_id`` only: its service posts,
     its activities of the last 90 / next 30 days, its active teams. A selected item outside
     these lists (an older activity, an inactive team) is kept so the
@@ -267,16 +449,36 @@ def queue_filter_options(session: Session, flt: QueueFilter, *, now: dt.datetime
     now = now or utcnow()
     cid = flt.community_id
     # All posts, closed ones too: a closed post can still have hours waiting for review.
-    posts = list(session.scalars(select(post_model).where(post_model.community_id == cid)
-                                 .order_by(post_model.title, post_model.id)))
-    activities = list(session.scalars(select(activity_model).where(
-        activity_model.community_id == cid,
-        or_(activity_model.starts_at.between(now - FILTER_ACTIVITIES_BEFORE, now + FILTER_ACTIVITIES_AFTER),
-            activity_model.id == (flt.activity_id or -1)))
-        .order_by(activity_model.starts_at.desc(), activity_model.id.desc())))
-    teams = list(session.scalars(select(team_model).where(
-        team_model.community_id == cid, or_(team_model.is_active.is_(True), team_model.id == (flt.team_id or -1)))
-        .order_by(team_model.name, team_model.id)))
+    posts = list(
+        session.scalars(
+            select(post_model).where(post_model.community_id == cid).order_by(post_model.title, post_model.id)
+        )
+    )
+    activities = list(
+        session.scalars(
+            select(activity_model)
+            .where(
+                activity_model.community_id == cid,
+                or_(
+                    activity_model.starts_at.between(
+                        now - FILTER_ACTIVITIES_BEFORE, now + FILTER_ACTIVITIES_AFTER
+                    ),
+                    activity_model.id == (flt.activity_id or -1),
+                ),
+            )
+            .order_by(activity_model.starts_at.desc(), activity_model.id.desc())
+        )
+    )
+    teams = list(
+        session.scalars(
+            select(team_model)
+            .where(
+                team_model.community_id == cid,
+                or_(team_model.is_active.is_(True), team_model.id == (flt.team_id or -1)),
+            )
+            .order_by(team_model.name, team_model.id)
+        )
+    )
     return FilterOptions(posts=posts, activities=activities, teams=teams)
 
 
@@ -284,8 +486,9 @@ def queue_query(session: Session, actor: User, flt: QueueFilter) -> Select[tuple
     """Logs matching the staff filter; never the actor's own logs."""
     _community_for_staff(session, actor, flt.community_id, "queue")
     validate_filter(session, actor, flt)
-    q = select(HourLog).where(HourLog.community_id == flt.community_id, HourLog.user_id != actor.id,
-                              _wish_confirmed_or_none())
+    q = select(HourLog).where(
+        HourLog.community_id == flt.community_id, HourLog.user_id != actor.id, _wish_confirmed_or_none()
+    )
     if flt.status:
         q = q.where(HourLog.status == HourStatus(flt.status))
     if flt.source:
@@ -298,7 +501,8 @@ def queue_query(session: Session, actor: User, flt: QueueFilter) -> Select[tuple
         from portal.teams.models import TeamMembership
 
         members = select(TeamMembership.user_id).where(
-            TeamMembership.team_id == flt.team_id, TeamMembership.left_at.is_(None))
+            TeamMembership.team_id == flt.team_id, TeamMembership.left_at.is_(None)
+        )
         q = q.where(HourLog.user_id.in_(members))
     if flt.date_from:
         q = q.where(HourLog.started_at >= local_day_bounds(flt.date_from)[0])
@@ -311,14 +515,26 @@ def _wish_confirmed_or_none() -> Any:
     """Hours for a wish wait for the requester's confirmation before staff see them."""
     from portal.wishes.models import Wish, WishStatus
 
-    return or_(HourLog.wish_id.is_(None),
-               HourLog.wish_id.in_(select(Wish.id).where(Wish.status == WishStatus.CONFIRMED)))
+    return or_(
+        HourLog.wish_id.is_(None),
+        HourLog.wish_id.in_(select(Wish.id).where(Wish.status == WishStatus.CONFIRMED)),
+    )
 
 
 def pending_count(session: Session, actor: User, community_id: int) -> int:
-    return session.scalar(select(func.count()).select_from(HourLog).where(
-        HourLog.community_id == community_id, HourLog.status == HourStatus.PENDING,
-        HourLog.user_id != actor.id, _wish_confirmed_or_none())) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(HourLog)
+            .where(
+                HourLog.community_id == community_id,
+                HourLog.status == HourStatus.PENDING,
+                HourLog.user_id != actor.id,
+                _wish_confirmed_or_none(),
+            )
+        )
+        or 0
+    )
 
 
 @dataclass
@@ -337,25 +553,41 @@ def _load_for_review(session: Session, actor: User, log_ids: Iterable[int], acti
         raise ServiceError(_l("Choose at least one entry."), code="empty")
     if len(ids) > MAX_BATCH:
         raise ServiceError(_l("At most %(n)d entries at once.", n=MAX_BATCH), code="too_many")
-    logs = list(session.scalars(
-        select(HourLog).where(HourLog.id.in_(ids)).order_by(HourLog.id).with_for_update()))
+    logs = list(
+        session.scalars(select(HourLog).where(HourLog.id.in_(ids)).order_by(HourLog.id).with_for_update())
+    )
     if len(logs) != len(ids):
         missing = sorted(set(ids) - {log.id for log in logs})
-        raise _refuse(session, actor, action, NotFound(
-            _l("Some of these entries do not exist."), code="not_found"), missing=missing[:20])
+        raise _refuse(
+            session,
+            actor,
+            action,
+            NotFound(_l("Some of these entries do not exist."), code="not_found"),
+            missing=missing[:20],
+        )
     communities: dict[int, Community | None] = {}
     for log in logs:
         if log.community_id not in communities:
             c = session.get(Community, log.community_id)
             communities[log.community_id] = c if c is not None and is_staff(actor, c) else None
         if communities[log.community_id] is None:
-            raise _refuse(session, actor, action, Forbidden(
-                _l("Only the staff of this community can do this."), code="not_staff"),
-                community_id=log.community_id, target=("hour_log", log.id))
+            raise _refuse(
+                session,
+                actor,
+                action,
+                Forbidden(_l("Only the staff of this community can do this."), code="not_staff"),
+                community_id=log.community_id,
+                target=("hour_log", log.id),
+            )
         if log.user_id == actor.id:
-            raise _refuse(session, actor, action, Forbidden(
-                _l("Nobody can approve or reject their own hours."), code="own_hours"),
-                community_id=log.community_id, target=("hour_log", log.id))
+            raise _refuse(
+                session,
+                actor,
+                action,
+                Forbidden(_l("Nobody can approve or reject their own hours."), code="own_hours"),
+                community_id=log.community_id,
+                target=("hour_log", log.id),
+            )
     return logs
 
 
@@ -365,12 +597,15 @@ def _unconfirmed_wish_logs(session: Session, logs: list[HourLog]) -> set[int]:
     wish_ids = {log.wish_id for log in logs if log.wish_id is not None}
     if not wish_ids:
         return set()
-    confirmed = set(session.scalars(select(Wish.id).where(Wish.id.in_(wish_ids),
-                                                          Wish.status == WishStatus.CONFIRMED)))
+    confirmed = set(
+        session.scalars(select(Wish.id).where(Wish.id.in_(wish_ids), Wish.status == WishStatus.CONFIRMED))
+    )
     return {log.id for log in logs if log.wish_id is not None and log.wish_id not in confirmed}
 
 
-def approve(session: Session, actor: User, log_ids: Sequence[int], *, now: dt.datetime | None = None) -> BatchResult:
+def approve(
+    session: Session, actor: User, log_ids: Sequence[int], *, now: dt.datetime | None = None
+) -> BatchResult:
     """Approve pending logs and pay them from the community fund, all in the caller's
     transaction (one ledger posting per log, key ``hours:{id}:approve``). Logs that are
     no longer pending (a double-submitted form) are skipped and left unchanged."""
@@ -394,19 +629,31 @@ def approve(session: Session, actor: User, log_ids: Sequence[int], *, now: dt.da
         key = (log.community_id, log.user_id)
         if key not in accounts:
             accounts[key] = ledger.user_account(session, log.community_id, log.user_id)
-        postings.append(ledger.Posting(
-            key=f"hours:{log.id}:approve", kind="earn",
-            entries=((funds[log.community_id], -log.points), (accounts[key], log.points)),
-            actor=act, reason=f"Volunteer hours #{log.id} approved ({log.minutes} min)",
-            ref_type="hour_log", ref_id=log.id))
+        postings.append(
+            ledger.Posting(
+                key=f"hours:{log.id}:approve",
+                kind="earn",
+                entries=((funds[log.community_id], -log.points), (accounts[key], log.points)),
+                actor=act,
+                reason=f"Volunteer hours #{log.id} approved ({log.minutes} min)",
+                ref_type="hour_log",
+                ref_id=log.id,
+            )
+        )
         paid.append(log)
     try:
         results = ledger.post_many(session, postings)
     except ledger.LedgerError as err:
-        raise _refuse(session, actor, "approve", Conflict(
-            _l("The points could not be paid. Nothing was approved; please try again."), code=err.code),
-            community_id=todo[0].community_id) from None
-    for log, res in zip(paid, results):
+        raise _refuse(
+            session,
+            actor,
+            "approve",
+            Conflict(
+                _l("The points could not be paid. Nothing was approved; please try again."), code=err.code
+            ),
+            community_id=todo[0].community_id,
+        ) from None
+    for log, res in zip(paid, results, strict=True):
         log.ledger_tx_id = res.tx_id
     per_user: dict[int, list[HourLog]] = defaultdict(list)
     for log in todo:
@@ -418,27 +665,48 @@ def approve(session: Session, actor: User, log_ids: Sequence[int], *, now: dt.da
     for user_id, mine in per_user.items():
         pts = sum(log.points or 0 for log in mine)
         ids = ",".join(str(log.id) for log in mine[:20])
-        notify(session, user_id, "hours.approved",
-               str(_l("Your hours were approved: +%(points)d 福分", points=pts)),
-               str(_l("%(n)d entries approved.", n=len(mine))), link="/hours/",
-               dedupe_key=f"hours.approved:{ids}")
+        notify(
+            session,
+            user_id,
+            "hours.approved",
+            str(_l("Your hours were approved: +%(points)d 福分", points=pts)),
+            str(_l("%(n)d entries approved.", n=len(mine))),
+            link="/hours/",
+            dedupe_key=f"hours.approved:{ids}",
+        )
     for cid in {log.community_id for log in todo}:
         batch = [log for log in todo if log.community_id == cid]
-        record(session, "hours.approve", actor_id=actor.id, community_id=cid,
-               count=len(batch), points=sum(log.points or 0 for log in batch),
-               log_ids=[log.id for log in batch][:1000])
+        record(
+            session,
+            "hours.approve",
+            actor_id=actor.id,
+            community_id=cid,
+            count=len(batch),
+            points=sum(log.points or 0 for log in batch),
+            log_ids=[log.id for log in batch][:1000],
+        )
     return BatchResult(todo, skipped)
 
 
-def reject(session: Session, actor: User, log_ids: Sequence[int], reason: str,
-           *, now: dt.datetime | None = None) -> BatchResult:
+def reject(
+    session: Session, actor: User, log_ids: Sequence[int], reason: str, *, now: dt.datetime | None = None
+) -> BatchResult:
     reason = (reason or "").strip()
     if not reason:
-        raise _refuse(session, actor, "reject", ServiceError(
-            _l("Give a reason: the volunteer will see it."), code="reason_required", field="reason"))
+        raise _refuse(
+            session,
+            actor,
+            "reject",
+            ServiceError(
+                _l("Give a reason: the volunteer will see it."), code="reason_required", field="reason"
+            ),
+        )
     if len(reason) > REASON_MAX:
-        raise ServiceError(_l("The reason is too long (at most %(n)d characters).", n=REASON_MAX),
-                           code="too_long", field="reason")
+        raise ServiceError(
+            _l("The reason is too long (at most %(n)d characters).", n=REASON_MAX),
+            code="too_long",
+            field="reason",
+        )
     now = now or utcnow()
     logs = _load_for_review(session, actor, log_ids, "reject")
     todo = [log for log in logs if log.status == HourStatus.PENDING]
@@ -449,69 +717,132 @@ def reject(session: Session, actor: User, log_ids: Sequence[int], reason: str,
         log.reject_reason = reason
     session.flush()
     for log in todo:
-        notify(session, log.user_id, "hours.rejected", str(_l("Your hours were not approved")),
-               reason, link="/hours/", dedupe_key=f"hours.rejected:{log.id}")
-        record(session, "hours.reject", actor_id=actor.id, community_id=log.community_id,
-               target=("hour_log", log.id), reason=reason)
+        notify(
+            session,
+            log.user_id,
+            "hours.rejected",
+            str(_l("Your hours were not approved")),
+            reason,
+            link="/hours/",
+            dedupe_key=f"hours.rejected:{log.id}",
+        )
+        record(
+            session,
+            "hours.reject",
+            actor_id=actor.id,
+            community_id=log.community_id,
+            target=("hour_log", log.id),
+            reason=reason,
+        )
     return BatchResult(todo, [log for log in logs if log not in todo])
 
 
-def reverse(session: Session, actor: User, log_id: int, reason: str, *, now: dt.datetime | None = None) -> HourLog:
+def reverse(
+    session: Session, actor: User, log_id: int, reason: str, *, now: dt.datetime | None = None
+) -> HourLog:
     """Undo a mistaken approval: a reversing ledger transaction, status ``reversed``."""
     reason = (reason or "").strip()
     if not reason:
-        raise _refuse(session, actor, "reverse", ServiceError(
-            _l("Give a reason for the correction."), code="reason_required", field="reason"))
+        raise _refuse(
+            session,
+            actor,
+            "reverse",
+            ServiceError(_l("Give a reason for the correction."), code="reason_required", field="reason"),
+        )
     if len(reason) > REASON_MAX:
-        raise ServiceError(_l("The reason is too long (at most %(n)d characters).", n=REASON_MAX),
-                           code="too_long", field="reason")
+        raise ServiceError(
+            _l("The reason is too long (at most %(n)d characters).", n=REASON_MAX),
+            code="too_long",
+            field="reason",
+        )
     log = _load_for_review(session, actor, [log_id], "reverse")[0]
     if log.status != HourStatus.APPROVED:
-        raise _refuse(session, actor, "reverse", Conflict(
-            _l("Only approved hours can be reversed."), code="not_approved"),
-            community_id=log.community_id, target=("hour_log", log.id))
+        raise _refuse(
+            session,
+            actor,
+            "reverse",
+            Conflict(_l("Only approved hours can be reversed."), code="not_approved"),
+            community_id=log.community_id,
+            target=("hour_log", log.id),
+        )
     if log.ledger_tx_id is not None:
         try:
-            res = ledger.reverse(session, tx_id=log.ledger_tx_id, key=f"hours:{log.id}:reverse",
-                                 actor=ledger.Actor.user(actor.id),
-                                 reason=f"Hours #{log.id} reversed: {reason}"[:500])
+            res = ledger.reverse(
+                session,
+                tx_id=log.ledger_tx_id,
+                key=f"hours:{log.id}:reverse",
+                actor=ledger.Actor.user(actor.id),
+                reason=f"Hours #{log.id} reversed: {reason}"[:500],
+            )
         except ledger.LedgerError as err:
-            msg = (_l("The volunteer has already spent these points, so they cannot be taken back.")
-                   if err.code == "insufficient_funds" else
-                   _l("The points could not be taken back. Nothing was changed."))
-            raise _refuse(session, actor, "reverse", Conflict(msg, code=err.code),
-                          community_id=log.community_id, target=("hour_log", log.id)) from None
+            msg = (
+                _l("The volunteer has already spent these points, so they cannot be taken back.")
+                if err.code == "insufficient_funds"
+                else _l("The points could not be taken back. Nothing was changed.")
+            )
+            raise _refuse(
+                session,
+                actor,
+                "reverse",
+                Conflict(msg, code=err.code),
+                community_id=log.community_id,
+                target=("hour_log", log.id),
+            ) from None
         log.reverse_tx_id = res.tx_id
     log.status = HourStatus.REVERSED
     log.reversed_by_id = actor.id
     log.reversed_at = now or utcnow()
     log.reverse_reason = reason
     session.flush()
-    notify(session, log.user_id, "hours.reversed", str(_l("An approval of your hours was corrected")),
-           reason, link="/hours/", dedupe_key=f"hours.reversed:{log.id}")
-    record(session, "hours.reverse", actor_id=actor.id, community_id=log.community_id,
-           target=("hour_log", log.id), reason=reason, points=log.points)
+    notify(
+        session,
+        log.user_id,
+        "hours.reversed",
+        str(_l("An approval of your hours was corrected")),
+        reason,
+        link="/hours/",
+        dedupe_key=f"hours.reversed:{log.id}",
+    )
+    record(
+        session,
+        "hours.reverse",
+        actor_id=actor.id,
+        community_id=log.community_id,
+        target=("hour_log", log.id),
+        reason=reason,
+        points=log.points,
+    )
     return log
 
 
 # --- reads ------------------------------------------------------------------------------
 
+
 def my_logs(session: Session, user_id: int, limit: int = 100) -> list[HourLog]:
-    return list(session.scalars(select(HourLog).where(HourLog.user_id == user_id)
-                                .order_by(HourLog.started_at.desc(), HourLog.id.desc()).limit(limit)))
+    return list(
+        session.scalars(
+            select(HourLog)
+            .where(HourLog.user_id == user_id)
+            .order_by(HourLog.started_at.desc(), HourLog.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def year_bounds(year: int) -> tuple[dt.datetime, dt.datetime]:
-    start = dt.datetime(year, 1, 1, tzinfo=LOCAL_TZ).astimezone(dt.timezone.utc)
-    end = dt.datetime(year + 1, 1, 1, tzinfo=LOCAL_TZ).astimezone(dt.timezone.utc)
+    start = dt.datetime(year, 1, 1, tzinfo=LOCAL_TZ).astimezone(dt.UTC)
+    end = dt.datetime(year + 1, 1, 1, tzinfo=LOCAL_TZ).astimezone(dt.UTC)
     return start, end
 
 
 def approved_minutes(session: Session, user_id: int, year: int, community_id: int | None = None) -> int:
     start, end = year_bounds(year)
     q = select(func.coalesce(func.sum(HourLog.minutes), 0)).where(
-        HourLog.user_id == user_id, HourLog.status == HourStatus.APPROVED,
-        HourLog.started_at >= start, HourLog.started_at < end)
+        HourLog.user_id == user_id,
+        HourLog.status == HourStatus.APPROVED,
+        HourLog.started_at >= start,
+        HourLog.started_at < end,
+    )
     if community_id is not None:
         q = q.where(HourLog.community_id == community_id)
     return int(session.scalar(q) or 0)

@@ -3,6 +3,7 @@ or the browser's content type, then decoded by Pillow), at most 5 MB and 40 mega
 re-encoded without any metadata (``portal.images``: no EXIF/GPS) and stored under a random
 name in ``instance/uploads/`` (or ``UPLOAD_FOLDER``). Served only through a view that
 checks who may see it."""
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,16 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def store_image(file: FileStorage | None, *, field: str, max_bytes: int, prefix: str,
-                too_large: Any, wrong_type: Any, too_many_pixels: Any) -> str | None:
+def store_image(
+    file: FileStorage | None,
+    *,
+    field: str,
+    max_bytes: int,
+    prefix: str,
+    too_large: Any,
+    wrong_type: Any,
+    too_many_pixels: Any,
+) -> str | None:
     """Validate, re-encode and store one uploaded image (shared by hour photos and reward
     pictures); returns the stored random name, or None when no file was sent. Refusals are
     ServiceErrors with codes ``<field>_too_large``, ``<field>_type``, ``<field>_too_many_pixels``."""
@@ -63,7 +72,10 @@ def store_image(file: FileStorage | None, *, field: str, max_bytes: int, prefix:
 def save_photo(file: FileStorage | None) -> str | None:
     """Validate and store; returns the stored name (random) or None when no file was sent."""
     return store_image(
-        file, field="photo", max_bytes=MAX_BYTES, prefix="",
+        file,
+        field="photo",
+        max_bytes=MAX_BYTES,
+        prefix="",
         too_large=_l("The photo is too large (at most 5 MB)."),
         wrong_type=_l("The photo must be a JPEG or PNG picture."),
         too_many_pixels=_l("The photo has too many pixels (at most 40 megapixels)."),

@@ -3,13 +3,25 @@
 
 Thin views: parse, call one service, render or redirect. A refused request answers 4xx
 so the request's transaction rolls back; the services audit refusals."""
+
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response as FlaskResponse, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import (
+    Response as FlaskResponse,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -36,13 +48,18 @@ def _actor() -> User:
 
 def source_label(source: HourSource | str) -> str:
     value = source.value if isinstance(source, HourSource) else source
-    return {"activity": _("Activity"), "post": _("Service post"), "wish": _("Wish"),
-            "other": _("Other")}.get(value, value)
+    return {"activity": _("Activity"), "post": _("Service post"), "wish": _("Wish"), "other": _("Other")}.get(
+        value, value
+    )
 
 
 def status_label(status: HourStatus) -> str:
-    return {"pending": _("Waiting for approval"), "approved": _("Approved"),
-            "rejected": _("Not approved"), "reversed": _("Corrected")}[status.value]
+    return {
+        "pending": _("Waiting for approval"),
+        "approved": _("Approved"),
+        "rejected": _("Not approved"),
+        "reversed": _("Corrected"),
+    }[status.value]
 
 
 @bp.app_context_processor
@@ -52,13 +69,17 @@ def _helpers() -> dict[str, Any]:
 
 # --- volunteer --------------------------------------------------------------------------
 
+
 @bp.get("/")
 @login_required
 def mine() -> str:
     actor = _actor()
     year = svc.local_year()
-    return render_template("hours/mine.html", logs=svc.my_logs(db.session, actor.id),
-                           year_minutes=svc.approved_minutes(db.session, actor.id, year))
+    return render_template(
+        "hours/mine.html",
+        logs=svc.my_logs(db.session, actor.id),
+        year_minutes=svc.approved_minutes(db.session, actor.id, year),
+    )
 
 
 def _source_choices(actor: User) -> list[tuple[str, str]]:
@@ -71,9 +92,12 @@ def _source_choices(actor: User) -> list[tuple[str, str]]:
         choices.append((f"post:{claim.post_id}", _("Post: %(t)s", t=post.title if post else claim.post_id)))
     from portal.wishes.models import Wish, WishStatus
 
-    for wish in db.session.scalars(select(Wish).where(
-            Wish.claimed_by_id == actor.id,
-            Wish.status.in_((WishStatus.FULFILLED, WishStatus.CONFIRMED))).order_by(Wish.id.desc()).limit(50)):
+    for wish in db.session.scalars(
+        select(Wish)
+        .where(Wish.claimed_by_id == actor.id, Wish.status.in_((WishStatus.FULFILLED, WishStatus.CONFIRMED)))
+        .order_by(Wish.id.desc())
+        .limit(50)
+    ):
         choices.append((f"wish:{wish.id}", _("Wish: %(t)s", t=wish.title)))
     return choices
 
@@ -96,12 +120,20 @@ def report() -> Any:
     if not raw_id.isdigit():
         form.source.errors.append(_("Choose a service post or a wish."))
         return render_template("hours/report.html", form=form), 400
-    started = dt.datetime.combine(form.day.data, form.start.data, tzinfo=svc.LOCAL_TZ).astimezone(dt.timezone.utc)
-    ended = dt.datetime.combine(form.day.data, form.end.data, tzinfo=svc.LOCAL_TZ).astimezone(dt.timezone.utc)
+    started = dt.datetime.combine(form.day.data, form.start.data, tzinfo=svc.LOCAL_TZ).astimezone(dt.UTC)
+    ended = dt.datetime.combine(form.day.data, form.end.data, tzinfo=svc.LOCAL_TZ).astimezone(dt.UTC)
     try:
         photo = save_photo(request.files.get("photo"))
-        log = svc.report_hours(db.session, actor, source=kind, source_id=int(raw_id), started_at=started,
-                               ended_at=ended, description=form.description.data or "", photo_path=photo)
+        log = svc.report_hours(
+            db.session,
+            actor,
+            source=kind,
+            source_id=int(raw_id),
+            started_at=started,
+            ended_at=ended,
+            description=form.description.data or "",
+            photo_path=photo,
+        )
     except ServiceError as exc:
         field = getattr(form, exc.field, None) if exc.field else None
         if field is not None and hasattr(field, "errors") and isinstance(field.errors, list):
@@ -135,6 +167,7 @@ def photo(log_id: int) -> Any:
 
 # --- staff ------------------------------------------------------------------------------
 
+
 def _date_arg(name: str, args: Any) -> dt.date | None:
     raw = (args.get(name) or "").strip()
     if not raw:
@@ -161,10 +194,16 @@ def _filter_from(args: Any, community_id: int) -> svc.QueueFilter:
     status = (args.get("status") or HourStatus.PENDING.value).strip()
     if status not in {s.value for s in HourStatus}:
         abort(400)
-    return svc.QueueFilter(community_id=community_id, source=source, post_id=_int_arg("post_id", args),
-                           activity_id=_int_arg("activity_id", args), team_id=_int_arg("team_id", args),
-                           date_from=_date_arg("date_from", args), date_to=_date_arg("date_to", args),
-                           status=status)
+    return svc.QueueFilter(
+        community_id=community_id,
+        source=source,
+        post_id=_int_arg("post_id", args),
+        activity_id=_int_arg("activity_id", args),
+        team_id=_int_arg("team_id", args),
+        date_from=_date_arg("date_from", args),
+        date_to=_date_arg("date_to", args),
+        status=status,
+    )
 
 
 def _filter_args(flt: svc.QueueFilter) -> dict[str, str]:
@@ -197,13 +236,24 @@ def _render_queue(args: Any, status: int = 200) -> Any:
     q = svc.queue_query(db.session, actor, flt)
     total = db.session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
     logs = list(db.session.scalars(q.limit(PAGE_SIZE)))
-    people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_({l.user_id for l in logs})))}
+    people = {
+        u.id: u for u in db.session.scalars(select(User).where(User.id.in_({log.user_id for log in logs})))
+    }
     return render_template(
-        "hours/queue.html", community=community, communities=staff_communities(db.session, actor),
-        flt=flt, filter_args=_filter_args(flt), logs=logs, total=total, people=people,
+        "hours/queue.html",
+        community=community,
+        communities=staff_communities(db.session, actor),
+        flt=flt,
+        filter_args=_filter_args(flt),
+        logs=logs,
+        total=total,
+        people=people,
         options=svc.queue_filter_options(db.session, flt),
-        action_form=ActionForm(), reason_form=ReasonForm(), sources=list(HourSource),
-        statuses=list(HourStatus)), status
+        action_form=ActionForm(),
+        reason_form=ReasonForm(),
+        sources=list(HourSource),
+        statuses=list(HourStatus),
+    ), status
 
 
 @bp.get("/review")
@@ -234,15 +284,36 @@ def _ids_for_action(args: Any) -> list[int]:
     if request.form.get("all_matching") == "1":
         community = _queue_community(args)
         flt = _filter_from(args, community.id)
-        return list(db.session.scalars(svc.queue_query(db.session, _actor(), flt)
-                                       .with_only_columns(HourLog.id).limit(svc.MAX_BATCH)))
+        return list(
+            db.session.scalars(
+                svc.queue_query(db.session, _actor(), flt).with_only_columns(HourLog.id).limit(svc.MAX_BATCH)
+            )
+        )
     return _selected_ids()
 
 
 def _back(args: Any) -> Response:
-    return redirect(url_for("hours.queue") + "?" + urlencode(
-        {k: v for k, v in args.items() if k in {"community_id", "status", "source", "post_id", "activity_id",
-                                                 "team_id", "date_from", "date_to"}}))
+    return redirect(
+        url_for("hours.queue")
+        + "?"
+        + urlencode(
+            {
+                k: v
+                for k, v in args.items()
+                if k
+                in {
+                    "community_id",
+                    "status",
+                    "source",
+                    "post_id",
+                    "activity_id",
+                    "team_id",
+                    "date_from",
+                    "date_to",
+                }
+            }
+        )
+    )
 
 
 @bp.post("/review/approve")
@@ -269,7 +340,9 @@ def approve() -> Any:
     if result.approved:
         flash(_("Approved %(n)d entries (%(p)d 福分).", n=len(result.approved), p=result.points), "success")
     if result.skipped:
-        flash(_("%(n)d entries were already reviewed and were left unchanged.", n=len(result.skipped)), "info")
+        flash(
+            _("%(n)d entries were already reviewed and were left unchanged.", n=len(result.skipped)), "info"
+        )
     return _back(args)
 
 

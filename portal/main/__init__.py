@@ -1,4 +1,5 @@
 """首页 / 服务 / 福分 pages and the layout's navigation helpers."""
+
 from flask import Flask
 
 

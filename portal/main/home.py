@@ -1,5 +1,6 @@
 """What the home page shows: things I can do now, my hours and 福分; for staff, the
 approval queue and today's activities. Read-only."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,8 +37,8 @@ def home_data(session: Session, user: User, now: dt.datetime | None = None) -> H
     from portal.activities.models import Activity, ActivityStatus
     from portal.community.services import staff_communities
     from portal.compliance.services import my_progress
+    from portal.hours.services import LOCAL_TZ, approved_minutes, local_day_bounds, local_year, pending_count
     from portal.posts.services import open_posts
-    from portal.hours.services import approved_minutes, local_day_bounds, local_year, pending_count, LOCAL_TZ
     from portal.wishes.services import open_wishes
 
     now = now or utcnow()
@@ -46,15 +47,33 @@ def home_data(session: Session, user: User, now: dt.datetime | None = None) -> H
     cid = user.community_id
     if cid is not None:
         data.open_posts = [r for r in open_posts(session, user, cid) if r.my_claim is None][:3]
-        data.activities = list(session.scalars(select(Activity).where(
-            Activity.community_id == cid, Activity.status == ActivityStatus.PUBLISHED,
-            Activity.starts_at > now).order_by(Activity.starts_at).limit(3)))
+        data.activities = list(
+            session.scalars(
+                select(Activity)
+                .where(
+                    Activity.community_id == cid,
+                    Activity.status == ActivityStatus.PUBLISHED,
+                    Activity.starts_at > now,
+                )
+                .order_by(Activity.starts_at)
+                .limit(3)
+            )
+        )
         data.wishes = open_wishes(session, cid, exclude_user=user.id, limit=3)
     start, end = local_day_bounds(now.astimezone(LOCAL_TZ).date())
     for community in staff_communities(session, user):
-        today = list(session.scalars(select(Activity).where(
-            Activity.community_id == community.id, Activity.status != ActivityStatus.CANCELLED,
-            Activity.starts_at >= start, Activity.starts_at < end).order_by(Activity.starts_at)))
+        today = list(
+            session.scalars(
+                select(Activity)
+                .where(
+                    Activity.community_id == community.id,
+                    Activity.status != ActivityStatus.CANCELLED,
+                    Activity.starts_at >= start,
+                    Activity.starts_at < end,
+                )
+                .order_by(Activity.starts_at)
+            )
+        )
         data.staff.append(StaffLine(community, pending_count(session, user, community.id), today))
     data.party_cards = my_progress(session, user, year)
     return data

@@ -3,6 +3,7 @@
 Features land at different times; a tab whose endpoint does not exist yet must not
 turn every page into a 500, so the layout builds URLs with ``url_for_safe``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,17 +28,19 @@ def url_for_safe(endpoint: str, *fallbacks: str, **values: Any) -> str | None:
 @dataclass(frozen=True)
 class Tab:
     key: str
-    label: Any            # lazy string: translated at render time
+    label: Any  # lazy string: translated at render time
     endpoint: str
     fallbacks: tuple[str, ...]
-    sections: tuple[str, ...]   # blueprint names / endpoints that make this tab "current"
+    sections: tuple[str, ...]  # blueprint names / endpoints that make this tab "current"
     icon: str
 
 
 TABS = (
     Tab("home", _l("Home"), "main.index", (), ("main.index",), "home"),
     Tab("services", _l("Services"), "main.services", (), ("main.services", "community"), "services"),
-    Tab("points", _l("Points"), "main.points", (), ("main.points", "ledger", "rewards", "exchange"), "points"),
+    Tab(
+        "points", _l("Points"), "main.points", (), ("main.points", "ledger", "rewards", "exchange"), "points"
+    ),
     Tab("me", _l("Me"), "accounts.me", ("accounts.login",), ("accounts",), "me"),
 )
 
@@ -64,6 +67,5 @@ def nav_tabs() -> list[dict[str, Any]]:
             label, icon = _l("Log in"), "login"
         else:
             url = url_for_safe(tab.endpoint, *fallbacks)
-        tabs.append({"key": tab.key, "label": label, "url": url, "icon": icon,
-                     "current": tab.key == active})
+        tabs.append({"key": tab.key, "label": label, "url": url, "icon": icon, "current": tab.key == active})
     return tabs

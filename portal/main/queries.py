@@ -1,4 +1,5 @@
 """Read-only lookups for the 首页 / 服务 / 福分 pages. Nothing here writes."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,8 +45,8 @@ def role_lines(user: User) -> list[RoleLine]:
 
 @dataclass(frozen=True)
 class PointsSummary:
-    balance: int      # posted balance
-    available: int    # spendable: balance minus points held for pending redemptions
+    balance: int  # posted balance
+    available: int  # spendable: balance minus points held for pending redemptions
 
 
 def points_summary(session: Session, user: User) -> PointsSummary | None:
@@ -62,5 +63,4 @@ def points_summary(session: Session, user: User) -> PointsSummary | None:
     account_id = ledger.find_account(session, user.community_id, f"user:{user.id}")
     if account_id is None:
         return PointsSummary(0, 0)
-    return PointsSummary(ledger.balance(session, account_id),
-                         ledger.available(session, account_id))
+    return PointsSummary(ledger.balance(session, account_id), ledger.available(session, account_id))

@@ -1,5 +1,6 @@
 """首页 (home), 服务 (services), 福分 (points) and the health check. Thin views: they only
 read, through ``portal.main.queries``."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,21 +19,31 @@ bp = Blueprint("main", __name__)
 # Service entries, each shown only once its feature's endpoint exists. The first
 # endpoint that resolves wins (features may name their pages differently as they land).
 SERVICE_LINKS: tuple[tuple[Any, Any, tuple[str, ...]], ...] = (
-    (_l("My community"),
-     _l("Your community, your report status and the places you help manage."),
-     ("community.home",)),
-    (_l("Report to my community"),
-     _l("Party members working elsewhere register with the community where they live."),
-     ("community.report",)),
+    (
+        _l("My community"),
+        _l("Your community, your report status and the places you help manage."),
+        ("community.home",),
+    ),
+    (
+        _l("Report to my community"),
+        _l("Party members working elsewhere register with the community where they live."),
+        ("community.report",),
+    ),
     (_l("Service posts"), _l("Claim a service post in your community."), ("posts.index", "posts.board")),
     (_l("Volunteer teams"), _l("Join a volunteer team."), ("teams.index",)),
     (_l("Activities"), _l("Sign up for community activities."), ("activities.index",)),
     (_l("Micro-wishes"), _l("Help a neighbour with a small wish, or post your own."), ("wishes.board",)),
     (_l("My hours"), _l("Your volunteer hours and reporting hours."), ("hours.mine",)),
-    (_l("Rewards store"), _l("Spend your 福分 on rewards from local shops and your community."),
-     ("rewards.index",)),
-    (_l("Give and help"), _l("Give points to family or neighbours, offer or ask for mutual help."),
-     ("exchange.index",)),
+    (
+        _l("Rewards store"),
+        _l("Spend your 福分 on rewards from local shops and your community."),
+        ("rewards.index",),
+    ),
+    (
+        _l("Give and help"),
+        _l("Give points to family or neighbours, offer or ask for mutual help."),
+        ("exchange.index",),
+    ),
 )
 
 
@@ -42,9 +53,12 @@ def index() -> str:
         return render_template("main/welcome.html")
     from portal.main.home import home_data
 
-    return render_template("main/index.html", roles=role_lines(current_user),
-                           home=home_data(db.session, current_user),
-                           summary=points_summary(db.session, current_user))
+    return render_template(
+        "main/index.html",
+        roles=role_lines(current_user),
+        home=home_data(db.session, current_user),
+        summary=points_summary(db.session, current_user),
+    )
 
 
 @bp.get("/services")
@@ -72,7 +86,9 @@ def points() -> str:
         if before is not None and before <= 0:
             before = None
         data = my_points(db.session, current_user.id, current_user.community_id, before=before, now=utcnow())
-    return render_template("main/points.html", data=data, summary=data, paged=request.args.get("before") is not None)
+    return render_template(
+        "main/points.html", data=data, summary=data, paged=request.args.get("before") is not None
+    )
 
 
 @bp.get("/healthz")

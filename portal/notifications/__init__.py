@@ -1,4 +1,5 @@
 """In-app inbox plus a pluggable delivery channel (SMS/WeChat later; log-only now)."""
+
 from __future__ import annotations
 
 from flask import Flask

@@ -5,6 +5,7 @@ WeChat sender implements ``Sender`` and is named in config ``NOTIFICATION_SENDER
 ("module:attribute"). Senders run after the request commits, so a failed SMS gateway
 never loses or rolls back the notification itself.
 """
+
 from __future__ import annotations
 
 import importlib

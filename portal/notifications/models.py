@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -18,12 +17,12 @@ class Notification(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
-    kind: Mapped[str] = mapped_column(String(40))      # e.g. "hours.approved", "activity.reminder"
+    kind: Mapped[str] = mapped_column(String(40))  # e.g. "hours.approved", "activity.reminder"
     title: Mapped[str] = mapped_column(String(120))
     body: Mapped[str] = mapped_column(String(500), default="")
-    link: Mapped[Optional[str]] = mapped_column(String(200))
+    link: Mapped[str | None] = mapped_column(String(200))
     # De-duplication: the same (user, dedupe_key) is delivered once (e.g. one reminder
     # per activity per person, however often the reminder job runs).
-    dedupe_key: Mapped[Optional[str]] = mapped_column(String(120), unique=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    read_at: Mapped[Optional[dt.datetime]]
+    read_at: Mapped[dt.datetime | None]

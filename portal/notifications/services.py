@@ -1,4 +1,5 @@
 """Create and read notifications. Services call ``notify``; nothing here commits."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select, update
@@ -20,8 +21,15 @@ def notify(
 ) -> None:
     """Put a message in ``user_id``'s inbox (once per ``dedupe_key``) and hand it to the
     delivery channel after the surrounding transaction commits."""
-    values = dict(user_id=user_id, kind=kind, title=title[:120], body=body[:500], link=link,
-                  dedupe_key=dedupe_key, created_at=utcnow())
+    values = dict(
+        user_id=user_id,
+        kind=kind,
+        title=title[:120],
+        body=body[:500],
+        link=link,
+        dedupe_key=dedupe_key,
+        created_at=utcnow(),
+    )
     if dedupe_key is None:
         session.add(Notification(**values))
     else:
@@ -53,8 +61,13 @@ def _after_commit(session: Session, values: dict[str, object]) -> None:
         def deliver(sess: Session) -> None:
             for v in sess.info.pop("fufen_outbox", []):
                 try:
-                    sender.send(user_id=int(v["user_id"]), kind=str(v["kind"]), title=str(v["title"]),  # type: ignore[call-overload]
-                                body=str(v["body"]), link=v["link"])  # type: ignore[arg-type]
+                    sender.send(
+                        user_id=int(v["user_id"]),
+                        kind=str(v["kind"]),
+                        title=str(v["title"]),  # type: ignore[call-overload]
+                        body=str(v["body"]),
+                        link=v["link"],
+                    )  # type: ignore[arg-type]
                 except Exception:  # a gateway failure must not break the request
                     import logging
 
@@ -68,13 +81,19 @@ def _after_commit(session: Session, values: dict[str, object]) -> None:
 
 
 def unread_count(session: Session, user_id: int) -> int:
-    return int(session.scalar(
-        select(func.count()).select_from(Notification)
-        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-    ) or 0)
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        )
+        or 0
+    )
 
 
-def inbox(session: Session, user_id: int, *, limit: int = 50, before_id: int | None = None) -> list[Notification]:
+def inbox(
+    session: Session, user_id: int, *, limit: int = 50, before_id: int | None = None
+) -> list[Notification]:
     q = select(Notification).where(Notification.user_id == user_id)
     if before_id is not None:
         q = q.where(Notification.id < before_id)

@@ -1,4 +1,5 @@
 """消息 (inbox): a user's notifications, newest first."""
+
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -16,8 +17,9 @@ bp = Blueprint("notifications", __name__, url_prefix="/inbox")
 def inbox() -> str:
     before = request.args.get("before", type=int)
     items = services.inbox(db.session, current_user.id, before_id=before)
-    return render_template("notifications/inbox.html", items=items,
-                           unread=services.unread_count(db.session, current_user.id))
+    return render_template(
+        "notifications/inbox.html", items=items, unread=services.unread_count(db.session, current_user.id)
+    )
 
 
 @bp.post("/read")

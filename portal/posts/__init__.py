@@ -1,4 +1,5 @@
 """服务岗位: posts that staff publish and volunteers claim."""
+
 from flask import Flask
 
 

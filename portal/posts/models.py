@@ -11,11 +11,12 @@ Places per post and the per-person cap are counted under row locks in
 ``portal.posts.services.claim_post`` (PostgreSQL ``FOR NO KEY UPDATE``; SQLite writers are
 serialised by ``BEGIN IMMEDIATE``).
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -33,11 +34,11 @@ class PostStatus(str, enum.Enum):
 
 
 class ClaimStatus(str, enum.Enum):
-    PENDING = "pending"        # waiting for staff (when the community approves claims)
-    ACTIVE = "active"          # holds the post
-    REJECTED = "rejected"      # staff said no
-    RELEASED = "released"      # staff ended it
-    WITHDRAWN = "withdrawn"    # the volunteer gave it up
+    PENDING = "pending"  # waiting for staff (when the community approves claims)
+    ACTIVE = "active"  # holds the post
+    REJECTED = "rejected"  # staff said no
+    RELEASED = "released"  # staff ended it
+    WITHDRAWN = "withdrawn"  # the volunteer gave it up
 
 
 LIVE_CLAIM_STATUSES = (ClaimStatus.PENDING, ClaimStatus.ACTIVE)
@@ -48,10 +49,12 @@ class ServicePost(Base):
     __tablename__ = "service_post"
     __table_args__ = (
         CheckConstraint("places >= 1 AND places <= 500", name="places_range"),
-        CheckConstraint("points_per_hour IS NULL OR points_per_hour BETWEEN 0 AND 1000",
-                        name="points_per_hour_range"),
-        CheckConstraint("points_per_duty IS NULL OR points_per_duty BETWEEN 0 AND 1000",
-                        name="points_per_duty_range"),
+        CheckConstraint(
+            "points_per_hour IS NULL OR points_per_hour BETWEEN 0 AND 1000", name="points_per_hour_range"
+        ),
+        CheckConstraint(
+            "points_per_duty IS NULL OR points_per_duty BETWEEN 0 AND 1000", name="points_per_duty_range"
+        ),
         CheckConstraint("points_per_hour IS NULL OR points_per_duty IS NULL", name="one_point_rule"),
         Index("ix_service_post_community_status", "community_id", "status"),
     )
@@ -60,22 +63,20 @@ class ServicePost(Base):
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
     title: Mapped[str] = mapped_column(String(60))
     duties: Mapped[str] = mapped_column(Text, default="")
-    grid_id: Mapped[Optional[int]] = mapped_column(ForeignKey("grid.id"))
-    building_id: Mapped[Optional[int]] = mapped_column(ForeignKey("building.id"))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"))
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id"))
     schedule: Mapped[str] = mapped_column(String(200), default="")
     places: Mapped[int] = mapped_column(default=1)
-    points_per_hour: Mapped[Optional[int]]
-    points_per_duty: Mapped[Optional[int]]
-    status: Mapped[PostStatus] = mapped_column(
-        value_enum(PostStatus),
-        default=PostStatus.OPEN)
-    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    points_per_hour: Mapped[int | None]
+    points_per_duty: Mapped[int | None]
+    status: Mapped[PostStatus] = mapped_column(value_enum(PostStatus), default=PostStatus.OPEN)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[Optional[dt.datetime]]
+    updated_at: Mapped[dt.datetime | None]
 
     community: Mapped[Community] = relationship()
-    grid: Mapped[Optional[Grid]] = relationship()
-    building: Mapped[Optional[Building]] = relationship()
+    grid: Mapped[Grid | None] = relationship()
+    building: Mapped[Building | None] = relationship()
 
     @property
     def is_open(self) -> bool:
@@ -86,8 +87,14 @@ class PostClaim(Base):
     __tablename__ = "post_claim"
     __table_args__ = (
         CheckConstraint("decided_by_id IS NULL OR decided_by_id <> user_id", name="no_self_decision"),
-        Index("uq_post_claim_live", "post_id", "user_id", unique=True,
-              sqlite_where=text(_LIVE_SQL), postgresql_where=text(_LIVE_SQL)),
+        Index(
+            "uq_post_claim_live",
+            "post_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text(_LIVE_SQL),
+            postgresql_where=text(_LIVE_SQL),
+        ),
         Index("ix_post_claim_user_status", "user_id", "status"),
         Index("ix_post_claim_community_status", "community_id", "status"),
     )
@@ -97,18 +104,16 @@ class PostClaim(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     # Denormalised from the post: "claims in my community" is one indexed lookup.
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
-    status: Mapped[ClaimStatus] = mapped_column(
-        value_enum(ClaimStatus),
-        default=ClaimStatus.PENDING)
+    status: Mapped[ClaimStatus] = mapped_column(value_enum(ClaimStatus), default=ClaimStatus.PENDING)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # The staff member who last decided (approved, rejected or released); never the claimer.
-    decided_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
-    decided_at: Mapped[Optional[dt.datetime]]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    decided_at: Mapped[dt.datetime | None]
     note: Mapped[str] = mapped_column(String(200), default="")
 
     post: Mapped[ServicePost] = relationship()
     user: Mapped[User] = relationship(foreign_keys=[user_id])
-    decided_by: Mapped[Optional[User]] = relationship(foreign_keys=[decided_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
 
     @property
     def is_live(self) -> bool:

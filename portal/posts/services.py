@@ -15,12 +15,13 @@ Concurrency: a claim locks the claimer's user row, then the post row (PostgreSQL
 before counting, so two people cannot both take the last place and one person cannot
 race two claims past the cap. Every path that locks both locks the user first.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any, Optional, TypeVar
+from typing import Any, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -28,11 +29,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from core.db import utcnow
-from portal.community.services import get_community
 from portal.accounts.models import Role, User
 from portal.audit.services import record, record_refusal
 from portal.community.models import Building, Community, Grid
-from portal.community.services import is_member, is_staff
+from portal.community.services import get_community, is_member, is_staff
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.posts.models import LIVE_CLAIM_STATUSES, ClaimStatus, PostClaim, PostStatus, ServicePost
 from portal.settings.services import get_settings
@@ -52,7 +52,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # --- refusals are audited ---------------------------------------------------------------
 
-def audit_refusals(action: str, target: Optional[str] = None) -> Callable[[F], F]:
+
+def audit_refusals(action: str, target: str | None = None) -> Callable[[F], F]:
     """Record every ServiceError the wrapped service raises as a refused ``action``.
 
     The wrapped function's signature is ``(session, actor, first_id, ...)``; ``target``
@@ -67,9 +68,15 @@ def audit_refusals(action: str, target: Optional[str] = None) -> Callable[[F], F
             except ServiceError as exc:
                 first = args[0] if args and isinstance(args[0], int) else None
                 community_id = _community_of(session, target, first)
-                record_refusal(session, action, actor_id=getattr(actor, "id", None), community_id=community_id,
-                               target=(target, first) if target and first is not None else None,
-                               code=exc.code, status=exc.status)
+                record_refusal(
+                    session,
+                    action,
+                    actor_id=getattr(actor, "id", None),
+                    community_id=community_id,
+                    target=(target, first) if target and first is not None else None,
+                    code=exc.code,
+                    status=exc.status,
+                )
                 raise
 
         return wrapped  # type: ignore[return-value]
@@ -77,7 +84,7 @@ def audit_refusals(action: str, target: Optional[str] = None) -> Callable[[F], F
     return decorator
 
 
-def _community_of(session: Session, target: Optional[str], obj_id: Optional[int]) -> Optional[int]:
+def _community_of(session: Session, target: str | None, obj_id: int | None) -> int | None:
     if target is None or obj_id is None:
         return None
     if target == "community":
@@ -97,6 +104,7 @@ def _community_of(session: Session, target: Optional[str], obj_id: Optional[int]
 
 # --- who may act where --------------------------------------------------------------------
 
+
 def can_volunteer(user: User, community_id: int) -> bool:
     """Members who may claim posts and join teams here: people who live here, and party
     members and staff who hold their role here."""
@@ -104,8 +112,10 @@ def can_volunteer(user: User, community_id: int) -> bool:
         return False
     if user.community_id == community_id:
         return True
-    return any(r.community_id == community_id and r.role in (Role.RESIDENT, Role.PARTY_MEMBER, Role.STAFF)
-               for r in user.roles)
+    return any(
+        r.community_id == community_id and r.role in (Role.RESIDENT, Role.PARTY_MEMBER, Role.STAFF)
+        for r in user.roles
+    )
 
 
 def _community(session: Session, community_id: int) -> Community:
@@ -140,9 +150,12 @@ def _lock(session: Session, model: Any, obj_id: int) -> Any:
     """Re-read one row and lock it until the transaction ends (PostgreSQL ``FOR NO KEY
     UPDATE``: it does not block inserts of rows that merely reference it; SQLite ignores
     it, its writers are already serialised)."""
-    return session.scalar(select(model).where(model.id == obj_id)
-                          .with_for_update(key_share=True)
-                          .execution_options(populate_existing=True))
+    return session.scalar(
+        select(model)
+        .where(model.id == obj_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
 
 
 @dataclass(frozen=True)
@@ -157,51 +170,79 @@ def post_rules(session: Session, community_id: int) -> PostRules:
     return PostRules(claim_cap=row.post_claim_cap, needs_approval=bool(row.post_claim_needs_approval))
 
 
-def _clean(value: Optional[str], limit: int, label: Any, *, required: bool = False, multiline: bool = False) -> str:
+def _clean(
+    value: str | None, limit: int, label: Any, *, required: bool = False, multiline: bool = False
+) -> str:
     value = (value or "").strip()
     if not multiline:
         value = " ".join(value.split())
     if required and not value:
         raise ServiceError(_l("%(field)s is required.", field=label), code="required")
     if len(value) > limit:
-        raise ServiceError(_l("%(field)s is too long (at most %(n)d characters).", field=label, n=limit),
-                           code="too_long")
+        raise ServiceError(
+            _l("%(field)s is too long (at most %(n)d characters).", field=label, n=limit), code="too_long"
+        )
     return value
 
 
 # --- counts --------------------------------------------------------------------------------
 
+
 def taken_places(session: Session, post_id: int) -> int:
-    return int(session.scalar(select(func.count()).select_from(PostClaim).where(
-        PostClaim.post_id == post_id, PostClaim.status.in_(LIVE_CLAIM_STATUSES))) or 0)
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(PostClaim)
+            .where(PostClaim.post_id == post_id, PostClaim.status.in_(LIVE_CLAIM_STATUSES))
+        )
+        or 0
+    )
 
 
 def live_claim_count(session: Session, user_id: int, community_id: int) -> int:
-    return int(session.scalar(select(func.count()).select_from(PostClaim).where(
-        PostClaim.user_id == user_id, PostClaim.community_id == community_id,
-        PostClaim.status.in_(LIVE_CLAIM_STATUSES))) or 0)
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(PostClaim)
+            .where(
+                PostClaim.user_id == user_id,
+                PostClaim.community_id == community_id,
+                PostClaim.status.in_(LIVE_CLAIM_STATUSES),
+            )
+        )
+        or 0
+    )
 
 
 def _taken_by_post(session: Session, post_ids: list[int]) -> dict[int, int]:
     if not post_ids:
         return {}
-    rows = session.execute(select(PostClaim.post_id, func.count()).where(
-        PostClaim.post_id.in_(post_ids), PostClaim.status.in_(LIVE_CLAIM_STATUSES)).group_by(PostClaim.post_id))
+    rows = session.execute(
+        select(PostClaim.post_id, func.count())
+        .where(PostClaim.post_id.in_(post_ids), PostClaim.status.in_(LIVE_CLAIM_STATUSES))
+        .group_by(PostClaim.post_id)
+    )
     return {int(pid): int(n) for pid, n in rows}
 
 
-def _live_claim(session: Session, user_id: int, post_id: int) -> Optional[PostClaim]:
-    return session.scalar(select(PostClaim).where(
-        PostClaim.user_id == user_id, PostClaim.post_id == post_id, PostClaim.status.in_(LIVE_CLAIM_STATUSES)))
+def _live_claim(session: Session, user_id: int, post_id: int) -> PostClaim | None:
+    return session.scalar(
+        select(PostClaim).where(
+            PostClaim.user_id == user_id,
+            PostClaim.post_id == post_id,
+            PostClaim.status.in_(LIVE_CLAIM_STATUSES),
+        )
+    )
 
 
 # --- reading -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class PostRow:
     post: ServicePost
     taken: int
-    my_claim: Optional[PostClaim]
+    my_claim: PostClaim | None
 
     @property
     def places_left(self) -> int:
@@ -212,9 +253,13 @@ def _rows(session: Session, posts: list[ServicePost], user_id: int) -> list[Post
     taken = _taken_by_post(session, [p.id for p in posts])
     mine: dict[int, PostClaim] = {}
     if posts:
-        for c in session.scalars(select(PostClaim).where(
-                PostClaim.user_id == user_id, PostClaim.post_id.in_([p.id for p in posts]),
-                PostClaim.status.in_(LIVE_CLAIM_STATUSES))):
+        for c in session.scalars(
+            select(PostClaim).where(
+                PostClaim.user_id == user_id,
+                PostClaim.post_id.in_([p.id for p in posts]),
+                PostClaim.status.in_(LIVE_CLAIM_STATUSES),
+            )
+        ):
             mine[c.post_id] = c
     return [PostRow(post=p, taken=taken.get(p.id, 0), my_claim=mine.get(p.id)) for p in posts]
 
@@ -224,9 +269,13 @@ def open_posts(session: Session, actor: User, community_id: int) -> list[PostRow
     """Open posts with places left, plus any post the actor holds (marked)."""
     community = _community(session, community_id)
     _require_member(actor, community)
-    posts = list(session.scalars(select(ServicePost).where(
-        ServicePost.community_id == community.id, ServicePost.status == PostStatus.OPEN)
-        .order_by(ServicePost.id)))
+    posts = list(
+        session.scalars(
+            select(ServicePost)
+            .where(ServicePost.community_id == community.id, ServicePost.status == PostStatus.OPEN)
+            .order_by(ServicePost.id)
+        )
+    )
     return [r for r in _rows(session, posts, actor.id) if r.places_left > 0 or r.my_claim is not None]
 
 
@@ -235,8 +284,13 @@ def community_posts(session: Session, actor: User, community_id: int) -> list[Po
     """Every post of the community, open first (staff)."""
     community = _community(session, community_id)
     _require_staff(actor, community)
-    posts = list(session.scalars(select(ServicePost).where(ServicePost.community_id == community.id)
-                                 .order_by(ServicePost.status.desc(), ServicePost.id)))
+    posts = list(
+        session.scalars(
+            select(ServicePost)
+            .where(ServicePost.community_id == community.id)
+            .order_by(ServicePost.status.desc(), ServicePost.id)
+        )
+    )
     return _rows(session, posts, actor.id)
 
 
@@ -261,10 +315,14 @@ def claims_queue(session: Session, actor: User, community_id: int) -> tuple[list
     _require_staff(actor, community)
 
     def of(status: ClaimStatus) -> list[PostClaim]:
-        return list(session.scalars(select(PostClaim).where(
-            PostClaim.community_id == community.id, PostClaim.status == status)
-            .options(selectinload(PostClaim.post), selectinload(PostClaim.user))
-            .order_by(PostClaim.created_at, PostClaim.id)))
+        return list(
+            session.scalars(
+                select(PostClaim)
+                .where(PostClaim.community_id == community.id, PostClaim.status == status)
+                .options(selectinload(PostClaim.post), selectinload(PostClaim.user))
+                .order_by(PostClaim.created_at, PostClaim.id)
+            )
+        )
 
     return of(ClaimStatus.PENDING), of(ClaimStatus.ACTIVE)
 
@@ -272,28 +330,46 @@ def claims_queue(session: Session, actor: User, community_id: int) -> tuple[list
 def my_claims(session: Session, user_id: int) -> list[PostClaim]:
     """The person's live claims (pending and active), in every community, newest first.
     Used by the "我的" page and the compliance page."""
-    return list(session.scalars(select(PostClaim).where(
-        PostClaim.user_id == user_id, PostClaim.status.in_(LIVE_CLAIM_STATUSES))
-        .options(selectinload(PostClaim.post).selectinload(ServicePost.community))
-        .order_by(PostClaim.created_at.desc(), PostClaim.id.desc())))
+    return list(
+        session.scalars(
+            select(PostClaim)
+            .where(PostClaim.user_id == user_id, PostClaim.status.in_(LIVE_CLAIM_STATUSES))
+            .options(selectinload(PostClaim.post).selectinload(ServicePost.community))
+            .order_by(PostClaim.created_at.desc(), PostClaim.id.desc())
+        )
+    )
 
 
 def active_claims(session: Session, user_id: int) -> list[PostClaim]:
     """The posts the person holds now (status active)."""
-    return list(session.scalars(select(PostClaim).where(
-        PostClaim.user_id == user_id, PostClaim.status == ClaimStatus.ACTIVE)
-        .options(selectinload(PostClaim.post)).order_by(PostClaim.id)))
+    return list(
+        session.scalars(
+            select(PostClaim)
+            .where(PostClaim.user_id == user_id, PostClaim.status == ClaimStatus.ACTIVE)
+            .options(selectinload(PostClaim.post))
+            .order_by(PostClaim.id)
+        )
+    )
 
 
 def claim_history(session: Session, user_id: int, community_id: int, limit: int = 20) -> list[PostClaim]:
-    return list(session.scalars(select(PostClaim).where(
-        PostClaim.user_id == user_id, PostClaim.community_id == community_id,
-        PostClaim.status.notin_(LIVE_CLAIM_STATUSES))
-        .options(selectinload(PostClaim.post))
-        .order_by(PostClaim.id.desc()).limit(limit)))
+    return list(
+        session.scalars(
+            select(PostClaim)
+            .where(
+                PostClaim.user_id == user_id,
+                PostClaim.community_id == community_id,
+                PostClaim.status.notin_(LIVE_CLAIM_STATUSES),
+            )
+            .options(selectinload(PostClaim.post))
+            .order_by(PostClaim.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 # --- staff: publish and edit posts ------------------------------------------------------------
+
 
 @dataclass
 class PostInput:
@@ -301,10 +377,10 @@ class PostInput:
     duties: str = ""
     schedule: str = ""
     places: int = 1
-    point_rule: str = "hour"          # "hour" | "duty" | "none"
+    point_rule: str = "hour"  # "hour" | "duty" | "none"
     points: int = 0
-    grid_id: Optional[int] = None
-    building_id: Optional[int] = None
+    grid_id: int | None = None
+    building_id: int | None = None
 
 
 def _apply(session: Session, community: Community, post: ServicePost, data: PostInput) -> None:
@@ -317,34 +393,41 @@ def _apply(session: Session, community: Community, post: ServicePost, data: Post
     except (TypeError, ValueError):
         raise ServiceError(_l("Please enter whole numbers."), code="not_a_number") from None
     if not 1 <= places <= PLACES_MAX:
-        raise ServiceError(_l("Places must be between 1 and %(n)d.", n=PLACES_MAX), code="places_range",
-                           field="places")
+        raise ServiceError(
+            _l("Places must be between 1 and %(n)d.", n=PLACES_MAX), code="places_range", field="places"
+        )
     if data.point_rule not in ("hour", "duty", "none"):
         raise ServiceError(_l("Choose how points are earned."), code="point_rule", field="point_rule")
     if not 0 <= points <= POINTS_MAX:
-        raise ServiceError(_l("Points must be between 0 and %(n)d.", n=POINTS_MAX), code="points_range",
-                           field="points")
-    grid: Optional[Grid] = None
-    building: Optional[Building] = None
+        raise ServiceError(
+            _l("Points must be between 0 and %(n)d.", n=POINTS_MAX), code="points_range", field="points"
+        )
+    grid: Grid | None = None
+    building: Building | None = None
     if data.building_id:
         building = session.get(Building, data.building_id)
         if building is None or building.community_id != community.id:
-            raise ServiceError(_l("Choose a building of this community."), code="bad_building",
-                               field="building_id")
+            raise ServiceError(
+                _l("Choose a building of this community."), code="bad_building", field="building_id"
+            )
     if data.grid_id:
         grid = session.get(Grid, data.grid_id)
         if grid is None or grid.community_id != community.id:
             raise ServiceError(_l("Choose a grid of this community."), code="bad_grid", field="grid_id")
     if building is not None:
         if grid is not None and building.grid_id != grid.id:
-            raise ServiceError(_l("This building is not in the chosen grid."), code="building_grid",
-                               field="building_id")
+            raise ServiceError(
+                _l("This building is not in the chosen grid."), code="building_grid", field="building_id"
+            )
         grid = building.grid
     if post.id is not None:
         taken = taken_places(session, post.id)
         if places < taken:
-            raise Conflict(_l("%(n)d people already hold this post; places cannot be fewer.", n=taken),
-                           code="places_below_taken", field="places")
+            raise Conflict(
+                _l("%(n)d people already hold this post; places cannot be fewer.", n=taken),
+                code="places_below_taken",
+                field="places",
+            )
     post.title = title
     post.duties = duties
     post.schedule = schedule
@@ -363,8 +446,15 @@ def create_post(session: Session, actor: User, community_id: int, data: PostInpu
     _apply(session, community, post, data)
     session.add(post)
     session.flush()
-    record(session, "posts.create", actor_id=actor.id, community_id=community.id,
-           target=("service_post", post.id), title=post.title, places=post.places)
+    record(
+        session,
+        "posts.create",
+        actor_id=actor.id,
+        community_id=community.id,
+        target=("service_post", post.id),
+        title=post.title,
+        places=post.places,
+    )
     return post
 
 
@@ -376,8 +466,15 @@ def update_post(session: Session, actor: User, post_id: int, data: PostInput) ->
     _apply(session, post.community, post, data)
     post.updated_at = utcnow()
     session.flush()
-    record(session, "posts.edit", actor_id=actor.id, community_id=post.community_id,
-           target=("service_post", post.id), title=post.title, places=post.places)
+    record(
+        session,
+        "posts.edit",
+        actor_id=actor.id,
+        community_id=post.community_id,
+        target=("service_post", post.id),
+        title=post.title,
+        places=post.places,
+    )
     return post
 
 
@@ -388,17 +485,27 @@ def set_post_status(session: Session, actor: User, post_id: int, status: PostSta
     _require_staff(actor, post.community)
     post = _lock(session, ServicePost, post.id)
     if post.status == status:
-        raise Conflict(_l("This post is already closed.") if status == PostStatus.CLOSED
-                       else _l("This post is already open."), code="same_status")
+        raise Conflict(
+            _l("This post is already closed.")
+            if status == PostStatus.CLOSED
+            else _l("This post is already open."),
+            code="same_status",
+        )
     post.status = status
     post.updated_at = utcnow()
     session.flush()
-    record(session, f"posts.{'close' if status == PostStatus.CLOSED else 'reopen'}", actor_id=actor.id,
-           community_id=post.community_id, target=("service_post", post.id))
+    record(
+        session,
+        f"posts.{'close' if status == PostStatus.CLOSED else 'reopen'}",
+        actor_id=actor.id,
+        community_id=post.community_id,
+        target=("service_post", post.id),
+    )
     return post
 
 
 # --- volunteers: claim and withdraw -----------------------------------------------------------
+
 
 @audit_refusals("posts.claim", target="service_post")
 def claim_post(session: Session, actor: User, post_id: int) -> PostClaim:
@@ -414,20 +521,37 @@ def claim_post(session: Session, actor: User, post_id: int) -> PostClaim:
         raise Conflict(_l("You have already claimed this post."), code="already_claimed")
     rules = post_rules(session, post.community_id)
     if live_claim_count(session, actor.id, post.community_id) >= rules.claim_cap:
-        raise Conflict(_l("You already hold %(n)d posts, the most this community allows. "
-                          "Give one up before claiming another.", n=rules.claim_cap), code="claim_cap")
+        raise Conflict(
+            _l(
+                "You already hold %(n)d posts, the most this community allows. "
+                "Give one up before claiming another.",
+                n=rules.claim_cap,
+            ),
+            code="claim_cap",
+        )
     if taken_places(session, post.id) >= post.places:
         raise Conflict(_l("All places of this post are taken."), code="post_full")
-    claim = PostClaim(post_id=post.id, user_id=actor.id, community_id=post.community_id,
-                      status=ClaimStatus.PENDING if rules.needs_approval else ClaimStatus.ACTIVE)
+    claim = PostClaim(
+        post_id=post.id,
+        user_id=actor.id,
+        community_id=post.community_id,
+        status=ClaimStatus.PENDING if rules.needs_approval else ClaimStatus.ACTIVE,
+    )
     try:
         with session.begin_nested():
             session.add(claim)
             session.flush()
     except IntegrityError:
         raise Conflict(_l("You have already claimed this post."), code="already_claimed") from None
-    record(session, "posts.claim", actor_id=actor.id, community_id=post.community_id,
-           target=("post_claim", claim.id), post_id=post.id, status=claim.status.value)
+    record(
+        session,
+        "posts.claim",
+        actor_id=actor.id,
+        community_id=post.community_id,
+        target=("post_claim", claim.id),
+        post_id=post.id,
+        status=claim.status.value,
+    )
     return claim
 
 
@@ -444,19 +568,27 @@ def withdraw_claim(session: Session, actor: User, claim_id: int) -> PostClaim:
     claim.decided_by_id = None
     claim.decided_at = utcnow()
     session.flush()
-    record(session, "posts.withdraw", actor_id=actor.id, community_id=claim.community_id,
-           target=("post_claim", claim.id), post_id=claim.post_id)
+    record(
+        session,
+        "posts.withdraw",
+        actor_id=actor.id,
+        community_id=claim.community_id,
+        target=("post_claim", claim.id),
+        post_id=claim.post_id,
+    )
     return claim
 
 
 # --- staff: decide claims --------------------------------------------------------------------
 
+
 def _claim_for_decision(session: Session, actor: User, claim_id: int, expected: ClaimStatus) -> PostClaim:
     claim = _claim(session, claim_id)
     _require_staff(actor, claim.post.community)
     if claim.user_id == actor.id:
-        raise Forbidden(_l("You cannot decide your own claim; another staff member must do it."),
-                        code="self_decision")
+        raise Forbidden(
+            _l("You cannot decide your own claim; another staff member must do it."), code="self_decision"
+        )
     claim = _lock(session, PostClaim, claim.id)
     if claim.status != expected:
         raise Conflict(_l("This claim was already dealt with."), code="claim_changed")
@@ -479,10 +611,21 @@ def approve_claim(session: Session, actor: User, claim_id: int) -> PostClaim:
     claim.decided_by_id = actor.id
     claim.decided_at = utcnow()
     session.flush()
-    record(session, "posts.approve", actor_id=actor.id, community_id=claim.community_id,
-           target=("post_claim", claim.id), user_id=claim.user_id, post_id=claim.post_id)
-    _notify(session, claim, "posts.approved", str(_l("Your post claim was approved: %(title)s",
-                                                     title=claim.post.title)))
+    record(
+        session,
+        "posts.approve",
+        actor_id=actor.id,
+        community_id=claim.community_id,
+        target=("post_claim", claim.id),
+        user_id=claim.user_id,
+        post_id=claim.post_id,
+    )
+    _notify(
+        session,
+        claim,
+        "posts.approved",
+        str(_l("Your post claim was approved: %(title)s", title=claim.post.title)),
+    )
     return claim
 
 
@@ -495,10 +638,22 @@ def reject_claim(session: Session, actor: User, claim_id: int, note: str) -> Pos
     claim.decided_at = utcnow()
     claim.note = note
     session.flush()
-    record(session, "posts.reject", actor_id=actor.id, community_id=claim.community_id,
-           target=("post_claim", claim.id), user_id=claim.user_id, post_id=claim.post_id)
-    _notify(session, claim, "posts.rejected", str(_l("Your post claim was not approved: %(title)s",
-                                                     title=claim.post.title)), note)
+    record(
+        session,
+        "posts.reject",
+        actor_id=actor.id,
+        community_id=claim.community_id,
+        target=("post_claim", claim.id),
+        user_id=claim.user_id,
+        post_id=claim.post_id,
+    )
+    _notify(
+        session,
+        claim,
+        "posts.rejected",
+        str(_l("Your post claim was not approved: %(title)s", title=claim.post.title)),
+        note,
+    )
     return claim
 
 
@@ -511,14 +666,27 @@ def release_claim(session: Session, actor: User, claim_id: int, note: str = "") 
     claim.decided_at = utcnow()
     claim.note = note
     session.flush()
-    record(session, "posts.release", actor_id=actor.id, community_id=claim.community_id,
-           target=("post_claim", claim.id), user_id=claim.user_id, post_id=claim.post_id)
-    _notify(session, claim, "posts.released", str(_l("You were released from the post: %(title)s",
-                                                     title=claim.post.title)), note)
+    record(
+        session,
+        "posts.release",
+        actor_id=actor.id,
+        community_id=claim.community_id,
+        target=("post_claim", claim.id),
+        user_id=claim.user_id,
+        post_id=claim.post_id,
+    )
+    _notify(
+        session,
+        claim,
+        "posts.released",
+        str(_l("You were released from the post: %(title)s", title=claim.post.title)),
+        note,
+    )
     return claim
 
 
 # --- labels ------------------------------------------------------------------------------------
+
 
 def claim_status_label(status: ClaimStatus) -> str:
     labels = {

@@ -10,9 +10,10 @@ service (already audited there) is answered with its 4xx status: 404 for unknown
 the error page for 403, otherwise the page again with the message, so the request's
 transaction rolls back.
 """
+
 from __future__ import annotations
 
-from typing import Any, NoReturn, Optional
+from typing import Any, NoReturn
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -60,7 +61,7 @@ def my_post_claims() -> list[PostClaim]:
     return svc.my_claims(db.session, current_user.id)
 
 
-def _home_community_id(actor: User) -> Optional[int]:
+def _home_community_id(actor: User) -> int | None:
     wanted = request.args.get("community_id", type=int)
     if wanted:
         return wanted
@@ -75,12 +76,13 @@ def _home_community_id(actor: User) -> Optional[int]:
 
 # --- volunteers --------------------------------------------------------------------------
 
+
 @bp.get("/posts/")
 @login_required
 def index() -> str:
     actor = _actor()
     community_id = _home_community_id(actor)
-    community: Optional[Community] = None
+    community: Community | None = None
     rows: list[svc.PostRow] = []
     if community_id is not None:
         try:
@@ -91,10 +93,14 @@ def index() -> str:
         community = db.session.get(Community, community_id)
     rules = svc.post_rules(db.session, community.id) if community else None
     return render_template(
-        "posts/index.html", community=community, rows=rows, rules=rules,
+        "posts/index.html",
+        community=community,
+        rows=rows,
+        rules=rules,
         held=svc.live_claim_count(db.session, actor.id, community.id) if community else 0,
         can_manage=community is not None and is_staff(actor, community),
-        points_label=svc.points_label, status_label=svc.claim_status_label,
+        points_label=svc.points_label,
+        status_label=svc.claim_status_label,
     )
 
 
@@ -108,13 +114,17 @@ def _render_detail(post_id: int, status: int = 200) -> tuple[str, int]:
     post = row.post
     rules = svc.post_rules(db.session, post.community_id)
     return render_template(
-        "posts/detail.html", row=row, post=post, rules=rules,
+        "posts/detail.html",
+        row=row,
+        post=post,
+        rules=rules,
         held=svc.live_claim_count(db.session, actor.id, post.community_id),
         can_claim=svc.can_volunteer(actor, post.community_id),
         can_manage=is_staff(actor, post.community),
         history=svc.claim_history(db.session, actor.id, post.community_id, limit=5),
         action_form=ActionForm(formdata=None),
-        points_label=svc.points_label, status_label=svc.claim_status_label,
+        points_label=svc.points_label,
+        status_label=svc.claim_status_label,
         ClaimStatus=ClaimStatus,
     ), status
 
@@ -165,6 +175,7 @@ def withdraw(claim_id: int) -> Response | tuple[str, int]:
 
 # --- staff: posts --------------------------------------------------------------------------
 
+
 @bp.get("/community/<int:community_id>/posts")
 @login_required
 def manage(community_id: int) -> str:
@@ -175,12 +186,19 @@ def manage(community_id: int) -> str:
         raise
     community = db.session.get(Community, community_id)
     pending, _active = svc.claims_queue(db.session, _actor(), community_id)
-    return render_template("posts/manage.html", community=community, rows=rows, pending_count=len(pending),
-                           rules=svc.post_rules(db.session, community_id), action_form=ActionForm(formdata=None),
-                           points_label=svc.points_label, PostStatus=PostStatus)
+    return render_template(
+        "posts/manage.html",
+        community=community,
+        rows=rows,
+        pending_count=len(pending),
+        rules=svc.post_rules(db.session, community_id),
+        action_form=ActionForm(formdata=None),
+        points_label=svc.points_label,
+        PostStatus=PostStatus,
+    )
 
 
-def _post_form(community: Community, post: Optional[ServicePost] = None) -> PostForm:
+def _post_form(community: Community, post: ServicePost | None = None) -> PostForm:
     form = PostForm(obj=None)
     if post is not None and request.method == "GET":
         form.title.data = post.title
@@ -197,20 +215,30 @@ def _post_form(community: Community, post: Optional[ServicePost] = None) -> Post
             form.point_rule.data, form.points.data = "none", 0
     form.grid_id.choices = [(0, _("— whole community —"))] + [(g.id, g.name) for g in community.grids]
     form.building_id.choices = [(0, _("— none —"))] + [
-        (b.id, f"{g.name} · {b.name}") for g in community.grids for b in g.buildings]
+        (b.id, f"{g.name} · {b.name}") for g in community.grids for b in g.buildings
+    ]
     return form
 
 
 def _input(form: PostForm) -> svc.PostInput:
     return svc.PostInput(
-        title=form.title.data or "", duties=form.duties.data or "", schedule=form.schedule.data or "",
-        places=form.places.data or 0, point_rule=form.point_rule.data or "", points=form.points.data or 0,
-        grid_id=form.grid_id.data or None, building_id=form.building_id.data or None)
+        title=form.title.data or "",
+        duties=form.duties.data or "",
+        schedule=form.schedule.data or "",
+        places=form.places.data or 0,
+        point_rule=form.point_rule.data or "",
+        points=form.points.data or 0,
+        grid_id=form.grid_id.data or None,
+        building_id=form.building_id.data or None,
+    )
 
 
-def _render_form(community: Community, form: PostForm, post: Optional[ServicePost], status: int = 200) -> tuple[str, int]:
-    return render_template("posts/form.html", community=community, form=form, post=post,
-                           typical=svc.TYPICAL_POSTS), status
+def _render_form(
+    community: Community, form: PostForm, post: ServicePost | None, status: int = 200
+) -> tuple[str, int]:
+    return render_template(
+        "posts/form.html", community=community, form=form, post=post, typical=svc.TYPICAL_POSTS
+    ), status
 
 
 def _staff_community(community_id: int) -> Community:
@@ -280,8 +308,10 @@ def _set_status(post_id: int, status: PostStatus) -> Response | tuple[str, int]:
         db.session.rollback()
         flash(str(exc.message), "error")
         return _render_detail(post_id, exc.status)
-    flash(_("Post closed. People who hold it keep it.") if status == PostStatus.CLOSED
-          else _("Post reopened."), "success")
+    flash(
+        _("Post closed. People who hold it keep it.") if status == PostStatus.CLOSED else _("Post reopened."),
+        "success",
+    )
     return redirect(url_for("posts.manage", community_id=post.community_id))
 
 
@@ -299,6 +329,7 @@ def reopen(post_id: int) -> Response | tuple[str, int]:
 
 # --- staff: claims -------------------------------------------------------------------------
 
+
 def _render_claims(community_id: int, status: int = 200) -> tuple[str, int]:
     actor = _actor()
     try:
@@ -306,9 +337,15 @@ def _render_claims(community_id: int, status: int = 200) -> tuple[str, int]:
     except ServiceError as exc:
         _hard_refusal(exc)
         raise
-    return render_template("posts/claims.html", community=db.session.get(Community, community_id),
-                           pending=pending, active=active, actor=actor, mask_phone=mask_phone,
-                           rules=svc.post_rules(db.session, community_id)), status
+    return render_template(
+        "posts/claims.html",
+        community=db.session.get(Community, community_id),
+        pending=pending,
+        active=active,
+        actor=actor,
+        mask_phone=mask_phone,
+        rules=svc.post_rules(db.session, community_id),
+    ), status
 
 
 @bp.get("/community/<int:community_id>/posts/claims")
@@ -337,18 +374,24 @@ def _decide(claim_id: int, decide: Any, ok: str) -> Response | tuple[str, int]:
 @bp.post("/posts/claims/<int:claim_id>/approve")
 @login_required
 def approve(claim_id: int) -> Response | tuple[str, int]:
-    return _decide(claim_id, lambda _note: svc.approve_claim(db.session, _actor(), claim_id), _("Claim approved."))
+    return _decide(
+        claim_id, lambda _note: svc.approve_claim(db.session, _actor(), claim_id), _("Claim approved.")
+    )
 
 
 @bp.post("/posts/claims/<int:claim_id>/reject")
 @login_required
 def reject(claim_id: int) -> Response | tuple[str, int]:
-    return _decide(claim_id, lambda note: svc.reject_claim(db.session, _actor(), claim_id, note),
-                   _("Claim rejected."))
+    return _decide(
+        claim_id, lambda note: svc.reject_claim(db.session, _actor(), claim_id, note), _("Claim rejected.")
+    )
 
 
 @bp.post("/posts/claims/<int:claim_id>/release")
 @login_required
 def release(claim_id: int) -> Response | tuple[str, int]:
-    return _decide(claim_id, lambda note: svc.release_claim(db.session, _actor(), claim_id, note),
-                   _("The volunteer was released from the post."))
+    return _decide(
+        claim_id,
+        lambda note: svc.release_claim(db.session, _actor(), claim_id, note),
+        _("The volunteer was released from the post."),
+    )

@@ -1,4 +1,5 @@
 """积分超市 (rewards store): rewards, vouchers (ledger holds), merchant portal, settlements."""
+
 from __future__ import annotations
 
 import click

@@ -2,6 +2,7 @@
 discounts, 幸福里社区's staff list household-help and culture rewards, and the demo resident
 吴小燕 holds one used and one open voucher. Idempotent: rewards are looked up by owner and
 title, vouchers by their fixed form keys (a replayed redemption returns the same voucher)."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -13,9 +14,9 @@ from portal.community.models import Organisation
 from portal.rewards import services as svc
 from portal.rewards.models import Reward, VoucherStatus
 
-MERCHANT_PHONE = "13900000031"   # 黄志明, 惠民便利超市（幸福里店）
-STAFF_PHONE = "13900000011"      # 李秀梅, staff of 幸福里社区
-RESIDENT_PHONE = "13900000302"   # 吴小燕, resident of 幸福里社区
+MERCHANT_PHONE = "13900000031"  # 黄志明, 惠民便利超市（幸福里店）
+STAFF_PHONE = "13900000011"  # 李秀梅, staff of 幸福里社区
+RESIDENT_PHONE = "13900000302"  # 吴小燕, resident of 幸福里社区
 
 SHOP = [
     ("鸡蛋一盒（10枚）", "discount", 15, 30, 2, "凭券到店领取新鲜鸡蛋一盒，每人每月限2次。"),
@@ -29,16 +30,32 @@ COMMUNITY = [
 ]
 
 
-def _ensure(session: Session, actor: User, community_id: int, org_id: int | None,
-            spec: tuple[str, str, int, int, int, str]) -> Reward:
+def _ensure(
+    session: Session,
+    actor: User,
+    community_id: int,
+    org_id: int | None,
+    spec: tuple[str, str, int, int, int, str],
+) -> Reward:
     title, category, price, stock, limit, description = spec
     q = select(Reward).where(Reward.community_id == community_id, Reward.title == title)
     q = q.where(Reward.organisation_id == org_id) if org_id else q.where(Reward.organisation_id.is_(None))
     reward = session.scalar(q)
     if reward is None:
-        reward = svc.create_reward(session, actor, community_id, org_id, svc.RewardData(
-            title=title, category=category, price=price, stock=stock, monthly_limit=limit,
-            description=description))
+        reward = svc.create_reward(
+            session,
+            actor,
+            community_id,
+            org_id,
+            svc.RewardData(
+                title=title,
+                category=category,
+                price=price,
+                stock=stock,
+                monthly_limit=limit,
+                description=description,
+            ),
+        )
     return reward
 
 
@@ -49,7 +66,11 @@ def seed(session: Session) -> None:
     if merchant is None or staff is None or resident is None or staff.community_id is None:
         return
     scope = next((r for r in merchant.roles if r.role == Role.MERCHANT), None)
-    if scope is None or scope.community_id is None or session.get(Organisation, scope.organisation_id) is None:
+    if (
+        scope is None
+        or scope.community_id is None
+        or session.get(Organisation, scope.organisation_id) is None
+    ):
         return
     shop = [_ensure(session, merchant, scope.community_id, scope.organisation_id, s) for s in SHOP]
     for s in COMMUNITY:

@@ -1,4 +1,5 @@
 """Forms of the rewards store (each carries a CSRF token). The services check every rule again."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -41,14 +42,18 @@ def category_choices() -> list[tuple[str, Any]]:
 
 
 class RewardForm(FlaskForm):
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=80)],
-                        description=_l("For example: 粮油9折券"))
+    title = StringField(
+        _l("Title"), validators=[DataRequired(), Length(max=80)], description=_l("For example: 粮油9折券")
+    )
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
     category = SelectField(_l("Category"), choices=category_choices)
     price = WholeNumberField(_l("Price in 福分"), validators=[InputRequired()])
-    stock = WholeNumberField(_l("Stock"), validators=[InputRequired()],
-                             description=_l("How many can still be redeemed."))
-    monthly_limit = WholeNumberField(_l("Limit per person per month"), validators=[InputRequired()], default=1)
+    stock = WholeNumberField(
+        _l("Stock"), validators=[InputRequired()], description=_l("How many can still be redeemed.")
+    )
+    monthly_limit = WholeNumberField(
+        _l("Limit per person per month"), validators=[InputRequired()], default=1
+    )
     valid_from = DateField(_l("Valid from"), validators=[Optional()])
     valid_until = DateField(_l("Valid until"), validators=[Optional()])
     is_active = BooleanField(_l("Listed in the store"), default=True)

@@ -2,6 +2,7 @@
 the shop's rewards, history and monthly statements. Community staff use the same pages for
 their community's own rewards (organisation 0 in the URL). Merchants see only the voucher
 code and the resident's masked name and phone (PIPL Art. 23)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -50,11 +51,16 @@ def index() -> Any:
 @login_required
 def home(community_id: int, org: int) -> str:
     scope = _scope(community_id, org, "merchant.home")
-    return render_template("merchant/home.html", scope=scope, form=VerifyForm(formdata=None),
-                           open_vouchers=svc.open_vouchers(db.session, scope))
+    return render_template(
+        "merchant/home.html",
+        scope=scope,
+        form=VerifyForm(formdata=None),
+        open_vouchers=svc.open_vouchers(db.session, scope),
+    )
 
 
 # --- verify and fulfil ---------------------------------------------------------------------------
+
 
 def _render_verify(code: str, status: int = 200) -> tuple[str, int]:
     actor = _actor()
@@ -67,8 +73,14 @@ def _render_verify(code: str, status: int = 200) -> tuple[str, int]:
         except ServiceError as exc:
             error = str(exc.message)
             status = max(status, exc.status)
-    return render_template("merchant/verify.html", form=form, view=view, error=error,
-                           action_form=ActionForm(), scopes=svc.scopes_for(db.session, actor)), status
+    return render_template(
+        "merchant/verify.html",
+        form=form,
+        view=view,
+        error=error,
+        action_form=ActionForm(),
+        scopes=svc.scopes_for(db.session, actor),
+    ), status
 
 
 @bp.get("/verify")
@@ -95,25 +107,39 @@ def fulfil() -> Any:
         flash(str(exc.message), "error")
         return _render_verify(code, exc.status)
     flash(_("Accepted: %(n)d 福分 for %(title)s.", n=voucher.price, title=voucher.reward.title), "success")
-    return redirect(url_for("merchant.home", community_id=voucher.community_id, org=voucher.organisation_id or 0))
+    return redirect(
+        url_for("merchant.home", community_id=voucher.community_id, org=voucher.organisation_id or 0)
+    )
 
 
 # --- rewards -------------------------------------------------------------------------------------
+
 
 @bp.get("/<int:community_id>/<int:org>/rewards")
 @login_required
 def rewards(community_id: int, org: int) -> str:
     scope = _scope(community_id, org, "merchant.rewards")
-    return render_template("merchant/rewards.html", scope=scope, rewards=svc.rewards_of(db.session, scope),
-                           action_form=ActionForm())
+    return render_template(
+        "merchant/rewards.html",
+        scope=scope,
+        rewards=svc.rewards_of(db.session, scope),
+        action_form=ActionForm(),
+    )
 
 
 def _data(form: RewardForm, picture: str | None) -> svc.RewardData:
-    return svc.RewardData(title=form.title.data or "", category=form.category.data or "", price=form.price.data,
-                          stock=form.stock.data, monthly_limit=form.monthly_limit.data,
-                          description=form.description.data or "", valid_from=form.valid_from.data,
-                          valid_until=form.valid_until.data, is_active=bool(form.is_active.data),
-                          picture_path=picture)
+    return svc.RewardData(
+        title=form.title.data or "",
+        category=form.category.data or "",
+        price=form.price.data,
+        stock=form.stock.data,
+        monthly_limit=form.monthly_limit.data,
+        description=form.description.data or "",
+        valid_from=form.valid_from.data,
+        valid_until=form.valid_until.data,
+        is_active=bool(form.is_active.data),
+        picture_path=picture,
+    )
 
 
 def _attach(form: RewardForm, exc: ServiceError) -> None:
@@ -124,7 +150,9 @@ def _attach(form: RewardForm, exc: ServiceError) -> None:
         flash(str(exc.message), "error")
 
 
-def _render_form(form: RewardForm, scope: svc.Scope, reward: Reward | None, status: int = 200) -> tuple[str, int]:
+def _render_form(
+    form: RewardForm, scope: svc.Scope, reward: Reward | None, status: int = 200
+) -> tuple[str, int]:
     return render_template("merchant/reward_form.html", form=form, scope=scope, reward=reward), status
 
 
@@ -139,8 +167,9 @@ def new_reward(community_id: int, org: int) -> Any:
         return _render_form(form, scope, None, 422)
     try:
         picture = save_picture(request.files.get("picture"))
-        reward = svc.create_reward(db.session, _actor(), scope.community_id, scope.organisation_id,
-                                   _data(form, picture))
+        reward = svc.create_reward(
+            db.session, _actor(), scope.community_id, scope.organisation_id, _data(form, picture)
+        )
     except ServiceError as exc:
         db.session.rollback()
         _attach(form, exc)
@@ -177,7 +206,9 @@ def edit_reward(reward_id: int) -> Any:
     except ServiceError as exc:
         db.session.rollback()
         _attach(form, exc)
-        return _render_form(form, scope, db.session.get(Reward, reward_id), exc.status if exc.status != 400 else 422)
+        return _render_form(
+            form, scope, db.session.get(Reward, reward_id), exc.status if exc.status != 400 else 422
+        )
     flash(_("Saved."), "success")
     return redirect(url_for("merchant.rewards", community_id=scope.community_id, org=scope.org_key))
 
@@ -196,6 +227,7 @@ def toggle_active(reward_id: int) -> Any:
 
 # --- history and statements -----------------------------------------------------------------------
 
+
 @bp.get("/<int:community_id>/<int:org>/history")
 @login_required
 def history(community_id: int, org: int) -> str:
@@ -207,8 +239,9 @@ def history(community_id: int, org: int) -> str:
 @login_required
 def statements(community_id: int, org: int) -> str:
     scope = _scope(community_id, org, "merchant.statements")
-    return render_template("merchant/statements.html", scope=scope,
-                           statements=svc.monthly_totals(db.session, scope))
+    return render_template(
+        "merchant/statements.html", scope=scope, statements=svc.monthly_totals(db.session, scope)
+    )
 
 
 def _statement(community_id: int, org: int, month: str, action: str) -> svc.Statement:
@@ -226,8 +259,15 @@ def statement(community_id: int, org: int, month: str) -> str:
     st = _statement(community_id, org, month, "statement")
     views = [svc.merchant_view(db.session, v) for v in st.vouchers]
     names = svc.org_and_community_names(db.session, [st])
-    return render_template("merchant/statement.html", st=st, views=views, names=names,
-                           community_id=community_id, org=org, form=ActionForm())
+    return render_template(
+        "merchant/statement.html",
+        st=st,
+        views=views,
+        names=names,
+        community_id=community_id,
+        org=org,
+        form=ActionForm(),
+    )
 
 
 @bp.post("/<int:community_id>/<int:org>/statements/<month>/export")
@@ -238,6 +278,8 @@ def export(community_id: int, org: int, month: str) -> Response:
     _statement(community_id, org, month, "export")
     data = svc.export_statement_xlsx(db.session, _actor(), org, community_id, month)
     resp = Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    resp.headers["Content-Disposition"] = f'attachment; filename="statement-{org}-{community_id}-{month}.xlsx"'
+    resp.headers["Content-Disposition"] = (
+        f'attachment; filename="statement-{org}-{community_id}-{month}.xlsx"'
+    )
     resp.headers["Cache-Control"] = "private, no-store"
     return resp

@@ -1,6 +1,7 @@
 """积分超市: rewards listed by merchants (for their organisation) or community staff (for the
 community), vouchers (a redemption = a ledger hold + one unit of stock) and monthly
 settlements of what a merchant received."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, utcnow
 
-MAX_PRICE = 10_000          # 福分 per reward (the ledger's own cap is higher)
+MAX_PRICE = 10_000  # 福分 per reward (the ledger's own cap is higher)
 MAX_STOCK = 100_000
 MAX_MONTHLY_LIMIT = 99
 
@@ -21,18 +22,18 @@ def _values(enum_cls: type[enum.Enum]) -> list[str]:
 
 
 class RewardCategory(str, enum.Enum):
-    DISCOUNT = "discount"          # 商品优惠
+    DISCOUNT = "discount"  # 商品优惠
     HOUSEKEEPING = "housekeeping"  # 家政互助
-    SERVICE = "service"            # 生活服务
-    CULTURE = "culture"            # 文化活动
-    OTHER = "other"                # 其他
+    SERVICE = "service"  # 生活服务
+    CULTURE = "culture"  # 文化活动
+    OTHER = "other"  # 其他
 
 
 class VoucherStatus(str, enum.Enum):
-    OPEN = "open"            # points held, stock reserved, waiting for the merchant
+    OPEN = "open"  # points held, stock reserved, waiting for the merchant
     FULFILLED = "fulfilled"  # the merchant scanned it: hold captured
     CANCELLED = "cancelled"  # the resident cancelled: hold voided, stock back
-    EXPIRED = "expired"      # not used in time: hold released, stock back
+    EXPIRED = "expired"  # not used in time: hold released, stock back
 
 
 LIVE_VOUCHER_STATUSES = (VoucherStatus.OPEN, VoucherStatus.FULFILLED)
@@ -44,8 +45,9 @@ class Reward(Base):
         CheckConstraint(f"price > 0 AND price <= {MAX_PRICE}", name="price_range"),
         CheckConstraint(f"stock >= 0 AND stock <= {MAX_STOCK}", name="stock_range"),
         CheckConstraint(f"monthly_limit BETWEEN 1 AND {MAX_MONTHLY_LIMIT}", name="monthly_limit_range"),
-        CheckConstraint("valid_from IS NULL OR valid_until IS NULL OR valid_until >= valid_from",
-                        name="valid_dates"),
+        CheckConstraint(
+            "valid_from IS NULL OR valid_until IS NULL OR valid_until >= valid_from", name="valid_dates"
+        ),
         Index("ix_reward_store", "community_id", "is_active", "category"),
     )
 
@@ -56,7 +58,8 @@ class Reward(Base):
     title: Mapped[str] = mapped_column(String(80))
     description: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[RewardCategory] = mapped_column(
-        Enum(RewardCategory, native_enum=False, length=20, validate_strings=True, values_callable=_values))
+        Enum(RewardCategory, native_enum=False, length=20, validate_strings=True, values_callable=_values)
+    )
     price: Mapped[int]
     stock: Mapped[int]
     monthly_limit: Mapped[int] = mapped_column(default=1)
@@ -79,9 +82,14 @@ class Voucher(Base):
         # A replayed redeem form (same idem_key) finds this row instead of spending twice.
         UniqueConstraint("user_id", "idem_key"),
         CheckConstraint("price > 0", name="price_positive"),
-        CheckConstraint("status <> 'fulfilled' OR (fulfilled_at IS NOT NULL AND fulfilled_by_id IS NOT NULL"
-                        " AND capture_tx_id IS NOT NULL)", name="fulfilled_complete"),
-        CheckConstraint("status NOT IN ('cancelled', 'expired') OR closed_at IS NOT NULL", name="closed_has_time"),
+        CheckConstraint(
+            "status <> 'fulfilled' OR (fulfilled_at IS NOT NULL AND fulfilled_by_id IS NOT NULL"
+            " AND capture_tx_id IS NOT NULL)",
+            name="fulfilled_complete",
+        ),
+        CheckConstraint(
+            "status NOT IN ('cancelled', 'expired') OR closed_at IS NOT NULL", name="closed_has_time"
+        ),
         CheckConstraint("fulfilled_by_id IS NULL OR fulfilled_by_id <> user_id", name="no_self_fulfil"),
         Index("ix_reward_voucher_limit", "user_id", "reward_id", "created_at"),
         Index("ix_reward_voucher_settle", "organisation_id", "community_id", "status", "fulfilled_at"),
@@ -99,7 +107,8 @@ class Voucher(Base):
     hold_id: Mapped[int]
     status: Mapped[VoucherStatus] = mapped_column(
         Enum(VoucherStatus, native_enum=False, length=20, validate_strings=True, values_callable=_values),
-        default=VoucherStatus.OPEN)
+        default=VoucherStatus.OPEN,
+    )
     expires_at: Mapped[dt.datetime]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     fulfilled_at: Mapped[dt.datetime | None]
@@ -131,4 +140,3 @@ class Settlement(Base):
     ledger_tx_id: Mapped[int]
     confirmed_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     confirmed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-

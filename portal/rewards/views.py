@@ -1,6 +1,7 @@
 """积分超市 pages for residents (store, redeem, my vouchers) and for the street admin
 (settlements to confirm). Thin views: parse, call one service, render or redirect. A refused
 POST re-renders its page with the 4xx status so the request's transaction rolls back."""
+
 from __future__ import annotations
 
 import base64
@@ -62,11 +63,13 @@ def _helpers() -> dict[str, Any]:
 
 @bp.errorhandler(429)
 def too_many(_e: Exception) -> Response:
-    return error_response(429, _("Too many attempts"),
-                          _("You are redeeming too often. Please wait a little and try again."))
+    return error_response(
+        429, _("Too many attempts"), _("You are redeeming too often. Please wait a little and try again.")
+    )
 
 
 # --- the store -------------------------------------------------------------------------------
+
 
 @bp.get("/")
 @login_required
@@ -77,10 +80,15 @@ def index() -> str:
     afford = request.args.get("afford") == "1"
     page = svc.store(db.session, _actor(), category=category or None, affordable_only=afford)
     actor = _actor()
-    return render_template("rewards/index.html", page=page, category=category, afford=afford,
-                           categories=list(RewardCategory),
-                           runs_catalogue=bool(svc.scopes_for(db.session, actor)),
-                           street_admin=bool(svc.admin_communities(db.session, actor)))
+    return render_template(
+        "rewards/index.html",
+        page=page,
+        category=category,
+        afford=afford,
+        categories=list(RewardCategory),
+        runs_catalogue=bool(svc.scopes_for(db.session, actor)),
+        street_admin=bool(svc.admin_communities(db.session, actor)),
+    )
 
 
 @bp.get("/<int:reward_id>")
@@ -88,10 +96,14 @@ def index() -> str:
 def detail(reward_id: int) -> str:
     actor = _actor()
     reward = svc.reward_for_member(db.session, actor, reward_id)
-    return render_template("rewards/detail.html", reward=reward, owner=svc.owner_name(db.session, reward),
-                           have=svc.spendable(db.session, reward.community_id, actor.id),
-                           used=svc.used_this_month(db.session, actor.id, reward.id, utcnow()),
-                           available=svc.is_available(reward, svc.local_today()))
+    return render_template(
+        "rewards/detail.html",
+        reward=reward,
+        owner=svc.owner_name(db.session, reward),
+        have=svc.spendable(db.session, reward.community_id, actor.id),
+        used=svc.used_this_month(db.session, actor.id, reward.id, utcnow()),
+        available=svc.is_available(reward, svc.local_today()),
+    )
 
 
 def _render_confirm(reward_id: int, status: int = 200, form: RedeemForm | None = None) -> tuple[str, int]:
@@ -99,9 +111,13 @@ def _render_confirm(reward_id: int, status: int = 200, form: RedeemForm | None =
     reward = svc.reward_for_member(db.session, actor, reward_id)
     form = form or RedeemForm()
     form.idem_key.data = str(uuid.uuid4())  # a fresh key each time the form is shown
-    return render_template("rewards/confirm.html", reward=reward, form=form,
-                           owner=svc.owner_name(db.session, reward),
-                           have=svc.spendable(db.session, reward.community_id, actor.id)), status
+    return render_template(
+        "rewards/confirm.html",
+        reward=reward,
+        form=form,
+        owner=svc.owner_name(db.session, reward),
+        have=svc.spendable(db.session, reward.community_id, actor.id),
+    ), status
 
 
 @bp.get("/<int:reward_id>/redeem")
@@ -148,11 +164,13 @@ def picture(reward_id: int) -> Any:
 
 # --- my vouchers --------------------------------------------------------------------------------
 
+
 @bp.get("/vouchers")
 @login_required
 def vouchers() -> str:
-    return render_template("rewards/vouchers.html", vouchers=svc.my_vouchers(db.session, _actor().id),
-                           state=voucher_state)
+    return render_template(
+        "rewards/vouchers.html", vouchers=svc.my_vouchers(db.session, _actor().id), state=voucher_state
+    )
 
 
 def _render_voucher(voucher: Voucher, status: int = 200) -> tuple[str, int]:
@@ -160,8 +178,14 @@ def _render_voucher(voucher: Voucher, status: int = 200) -> tuple[str, int]:
     qr = None
     if state == "open":
         qr = qr_data_uri(url_for("merchant.verify", code=voucher.code, _external=True))
-    return render_template("rewards/voucher.html", voucher=voucher, state=state, qr=qr,
-                           owner=svc.owner_name(db.session, voucher.reward), form=ActionForm()), status
+    return render_template(
+        "rewards/voucher.html",
+        voucher=voucher,
+        state=state,
+        qr=qr,
+        owner=svc.owner_name(db.session, voucher.reward),
+        form=ActionForm(),
+    ), status
 
 
 @bp.get("/vouchers/<int:voucher_id>")
@@ -189,6 +213,7 @@ def cancel(voucher_id: int) -> Any:
 
 # --- street admin: settlements ---------------------------------------------------------------------
 
+
 def _render_settlements(status: int = 200) -> tuple[str, int]:
     actor = _actor()
     if not svc.admin_communities(db.session, actor):
@@ -197,8 +222,9 @@ def _render_settlements(status: int = 200) -> tuple[str, int]:
         deny("rewards.settlements")
     pending = svc.settlements_to_confirm(db.session, actor)
     names = svc.org_and_community_names(db.session, pending)
-    return render_template("rewards/settlements.html", pending=pending, names=names,
-                           form=SettleForm()), status
+    return render_template(
+        "rewards/settlements.html", pending=pending, names=names, form=SettleForm()
+    ), status
 
 
 @bp.get("/settlements")
@@ -214,8 +240,13 @@ def settle() -> Any:
     if not form.validate_on_submit():
         abort(400)
     try:
-        s = svc.confirm_settlement(db.session, _actor(), int(form.organisation_id.data or 0),
-                                   int(form.community_id.data or 0), form.month.data or "")
+        s = svc.confirm_settlement(
+            db.session,
+            _actor(),
+            int(form.organisation_id.data or 0),
+            int(form.community_id.data or 0),
+            form.month.data or "",
+        )
     except ServiceError as exc:
         db.session.rollback()
         if exc.status == 403:

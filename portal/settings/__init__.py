@@ -1,4 +1,5 @@
 """Per-community settings (caps, rounding, point rules, policies) and the staff page."""
+
 from __future__ import annotations
 
 from flask import Flask

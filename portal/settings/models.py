@@ -1,8 +1,8 @@
 """Community settings: one row per community, created with defaults on first use."""
+
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 from sqlalchemy import CheckConstraint, ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
@@ -45,6 +45,6 @@ class CommunitySettings(Base):
     # 转赠: most points one member may give away per day.
     gift_daily_limit: Mapped[int] = mapped_column(default=200)
     # Expiry of points (off when NULL).
-    expiry_months: Mapped[Optional[int]]
+    expiry_months: Mapped[int | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    updated_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))

@@ -1,4 +1,5 @@
 """Read community settings; a community without a row uses the defaults."""
+
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
@@ -36,28 +37,40 @@ def settings_for_update(session: Session, community_id: int) -> CommunitySetting
 
 # field -> (min, max) or allowed values; mirrors the CHECKs in portal/settings/models.py.
 RANGES: dict[str, tuple[int, int] | tuple[int, ...]] = {
-    "post_claim_cap": (1, 10), "team_cap": (1, 10), "daily_minutes_cap": (30, 1440),
-    "points_per_hour": (0, 1000), "exchange_points_per_hour": (1, 1000), "party_activity_goal": (0, 52),
-    "wish_claim_days": (1, 90), "gift_daily_limit": (0, 100000), "expiry_months": (1, 120),
+    "post_claim_cap": (1, 10),
+    "team_cap": (1, 10),
+    "daily_minutes_cap": (30, 1440),
+    "points_per_hour": (0, 1000),
+    "exchange_points_per_hour": (1, 1000),
+    "party_activity_goal": (0, 52),
+    "wish_claim_days": (1, 90),
+    "gift_daily_limit": (0, 100000),
+    "expiry_months": (1, 120),
 }
 ROUNDING = (1, 5, 10, 15, 30, 60)
 EDITABLE = tuple(RANGES) + ("hours_rounding_minutes", "post_claim_needs_approval")
 
 
-def update_settings(session: Session, actor: object, community_id: int, values: dict[str, object]) -> CommunitySettings:
+def update_settings(
+    session: Session, actor: object, community_id: int, values: dict[str, object]
+) -> CommunitySettings:
     """Staff change their community's settings. Validated like the CHECK constraints;
     audited with the old and new values."""
     from flask_babel import lazy_gettext as _l
 
     from portal.audit.services import record, record_refusal
-    from portal.community.services import is_staff
-    from portal.community.services import get_community
+    from portal.community.services import get_community, is_staff
     from portal.errors import Forbidden, ServiceError
 
     community = get_community(session, community_id)
     if not is_staff(actor, community):  # type: ignore[arg-type]
-        record_refusal(session, "settings.update", actor_id=getattr(actor, "id", None), community_id=community_id,
-                       code="not_staff")
+        record_refusal(
+            session,
+            "settings.update",
+            actor_id=getattr(actor, "id", None),
+            community_id=community_id,
+            code="not_staff",
+        )
         raise Forbidden(_l("Only the staff of this community can do this."), code="not_staff")
     for name, value in values.items():
         if name not in EDITABLE:
@@ -76,7 +89,9 @@ def update_settings(session: Session, actor: object, community_id: int, values: 
             continue
         lo, hi = RANGES[name][0], RANGES[name][1]
         if not lo <= value <= hi:
-            raise ServiceError(_l("Between %(lo)d and %(hi)d.", lo=lo, hi=hi), code="out_of_range", field=name)
+            raise ServiceError(
+                _l("Between %(lo)d and %(hi)d.", lo=lo, hi=hi), code="out_of_range", field=name
+            )
     settings = settings_for_update(session, community_id)
     changes = {}
     for name, value in values.items():
@@ -86,6 +101,11 @@ def update_settings(session: Session, actor: object, community_id: int, values: 
             setattr(settings, name, value)
     settings.updated_by_id = getattr(actor, "id", None)
     session.flush()
-    record(session, "settings.update", actor_id=getattr(actor, "id", None), community_id=community_id,
-           changes=changes)
+    record(
+        session,
+        "settings.update",
+        actor_id=getattr(actor, "id", None),
+        community_id=community_id,
+        changes=changes,
+    )
     return settings

@@ -1,4 +1,5 @@
 """Staff page for a community's settings."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,8 +21,11 @@ bp = Blueprint("settings", __name__, url_prefix="/settings")
 
 def _int(label: Any, lo: int, hi: int, *, optional: bool = False) -> IntegerField:
     first = Optional() if optional else InputRequired()
-    return IntegerField(label, validators=[first, NumberRange(min=lo, max=hi)],
-                        description=_l("Between %(lo)d and %(hi)d.", lo=lo, hi=hi))
+    return IntegerField(
+        label,
+        validators=[first, NumberRange(min=lo, max=hi)],
+        description=_l("Between %(lo)d and %(hi)d.", lo=lo, hi=hi),
+    )
 
 
 class SettingsForm(FlaskForm):
@@ -30,8 +34,9 @@ class SettingsForm(FlaskForm):
     expiry_months = _int(_l("Points expire after (months; empty = never)"), 1, 120, optional=True)
     points_per_hour = _int(_l("Volunteer hours: points per hour"), 0, 1000)
     daily_minutes_cap = _int(_l("Most volunteer minutes per day"), 30, 1440)
-    hours_rounding_minutes = SelectField(_l("Round check-in times to (minutes)"), coerce=int,
-                                         choices=[(v, str(v)) for v in svc.ROUNDING])
+    hours_rounding_minutes = SelectField(
+        _l("Round check-in times to (minutes)"), coerce=int, choices=[(v, str(v)) for v in svc.ROUNDING]
+    )
     post_claim_cap = _int(_l("Service posts per person"), 1, 10)
     post_claim_needs_approval = BooleanField(_l("Staff approve each post claim"))
     team_cap = _int(_l("Teams per person"), 1, 10)
@@ -61,7 +66,9 @@ def edit() -> Any:
     if request.method == "GET":
         return render_template("settings/edit.html", form=form, community=community, communities=communities)
     if not form.validate():
-        return render_template("settings/edit.html", form=form, community=community, communities=communities), 400
+        return render_template(
+            "settings/edit.html", form=form, community=community, communities=communities
+        ), 400
     values = {name: getattr(form, name).data for name in svc.EDITABLE}
     values["post_claim_needs_approval"] = bool(values["post_claim_needs_approval"])
     try:
@@ -72,7 +79,8 @@ def edit() -> Any:
             field.errors.append(str(exc.message))
         else:
             flash(str(exc.message), "error")
-        return render_template("settings/edit.html", form=form, community=community,
-                               communities=communities), exc.status
+        return render_template(
+            "settings/edit.html", form=form, community=community, communities=communities
+        ), exc.status
     flash(_("Settings saved."), "success")
     return redirect(url_for("settings.edit", community_id=community.id))

@@ -1,4 +1,5 @@
 """志愿队伍: volunteer teams, their members and leaders."""
+
 from flask import Flask
 
 

@@ -5,11 +5,12 @@ team's history). Database backstops: one live membership per person per team (pa
 unique index), roles stored by value. "A team with members has a leader" and the per-person
 cap are kept by ``portal.teams.services`` under row locks.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -34,7 +35,7 @@ class Team(Base):
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id"), index=True)
     name: Mapped[str] = mapped_column(String(60))
     description: Mapped[str] = mapped_column(Text, default="")
-    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     is_active: Mapped[bool] = mapped_column(default=True)
 
@@ -44,8 +45,14 @@ class Team(Base):
 class TeamMembership(Base):
     __tablename__ = "team_membership"
     __table_args__ = (
-        Index("uq_team_membership_live", "team_id", "user_id", unique=True,
-              sqlite_where=text("left_at IS NULL"), postgresql_where=text("left_at IS NULL")),
+        Index(
+            "uq_team_membership_live",
+            "team_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text("left_at IS NULL"),
+            postgresql_where=text("left_at IS NULL"),
+        ),
         Index("ix_team_membership_user_live", "user_id", "left_at"),
     )
 
@@ -53,11 +60,9 @@ class TeamMembership(Base):
     team_id: Mapped[int] = mapped_column(ForeignKey("team.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
-    role: Mapped[TeamRole] = mapped_column(
-        value_enum(TeamRole),
-        default=TeamRole.MEMBER)
+    role: Mapped[TeamRole] = mapped_column(value_enum(TeamRole), default=TeamRole.MEMBER)
     joined_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    left_at: Mapped[Optional[dt.datetime]]
+    left_at: Mapped[dt.datetime | None]
 
     team: Mapped[Team] = relationship()
     user: Mapped[User] = relationship()

@@ -18,10 +18,11 @@ Concurrency: joining locks the joiner's user row (cap), then the team row; leavi
 leadership changes lock the team row, so "a team with members has a leader" holds.
 Nothing here commits; refusals are audited by ``audit_refusals``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -29,12 +30,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from core.db import utcnow
-from portal.community.services import get_community
 from portal.accounts.masking import mask_phone
 from portal.accounts.models import User
 from portal.audit.services import record
 from portal.community.models import Community
-from portal.community.services import is_member, is_staff
+from portal.community.services import get_community, is_member, is_staff
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.posts.services import _clean, _lock, audit_refusals, can_volunteer
 from portal.settings.services import get_settings
@@ -46,18 +46,33 @@ DESCRIPTION_MAX = 2000
 
 # --- functions other features call ----------------------------------------------------------
 
+
 def is_team_leader(session: Session, user_id: int, team_id: int) -> bool:
-    return session.scalar(select(TeamMembership.id).where(
-        TeamMembership.team_id == team_id, TeamMembership.user_id == user_id,
-        TeamMembership.role == TeamRole.LEADER, TeamMembership.left_at.is_(None))) is not None
+    return (
+        session.scalar(
+            select(TeamMembership.id).where(
+                TeamMembership.team_id == team_id,
+                TeamMembership.user_id == user_id,
+                TeamMembership.role == TeamRole.LEADER,
+                TeamMembership.left_at.is_(None),
+            )
+        )
+        is not None
+    )
 
 
 def active_team_ids(session: Session, user_id: int) -> list[int]:
     """Teams the person is a live member of (active teams only)."""
-    return list(session.scalars(select(TeamMembership.team_id).join(Team, Team.id == TeamMembership.team_id)
-                                .where(TeamMembership.user_id == user_id, TeamMembership.left_at.is_(None),
-                                       Team.is_active.is_(True))
-                                .order_by(TeamMembership.team_id)))
+    return list(
+        session.scalars(
+            select(TeamMembership.team_id)
+            .join(Team, Team.id == TeamMembership.team_id)
+            .where(
+                TeamMembership.user_id == user_id, TeamMembership.left_at.is_(None), Team.is_active.is_(True)
+            )
+            .order_by(TeamMembership.team_id)
+        )
+    )
 
 
 def team_cap(session: Session, community_id: int) -> int:
@@ -65,6 +80,7 @@ def team_cap(session: Session, community_id: int) -> int:
 
 
 # --- lookups -------------------------------------------------------------------------------
+
 
 def _community(session: Session, community_id: int) -> Community:
     return get_community(session, community_id)
@@ -77,25 +93,42 @@ def _team(session: Session, team_id: int) -> Team:
     return team
 
 
-def _membership(session: Session, team_id: int, user_id: int) -> Optional[TeamMembership]:
-    return session.scalar(select(TeamMembership).where(
-        TeamMembership.team_id == team_id, TeamMembership.user_id == user_id,
-        TeamMembership.left_at.is_(None)))
+def _membership(session: Session, team_id: int, user_id: int) -> TeamMembership | None:
+    return session.scalar(
+        select(TeamMembership).where(
+            TeamMembership.team_id == team_id,
+            TeamMembership.user_id == user_id,
+            TeamMembership.left_at.is_(None),
+        )
+    )
 
 
 def _live_members(session: Session, team_id: int) -> list[TeamMembership]:
-    return list(session.scalars(select(TeamMembership).where(
-        TeamMembership.team_id == team_id, TeamMembership.left_at.is_(None))
-        .options(selectinload(TeamMembership.user))
-        .order_by(TeamMembership.role, TeamMembership.joined_at, TeamMembership.id)))
+    return list(
+        session.scalars(
+            select(TeamMembership)
+            .where(TeamMembership.team_id == team_id, TeamMembership.left_at.is_(None))
+            .options(selectinload(TeamMembership.user))
+            .order_by(TeamMembership.role, TeamMembership.joined_at, TeamMembership.id)
+        )
+    )
 
 
 def _live_count_in_community(session: Session, user_id: int, community_id: int) -> int:
-    return int(session.scalar(select(func.count()).select_from(TeamMembership)
-                              .join(Team, Team.id == TeamMembership.team_id)
-                              .where(TeamMembership.user_id == user_id,
-                                     TeamMembership.community_id == community_id,
-                                     TeamMembership.left_at.is_(None), Team.is_active.is_(True))) or 0)
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(TeamMembership)
+            .join(Team, Team.id == TeamMembership.team_id)
+            .where(
+                TeamMembership.user_id == user_id,
+                TeamMembership.community_id == community_id,
+                TeamMembership.left_at.is_(None),
+                Team.is_active.is_(True),
+            )
+        )
+        or 0
+    )
 
 
 def _leaders(members: list[TeamMembership]) -> list[TeamMembership]:
@@ -104,11 +137,12 @@ def _leaders(members: list[TeamMembership]) -> list[TeamMembership]:
 
 # --- reading -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class TeamRow:
     team: Team
     members: int
-    mine: Optional[TeamMembership]
+    mine: TeamMembership | None
 
 
 @audit_refusals("teams.list", target="community")
@@ -116,19 +150,30 @@ def community_teams(session: Session, actor: User, community_id: int) -> list[Te
     community = _community(session, community_id)
     if not is_member(actor, community):
         raise Forbidden(_l("You are not a member of this community."), code="not_member")
-    teams = list(session.scalars(select(Team).where(Team.community_id == community.id, Team.is_active.is_(True))
-                                 .order_by(Team.id)))
+    teams = list(
+        session.scalars(
+            select(Team).where(Team.community_id == community.id, Team.is_active.is_(True)).order_by(Team.id)
+        )
+    )
     ids = [t.id for t in teams]
     counts: dict[int, int] = {}
     mine: dict[int, TeamMembership] = {}
     if ids:
-        counts = {int(tid): int(n) for tid, n in session.execute(
-            select(TeamMembership.team_id, func.count()).where(
-                TeamMembership.team_id.in_(ids), TeamMembership.left_at.is_(None))
-            .group_by(TeamMembership.team_id))}
-        for m in session.scalars(select(TeamMembership).where(
-                TeamMembership.team_id.in_(ids), TeamMembership.user_id == actor.id,
-                TeamMembership.left_at.is_(None))):
+        counts = {
+            int(tid): int(n)
+            for tid, n in session.execute(
+                select(TeamMembership.team_id, func.count())
+                .where(TeamMembership.team_id.in_(ids), TeamMembership.left_at.is_(None))
+                .group_by(TeamMembership.team_id)
+            )
+        }
+        for m in session.scalars(
+            select(TeamMembership).where(
+                TeamMembership.team_id.in_(ids),
+                TeamMembership.user_id == actor.id,
+                TeamMembership.left_at.is_(None),
+            )
+        ):
             mine[m.team_id] = m
     return [TeamRow(team=t, members=counts.get(t.id, 0), mine=mine.get(t.id)) for t in teams]
 
@@ -137,7 +182,7 @@ def community_teams(session: Session, actor: User, community_id: int) -> list[Te
 class MemberView:
     membership: TeamMembership
     name: str
-    phone: str          # full for staff of the community, masked for everyone else
+    phone: str  # full for staff of the community, masked for everyone else
 
     @property
     def is_leader(self) -> bool:
@@ -148,7 +193,7 @@ class MemberView:
 class TeamPage:
     team: Team
     members: list[MemberView]
-    mine: Optional[TeamMembership]
+    mine: TeamMembership | None
     is_staff: bool
     is_leader: bool
     can_join: bool
@@ -165,7 +210,9 @@ def team_activities(session: Session, team_id: int, limit: int = 20) -> list[Any
     if team_col is None:
         return []
     order = getattr(Activity, "starts_at", Activity.id)
-    return list(session.scalars(select(Activity).where(team_col == team_id).order_by(order.desc()).limit(limit)))
+    return list(
+        session.scalars(select(Activity).where(team_col == team_id).order_by(order.desc()).limit(limit))
+    )
 
 
 @audit_refusals("teams.view", target="team")
@@ -176,11 +223,18 @@ def team_page(session: Session, actor: User, team_id: int) -> TeamPage:
         raise Forbidden(_l("You are not a member of this community."), code="not_member")
     staff = is_staff(actor, community)
     members = _live_members(session, team.id)
-    views = [MemberView(membership=m, name=m.user.display_name,
-                        phone=m.user.phone if staff else mask_phone(m.user.phone)) for m in members]
+    views = [
+        MemberView(
+            membership=m, name=m.user.display_name, phone=m.user.phone if staff else mask_phone(m.user.phone)
+        )
+        for m in members
+    ]
     mine = next((m for m in members if m.user_id == actor.id), None)
     return TeamPage(
-        team=team, members=views, mine=mine, is_staff=staff,
+        team=team,
+        members=views,
+        mine=mine,
+        is_staff=staff,
         is_leader=mine is not None and mine.role == TeamRole.LEADER,
         can_join=team.is_active and mine is None and can_volunteer(actor, team.community_id),
         activities=team_activities(session, team.id),
@@ -188,18 +242,33 @@ def team_page(session: Session, actor: User, team_id: int) -> TeamPage:
 
 
 def my_teams(session: Session, user_id: int) -> list[TeamMembership]:
-    return list(session.scalars(select(TeamMembership).join(Team, Team.id == TeamMembership.team_id).where(
-        TeamMembership.user_id == user_id, TeamMembership.left_at.is_(None), Team.is_active.is_(True))
-        .options(selectinload(TeamMembership.team)).order_by(TeamMembership.joined_at)))
+    return list(
+        session.scalars(
+            select(TeamMembership)
+            .join(Team, Team.id == TeamMembership.team_id)
+            .where(
+                TeamMembership.user_id == user_id, TeamMembership.left_at.is_(None), Team.is_active.is_(True)
+            )
+            .options(selectinload(TeamMembership.team))
+            .order_by(TeamMembership.joined_at)
+        )
+    )
 
 
 # --- changes -------------------------------------------------------------------------------
 
+
 def _check_cap(session: Session, actor: User, community_id: int) -> None:
     cap = team_cap(session, community_id)
     if _live_count_in_community(session, actor.id, community_id) >= cap:
-        raise Conflict(_l("You are already in %(n)d teams, the most this community allows. "
-                          "Leave one before joining another.", n=cap), code="team_cap")
+        raise Conflict(
+            _l(
+                "You are already in %(n)d teams, the most this community allows. "
+                "Leave one before joining another.",
+                n=cap,
+            ),
+            code="team_cap",
+        )
 
 
 def _add_member(session: Session, team: Team, user_id: int, role: TeamRole) -> TeamMembership:
@@ -232,8 +301,14 @@ def create_team(session: Session, actor: User, community_id: int, name: str, des
     except IntegrityError:
         raise Conflict(_l("A team with this name already exists."), code="duplicate", field="name") from None
     _add_member(session, team, actor.id, TeamRole.LEADER)
-    record(session, "teams.create", actor_id=actor.id, community_id=community.id, target=("team", team.id),
-           name=name)
+    record(
+        session,
+        "teams.create",
+        actor_id=actor.id,
+        community_id=community.id,
+        target=("team", team.id),
+        name=name,
+    )
     return team
 
 
@@ -259,9 +334,14 @@ def join_team(session: Session, actor: User, team_id: int) -> TeamMembership:
 
     link = url_for("teams.detail", team_id=team.id) if has_request_context() else None
     for leader in leaders:
-        notify(session, leader.user_id, "teams.joined",
-               str(_l("%(name)s joined your team %(team)s", name=actor.display_name, team=team.name)),
-               link=link, dedupe_key=f"teams.joined:{membership.id}:{leader.user_id}")
+        notify(
+            session,
+            leader.user_id,
+            "teams.joined",
+            str(_l("%(name)s joined your team %(team)s", name=actor.display_name, team=team.name)),
+            link=link,
+            dedupe_key=f"teams.joined:{membership.id}:{leader.user_id}",
+        )
     return membership
 
 
@@ -274,23 +354,30 @@ def leave_team(session: Session, actor: User, team_id: int) -> TeamMembership:
         raise Conflict(_l("You are not a member of this team."), code="not_member")
     members = _live_members(session, team.id)
     if mine.role == TeamRole.LEADER and len(_leaders(members)) == 1 and len(members) > 1:
-        raise Conflict(_l("You are the team's only leader. Hand over to another member before leaving."),
-                       code="last_leader")
+        raise Conflict(
+            _l("You are the team's only leader. Hand over to another member before leaving."),
+            code="last_leader",
+        )
     mine.left_at = utcnow()
     session.flush()
-    record(session, "teams.leave", actor_id=actor.id, community_id=team.community_id, target=("team", team.id))
+    record(
+        session, "teams.leave", actor_id=actor.id, community_id=team.community_id, target=("team", team.id)
+    )
     return mine
 
 
 @audit_refusals("teams.leader", target="team")
-def make_leader(session: Session, actor: User, team_id: int, user_id: int, *, step_down: bool = False) -> TeamMembership:
+def make_leader(
+    session: Session, actor: User, team_id: int, user_id: int, *, step_down: bool = False
+) -> TeamMembership:
     """A leader hands over (``step_down=True`` also makes the actor a plain member) or
     staff appoint a leader."""
     team = _team(session, team_id)
     staff = is_staff(actor, team.community)
     if not staff and not is_team_leader(session, actor.id, team.id):
-        raise Forbidden(_l("Only the team's leaders and the community staff can appoint leaders."),
-                        code="not_leader")
+        raise Forbidden(
+            _l("Only the team's leaders and the community staff can appoint leaders."), code="not_leader"
+        )
     team = _lock(session, Team, team.id)
     if not team.is_active:
         raise Conflict(_l("This team is closed."), code="team_closed")
@@ -305,13 +392,24 @@ def make_leader(session: Session, actor: User, team_id: int, user_id: int, *, st
         if mine is not None:
             mine.role = TeamRole.MEMBER
     session.flush()
-    record(session, "teams.leader", actor_id=actor.id, community_id=team.community_id, target=("team", team.id),
-           user_id=user_id, step_down=step_down)
+    record(
+        session,
+        "teams.leader",
+        actor_id=actor.id,
+        community_id=team.community_id,
+        target=("team", team.id),
+        user_id=user_id,
+        step_down=step_down,
+    )
     from portal.notifications.services import notify
 
     if target.user_id != actor.id:
-        notify(session, target.user_id, "teams.leader",
-               str(_l("You are now a leader of the team %(team)s", team=team.name)))
+        notify(
+            session,
+            target.user_id,
+            "teams.leader",
+            str(_l("You are now a leader of the team %(team)s", team=team.name)),
+        )
     return target
 
 
@@ -323,12 +421,18 @@ def step_down(session: Session, actor: User, team_id: int) -> TeamMembership:
     if mine is None or mine.role != TeamRole.LEADER:
         raise Conflict(_l("You are not a leader of this team."), code="not_leader")
     if len(_leaders(_live_members(session, team.id))) < 2:
-        raise Conflict(_l("A team needs at least one leader. Appoint another leader first."),
-                       code="last_leader")
+        raise Conflict(
+            _l("A team needs at least one leader. Appoint another leader first."), code="last_leader"
+        )
     mine.role = TeamRole.MEMBER
     session.flush()
-    record(session, "teams.step_down", actor_id=actor.id, community_id=team.community_id,
-           target=("team", team.id))
+    record(
+        session,
+        "teams.step_down",
+        actor_id=actor.id,
+        community_id=team.community_id,
+        target=("team", team.id),
+    )
     return mine
 
 
@@ -345,5 +449,7 @@ def close_team(session: Session, actor: User, team_id: int) -> Team:
     for m in _live_members(session, team.id):
         m.left_at = now
     session.flush()
-    record(session, "teams.close", actor_id=actor.id, community_id=team.community_id, target=("team", team.id))
+    record(
+        session, "teams.close", actor_id=actor.id, community_id=team.community_id, target=("team", team.id)
+    )
     return team

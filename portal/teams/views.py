@@ -3,9 +3,10 @@
 
 Thin views over ``portal.teams.services``; refusals (audited by the service) answer with
 their 4xx status."""
+
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -35,7 +36,7 @@ def _actor() -> User:
 def index() -> str:
     actor = _actor()
     community_id = _home_community_id(actor)
-    community: Optional[Community] = None
+    community: Community | None = None
     rows: list[svc.TeamRow] = []
     if community_id is not None:
         try:
@@ -45,7 +46,9 @@ def index() -> str:
             raise
         community = db.session.get(Community, community_id)
     return render_template(
-        "teams/index.html", community=community, rows=rows,
+        "teams/index.html",
+        community=community,
+        rows=rows,
         cap=svc.team_cap(db.session, community.id) if community else 0,
         joined=sum(1 for r in rows if r.mine is not None),
         can_create=community is not None and can_volunteer(actor, community.id),
@@ -74,7 +77,9 @@ def create() -> Response | tuple[str, int]:
         flash(_first_error(form), "error")
         return _render_new(community, form, 400)
     try:
-        team = svc.create_team(db.session, actor, community.id, form.name.data or "", form.description.data or "")
+        team = svc.create_team(
+            db.session, actor, community.id, form.name.data or "", form.description.data or ""
+        )
     except ServiceError as exc:
         _hard_refusal(exc)
         flash(str(exc.message), "error")
@@ -89,9 +94,14 @@ def _render_detail(team_id: int, status: int = 200) -> tuple[str, int]:
     except ServiceError as exc:
         _hard_refusal(exc)
         raise
-    return render_template("teams/detail.html", page=page, team=page.team,
-                           cap=svc.team_cap(db.session, page.team.community_id),
-                           action_form=ActionForm(formdata=None), TeamRole=TeamRole), status
+    return render_template(
+        "teams/detail.html",
+        page=page,
+        team=page.team,
+        cap=svc.team_cap(db.session, page.team.community_id),
+        action_form=ActionForm(formdata=None),
+        TeamRole=TeamRole,
+    ), status
 
 
 @bp.get("/teams/<int:team_id>")
@@ -133,17 +143,24 @@ def leave(team_id: int) -> Response | tuple[str, int]:
 @login_required
 def make_leader(team_id: int, user_id: int) -> Response | tuple[str, int]:
     step_down = request.form.get("step_down") == "1"
-    return _act(team_id, lambda: svc.make_leader(db.session, _actor(), team_id, user_id, step_down=step_down),
-                _("Leader appointed."))
+    return _act(
+        team_id,
+        lambda: svc.make_leader(db.session, _actor(), team_id, user_id, step_down=step_down),
+        _("Leader appointed."),
+    )
 
 
 @bp.post("/teams/<int:team_id>/step-down")
 @login_required
 def step_down(team_id: int) -> Response | tuple[str, int]:
-    return _act(team_id, lambda: svc.step_down(db.session, _actor(), team_id), _("You are no longer a leader."))
+    return _act(
+        team_id, lambda: svc.step_down(db.session, _actor(), team_id), _("You are no longer a leader.")
+    )
 
 
 @bp.post("/teams/<int:team_id>/close")
 @login_required
 def close(team_id: int) -> Response | tuple[str, int]:
-    return _act(team_id, lambda: svc.close_team(db.session, _actor(), team_id), _("Team closed."), to_list=True)
+    return _act(
+        team_id, lambda: svc.close_team(db.session, _actor(), team_id), _("Team closed."), to_list=True
+    )

@@ -1,4 +1,5 @@
 """微心愿: residents' small wishes, claimed and fulfilled by volunteers."""
+
 from __future__ import annotations
 
 from flask import Flask

@@ -1,4 +1,5 @@
 """``flask --app app wishes release-stale``: reopen wishes whose claim ran out."""
+
 from __future__ import annotations
 
 import click

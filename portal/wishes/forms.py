@@ -11,10 +11,13 @@ from portal.wishes.models import WISH_CATEGORIES
 class WishForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=80)])
     description = TextAreaField(_l("Details"), validators=[Optional(), Length(max=1000)])
-    category = SelectField(_l("Category"), choices=[(c, c) for c in WISH_CATEGORIES], validators=[DataRequired()])
+    category = SelectField(
+        _l("Category"), choices=[(c, c) for c in WISH_CATEGORIES], validators=[DataRequired()]
+    )
     due_date = DateField(_l("Needed by (optional)"), validators=[Optional()])
-    requester_phone = StringField(_l("For a resident (staff only): their phone number"),
-                                  validators=[Optional(), Length(max=11)])
+    requester_phone = StringField(
+        _l("For a resident (staff only): their phone number"), validators=[Optional(), Length(max=11)]
+    )
 
 
 class ClaimForm(FlaskForm):

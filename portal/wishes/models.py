@@ -1,9 +1,9 @@
 """微心愿: a resident's small, concrete wish that a volunteer or a team claims and fulfils."""
+
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Optional
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -14,8 +14,8 @@ from core.db import Base, utcnow, value_enum
 class WishStatus(str, enum.Enum):
     OPEN = "open"
     CLAIMED = "claimed"
-    FULFILLED = "fulfilled"      # the claimer says it is done; waiting for the requester
-    CONFIRMED = "confirmed"      # the requester confirmed and rated it
+    FULFILLED = "fulfilled"  # the claimer says it is done; waiting for the requester
+    CONFIRMED = "confirmed"  # the requester confirmed and rated it
     WITHDRAWN = "withdrawn"
 
 
@@ -28,32 +28,34 @@ class Wish(Base):
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
         CheckConstraint("claimed_by_id IS NULL OR claimed_by_id <> requester_id", name="no_self_claim"),
         CheckConstraint("status <> 'confirmed' OR rating IS NOT NULL", name="confirmed_has_rating"),
-        CheckConstraint("status NOT IN ('claimed', 'fulfilled', 'confirmed') OR claimed_by_id IS NOT NULL",
-                        name="claimed_has_claimer"),
+        CheckConstraint(
+            "status NOT IN ('claimed', 'fulfilled', 'confirmed') OR claimed_by_id IS NOT NULL",
+            name="claimed_has_claimer",
+        ),
         Index("ix_wish_board", "community_id", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
     requester_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))  # staff on their behalf, or the requester
+    created_by_id: Mapped[int] = mapped_column(
+        ForeignKey("user.id")
+    )  # staff on their behalf, or the requester
     title: Mapped[str] = mapped_column(String(80))
     description: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[str] = mapped_column(String(20))
-    due_date: Mapped[Optional[dt.date]]
-    status: Mapped[WishStatus] = mapped_column(
-        value_enum(WishStatus),
-        default=WishStatus.OPEN)
-    claimed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"), index=True)
+    due_date: Mapped[dt.date | None]
+    status: Mapped[WishStatus] = mapped_column(value_enum(WishStatus), default=WishStatus.OPEN)
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
     # A team claim: the claimer is the team leader acting for the team (id only: teams are
     # another feature's table, checked by the service).
-    team_id: Mapped[Optional[int]]
-    claimed_at: Mapped[Optional[dt.datetime]]
-    fulfilled_at: Mapped[Optional[dt.datetime]]
-    fulfil_note: Mapped[Optional[str]] = mapped_column(String(500))
-    fulfil_minutes: Mapped[Optional[int]]
-    confirmed_at: Mapped[Optional[dt.datetime]]
-    rating: Mapped[Optional[int]]
-    comment: Mapped[Optional[str]] = mapped_column(String(500))
-    withdrawn_at: Mapped[Optional[dt.datetime]]
+    team_id: Mapped[int | None]
+    claimed_at: Mapped[dt.datetime | None]
+    fulfilled_at: Mapped[dt.datetime | None]
+    fulfil_note: Mapped[str | None] = mapped_column(String(500))
+    fulfil_minutes: Mapped[int | None]
+    confirmed_at: Mapped[dt.datetime | None]
+    rating: Mapped[int | None]
+    comment: Mapped[str | None] = mapped_column(String(500))
+    withdrawn_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

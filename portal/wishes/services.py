@@ -7,6 +7,7 @@ confirmed the wish (``portal.hours.services`` holds it back until then), so no p
 are earned without the requester's confirmation, and the usual hour rules apply
 (no future, no overlap, daily cap, nobody approves their own).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,11 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from portal.community.services import get_community
 from portal.accounts.models import User
 from portal.audit.services import record, record_refusal
 from portal.community.models import Community
-from portal.community.services import is_member, is_staff
+from portal.community.services import get_community, is_member, is_staff
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.notifications.services import notify
 from portal.settings.services import get_settings
@@ -30,11 +30,18 @@ TITLE_MAX = 80
 TEXT_MAX = 1000
 
 
-def _refuse(session: Session, actor: User, action: str, err: ServiceError, wish: Wish | None = None,
-            **detail: object) -> ServiceError:
-    record_refusal(session, f"wishes.{action}", actor_id=actor.id,
-                   community_id=wish.community_id if wish else detail.pop("community_id", None),  # type: ignore[arg-type]
-                   target=("wish", wish.id) if wish else None, code=err.code, **detail)
+def _refuse(
+    session: Session, actor: User, action: str, err: ServiceError, wish: Wish | None = None, **detail: object
+) -> ServiceError:
+    record_refusal(
+        session,
+        f"wishes.{action}",
+        actor_id=actor.id,
+        community_id=wish.community_id if wish else detail.pop("community_id", None),  # type: ignore[arg-type]
+        target=("wish", wish.id) if wish else None,
+        code=err.code,
+        **detail,
+    )
     return err
 
 
@@ -42,33 +49,60 @@ def _community(session: Session, community_id: int) -> Community:
     return get_community(session, community_id)
 
 
-def get_wish(session: Session, actor: User, wish_id: int, action: str = "view", *, lock: bool = False) -> Wish:
+def get_wish(
+    session: Session, actor: User, wish_id: int, action: str = "view", *, lock: bool = False
+) -> Wish:
     """The wish, if ``actor`` belongs to its community (else 404 — no IDOR)."""
     q = select(Wish).where(Wish.id == wish_id)
     wish = session.scalar(q.with_for_update() if lock else q)
     if wish is None or not is_member(actor, _community(session, wish.community_id)):
-        raise _refuse(session, actor, action, NotFound(_l("This wish does not exist."), code="not_found"),
-                      wish_id=wish_id)
+        raise _refuse(
+            session,
+            actor,
+            action,
+            NotFound(_l("This wish does not exist."), code="not_found"),
+            wish_id=wish_id,
+        )
     return wish
 
 
-def create_wish(session: Session, actor: User, *, community_id: int, title: str, description: str,
-                category: str, due_date: dt.date | None = None, requester_id: int | None = None,
-                today: dt.date | None = None) -> Wish:
+def create_wish(
+    session: Session,
+    actor: User,
+    *,
+    community_id: int,
+    title: str,
+    description: str,
+    category: str,
+    due_date: dt.date | None = None,
+    requester_id: int | None = None,
+    today: dt.date | None = None,
+) -> Wish:
     community = _community(session, community_id)
     requester = actor
     if requester_id is not None and requester_id != actor.id:
         if not is_staff(actor, community):
-            raise _refuse(session, actor, "create", Forbidden(
-                _l("Only staff can post a wish for someone else."), code="not_staff"), community_id=community_id)
+            raise _refuse(
+                session,
+                actor,
+                "create",
+                Forbidden(_l("Only staff can post a wish for someone else."), code="not_staff"),
+                community_id=community_id,
+            )
         person = session.get(User, requester_id)
         if person is None or not person.is_active or not is_member(person, community):
-            raise ServiceError(_l("This person is not a member of this community."), code="not_member",
-                               field="requester")
+            raise ServiceError(
+                _l("This person is not a member of this community."), code="not_member", field="requester"
+            )
         requester = person
     elif not is_member(actor, community):
-        raise _refuse(session, actor, "create", Forbidden(
-            _l("You are not a member of this community."), code="not_member"), community_id=community_id)
+        raise _refuse(
+            session,
+            actor,
+            "create",
+            Forbidden(_l("You are not a member of this community."), code="not_member"),
+            community_id=community_id,
+        )
     title = (title or "").strip()
     description = (description or "").strip()
     if not title:
@@ -80,83 +114,176 @@ def create_wish(session: Session, actor: User, *, community_id: int, title: str,
     today = today or utcnow().date()
     if due_date is not None and due_date < today:
         raise ServiceError(_l("The date cannot be in the past."), code="past_due", field="due_date")
-    wish = Wish(community_id=community.id, requester_id=requester.id, created_by_id=actor.id, title=title,
-                description=description, category=category, due_date=due_date, status=WishStatus.OPEN)
+    wish = Wish(
+        community_id=community.id,
+        requester_id=requester.id,
+        created_by_id=actor.id,
+        title=title,
+        description=description,
+        category=category,
+        due_date=due_date,
+        status=WishStatus.OPEN,
+    )
     session.add(wish)
     session.flush()
-    record(session, "wishes.create", actor_id=actor.id, community_id=community.id, target=("wish", wish.id),
-           on_behalf=requester.id != actor.id)
+    record(
+        session,
+        "wishes.create",
+        actor_id=actor.id,
+        community_id=community.id,
+        target=("wish", wish.id),
+        on_behalf=requester.id != actor.id,
+    )
     return wish
 
 
-def claim_wish(session: Session, actor: User, wish_id: int, *, team_id: int | None = None,
-               now: dt.datetime | None = None) -> Wish:
+def claim_wish(
+    session: Session, actor: User, wish_id: int, *, team_id: int | None = None, now: dt.datetime | None = None
+) -> Wish:
     wish = get_wish(session, actor, wish_id, "claim", lock=True)
     if wish.requester_id == actor.id:
-        raise _refuse(session, actor, "claim", Forbidden(
-            _l("You cannot claim your own wish."), code="own_wish"), wish)
+        raise _refuse(
+            session, actor, "claim", Forbidden(_l("You cannot claim your own wish."), code="own_wish"), wish
+        )
     if wish.status != WishStatus.OPEN:
-        raise _refuse(session, actor, "claim", Conflict(
-            _l("This wish is no longer open."), code="not_open"), wish)
+        raise _refuse(
+            session, actor, "claim", Conflict(_l("This wish is no longer open."), code="not_open"), wish
+        )
     if team_id is not None:
         from portal.teams.services import active_team_ids
 
         if team_id not in active_team_ids(session, actor.id):
-            raise _refuse(session, actor, "claim", Forbidden(
-                _l("You are not a member of this team."), code="not_team_member"), wish, team_id=team_id)
+            raise _refuse(
+                session,
+                actor,
+                "claim",
+                Forbidden(_l("You are not a member of this team."), code="not_team_member"),
+                wish,
+                team_id=team_id,
+            )
     wish.status = WishStatus.CLAIMED
     wish.claimed_by_id = actor.id
     wish.team_id = team_id
     wish.claimed_at = now or utcnow()
     session.flush()
-    notify(session, wish.requester_id, "wish.claimed", str(_l("Someone claimed your wish")), wish.title,
-           link=f"/wishes/{wish.id}", dedupe_key=f"wish.claimed:{wish.id}:{wish.claimed_at.isoformat()}")
-    record(session, "wishes.claim", actor_id=actor.id, community_id=wish.community_id,
-           target=("wish", wish.id), team_id=team_id)
+    notify(
+        session,
+        wish.requester_id,
+        "wish.claimed",
+        str(_l("Someone claimed your wish")),
+        wish.title,
+        link=f"/wishes/{wish.id}",
+        dedupe_key=f"wish.claimed:{wish.id}:{wish.claimed_at.isoformat()}",
+    )
+    record(
+        session,
+        "wishes.claim",
+        actor_id=actor.id,
+        community_id=wish.community_id,
+        target=("wish", wish.id),
+        team_id=team_id,
+    )
     return wish
 
 
-def fulfil_wish(session: Session, actor: User, wish_id: int, *, started_at: dt.datetime,
-                ended_at: dt.datetime, note: str, now: dt.datetime | None = None) -> Wish:
+def fulfil_wish(
+    session: Session,
+    actor: User,
+    wish_id: int,
+    *,
+    started_at: dt.datetime,
+    ended_at: dt.datetime,
+    note: str,
+    now: dt.datetime | None = None,
+) -> Wish:
     """The claimer marks the wish done and says when they worked on it (a pending hour log
     that staff can approve once the requester confirms)."""
     from portal.hours.services import record_hours
 
     wish = get_wish(session, actor, wish_id, "fulfil", lock=True)
     if wish.claimed_by_id != actor.id or wish.status != WishStatus.CLAIMED:
-        raise _refuse(session, actor, "fulfil", Conflict(
-            _l("Only the person who claimed this wish can mark it done."), code="not_claimer"), wish)
+        raise _refuse(
+            session,
+            actor,
+            "fulfil",
+            Conflict(_l("Only the person who claimed this wish can mark it done."), code="not_claimer"),
+            wish,
+        )
     note = (note or "").strip()
     if len(note) > 500:
         raise ServiceError(_l("The text is too long."), code="too_long", field="note")
     now = now or utcnow()
-    log = record_hours(session, user_id=actor.id, community_id=wish.community_id, source="wish",
-                       source_id=wish.id, started_at=started_at, ended_at=ended_at,
-                       description=note or wish.title, reported_by=actor, now=now)
+    log = record_hours(
+        session,
+        user_id=actor.id,
+        community_id=wish.community_id,
+        source="wish",
+        source_id=wish.id,
+        started_at=started_at,
+        ended_at=ended_at,
+        description=note or wish.title,
+        reported_by=actor,
+        now=now,
+    )
     wish.status = WishStatus.FULFILLED
     wish.fulfilled_at = now
     wish.fulfil_note = note
     wish.fulfil_minutes = log.minutes
     session.flush()
-    notify(session, wish.requester_id, "wish.fulfilled", str(_l("Your wish was fulfilled: please confirm")),
-           wish.title, link=f"/wishes/{wish.id}", dedupe_key=f"wish.fulfilled:{wish.id}")
-    record(session, "wishes.fulfil", actor_id=actor.id, community_id=wish.community_id,
-           target=("wish", wish.id), hour_log_id=log.id)
+    notify(
+        session,
+        wish.requester_id,
+        "wish.fulfilled",
+        str(_l("Your wish was fulfilled: please confirm")),
+        wish.title,
+        link=f"/wishes/{wish.id}",
+        dedupe_key=f"wish.fulfilled:{wish.id}",
+    )
+    record(
+        session,
+        "wishes.fulfil",
+        actor_id=actor.id,
+        community_id=wish.community_id,
+        target=("wish", wish.id),
+        hour_log_id=log.id,
+    )
     return wish
 
 
-def confirm_wish(session: Session, actor: User, wish_id: int, *, rating: int, comment: str = "",
-                 now: dt.datetime | None = None) -> Wish:
+def confirm_wish(
+    session: Session,
+    actor: User,
+    wish_id: int,
+    *,
+    rating: int,
+    comment: str = "",
+    now: dt.datetime | None = None,
+) -> Wish:
     wish = get_wish(session, actor, wish_id, "confirm", lock=True)
     if wish.requester_id != actor.id:
-        raise _refuse(session, actor, "confirm", Forbidden(
-            _l("Only the person who made the wish can confirm it."), code="not_requester"), wish)
+        raise _refuse(
+            session,
+            actor,
+            "confirm",
+            Forbidden(_l("Only the person who made the wish can confirm it."), code="not_requester"),
+            wish,
+        )
     if wish.status != WishStatus.FULFILLED:
-        raise _refuse(session, actor, "confirm", Conflict(
-            _l("This wish is not waiting for confirmation."), code="not_fulfilled"), wish)
+        raise _refuse(
+            session,
+            actor,
+            "confirm",
+            Conflict(_l("This wish is not waiting for confirmation."), code="not_fulfilled"),
+            wish,
+        )
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
-        raise _refuse(session, actor, "confirm", ServiceError(
-            _l("Choose 1 to 5 stars."), code="bad_rating", field="rating"), wish)
+        raise _refuse(
+            session,
+            actor,
+            "confirm",
+            ServiceError(_l("Choose 1 to 5 stars."), code="bad_rating", field="rating"),
+            wish,
+        )
     comment = (comment or "").strip()
     if len(comment) > 500:
         raise ServiceError(_l("The text is too long."), code="too_long", field="comment")
@@ -166,11 +293,23 @@ def confirm_wish(session: Session, actor: User, wish_id: int, *, rating: int, co
     wish.comment = comment
     session.flush()
     if wish.claimed_by_id is not None:
-        notify(session, wish.claimed_by_id, "wish.confirmed",
-               str(_l("Your help was confirmed: %(n)d stars", n=rating)), wish.title,
-               link=f"/wishes/{wish.id}", dedupe_key=f"wish.confirmed:{wish.id}")
-    record(session, "wishes.confirm", actor_id=actor.id, community_id=wish.community_id,
-           target=("wish", wish.id), rating=rating)
+        notify(
+            session,
+            wish.claimed_by_id,
+            "wish.confirmed",
+            str(_l("Your help was confirmed: %(n)d stars", n=rating)),
+            wish.title,
+            link=f"/wishes/{wish.id}",
+            dedupe_key=f"wish.confirmed:{wish.id}",
+        )
+    record(
+        session,
+        "wishes.confirm",
+        actor_id=actor.id,
+        community_id=wish.community_id,
+        target=("wish", wish.id),
+        rating=rating,
+    )
     return wish
 
 
@@ -178,20 +317,42 @@ def withdraw_wish(session: Session, actor: User, wish_id: int, *, now: dt.dateti
     wish = get_wish(session, actor, wish_id, "withdraw", lock=True)
     community = _community(session, wish.community_id)
     if wish.requester_id != actor.id and not is_staff(actor, community):
-        raise _refuse(session, actor, "withdraw", Forbidden(
-            _l("Only the person who made the wish can withdraw it."), code="not_requester"), wish)
+        raise _refuse(
+            session,
+            actor,
+            "withdraw",
+            Forbidden(_l("Only the person who made the wish can withdraw it."), code="not_requester"),
+            wish,
+        )
     if wish.status not in (WishStatus.OPEN, WishStatus.CLAIMED):
-        raise _refuse(session, actor, "withdraw", Conflict(
-            _l("This wish can no longer be withdrawn."), code="not_withdrawable"), wish)
+        raise _refuse(
+            session,
+            actor,
+            "withdraw",
+            Conflict(_l("This wish can no longer be withdrawn."), code="not_withdrawable"),
+            wish,
+        )
     claimer = wish.claimed_by_id
     wish.status = WishStatus.WITHDRAWN
     wish.withdrawn_at = now or utcnow()
     session.flush()
     if claimer is not None:
-        notify(session, claimer, "wish.withdrawn", str(_l("A wish you claimed was withdrawn")), wish.title,
-               link=f"/wishes/{wish.id}", dedupe_key=f"wish.withdrawn:{wish.id}")
-    record(session, "wishes.withdraw", actor_id=actor.id, community_id=wish.community_id,
-           target=("wish", wish.id))
+        notify(
+            session,
+            claimer,
+            "wish.withdrawn",
+            str(_l("A wish you claimed was withdrawn")),
+            wish.title,
+            link=f"/wishes/{wish.id}",
+            dedupe_key=f"wish.withdrawn:{wish.id}",
+        )
+    record(
+        session,
+        "wishes.withdraw",
+        actor_id=actor.id,
+        community_id=wish.community_id,
+        target=("wish", wish.id),
+    )
     return wish
 
 
@@ -199,8 +360,11 @@ def release_stale(session: Session, *, now: dt.datetime | None = None) -> list[i
     """Claims not fulfilled within the community's ``wish_claim_days`` go back to open."""
     now = now or utcnow()
     released: list[int] = []
-    claimed = list(session.scalars(select(Wish).where(Wish.status == WishStatus.CLAIMED)
-                                   .order_by(Wish.id).with_for_update()))
+    claimed = list(
+        session.scalars(
+            select(Wish).where(Wish.status == WishStatus.CLAIMED).order_by(Wish.id).with_for_update()
+        )
+    )
     days: dict[int, int] = {}
     for wish in claimed:
         if wish.community_id not in days:
@@ -215,19 +379,39 @@ def release_stale(session: Session, *, now: dt.datetime | None = None) -> list[i
         wish.claimed_at = None
         released.append(wish.id)
         if claimer is not None:
-            notify(session, claimer, "wish.released", str(_l("Your claim on a wish was released")),
-                   str(_l("It was not fulfilled in time, so others can claim it now.")),
-                   link=f"/wishes/{wish.id}", dedupe_key=f"wish.released:{wish.id}:{stamp}")
-        notify(session, wish.requester_id, "wish.released", str(_l("Your wish is open again")), wish.title,
-               link=f"/wishes/{wish.id}", dedupe_key=f"wish.reopened:{wish.id}:{stamp}")
-        record(session, "wishes.release", actor_id=None, community_id=wish.community_id,
-               target=("wish", wish.id), claimer=claimer)
+            notify(
+                session,
+                claimer,
+                "wish.released",
+                str(_l("Your claim on a wish was released")),
+                str(_l("It was not fulfilled in time, so others can claim it now.")),
+                link=f"/wishes/{wish.id}",
+                dedupe_key=f"wish.released:{wish.id}:{stamp}",
+            )
+        notify(
+            session,
+            wish.requester_id,
+            "wish.released",
+            str(_l("Your wish is open again")),
+            wish.title,
+            link=f"/wishes/{wish.id}",
+            dedupe_key=f"wish.reopened:{wish.id}:{stamp}",
+        )
+        record(
+            session,
+            "wishes.release",
+            actor_id=None,
+            community_id=wish.community_id,
+            target=("wish", wish.id),
+            claimer=claimer,
+        )
     session.flush()
     return released
 
 
-def open_wishes(session: Session, community_id: int, *, exclude_user: int | None = None,
-                limit: int = 50) -> list[Wish]:
+def open_wishes(
+    session: Session, community_id: int, *, exclude_user: int | None = None, limit: int = 50
+) -> list[Wish]:
     q = select(Wish).where(Wish.community_id == community_id, Wish.status == WishStatus.OPEN)
     if exclude_user is not None:
         q = q.where(Wish.requester_id != exclude_user)
@@ -236,6 +420,10 @@ def open_wishes(session: Session, community_id: int, *, exclude_user: int | None
 
 def my_wishes(session: Session, user_id: int) -> tuple[list[Wish], list[Wish]]:
     """(wishes I made, wishes I claimed)."""
-    made = list(session.scalars(select(Wish).where(Wish.requester_id == user_id).order_by(Wish.id.desc()).limit(100)))
-    claimed = list(session.scalars(select(Wish).where(Wish.claimed_by_id == user_id).order_by(Wish.id.desc()).limit(100)))
+    made = list(
+        session.scalars(select(Wish).where(Wish.requester_id == user_id).order_by(Wish.id.desc()).limit(100))
+    )
+    claimed = list(
+        session.scalars(select(Wish).where(Wish.claimed_by_id == user_id).order_by(Wish.id.desc()).limit(100))
+    )
     return made, claimed

@@ -1,4 +1,5 @@
 """微心愿 pages: the board, post a wish, a wish's page with the actions open to me."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,8 +28,13 @@ def _actor() -> User:
 
 
 def status_label(status: WishStatus) -> str:
-    return {"open": _("Open"), "claimed": _("Claimed"), "fulfilled": _("Done, waiting for confirmation"),
-            "confirmed": _("Confirmed"), "withdrawn": _("Withdrawn")}[status.value]
+    return {
+        "open": _("Open"),
+        "claimed": _("Claimed"),
+        "fulfilled": _("Done, waiting for confirmation"),
+        "confirmed": _("Confirmed"),
+        "withdrawn": _("Withdrawn"),
+    }[status.value]
 
 
 @bp.app_context_processor
@@ -56,7 +62,9 @@ def new() -> Any:
         flash(_("Choose your community first."), "error")
         return redirect(url_for("wishes.board"))
     if request.method == "GET" or not form.validate():
-        return render_template("wishes/new.html", form=form, staff=bool(managed)), (400 if request.method == "POST" else 200)
+        return render_template("wishes/new.html", form=form, staff=bool(managed)), (
+            400 if request.method == "POST" else 200
+        )
     requester_id = None
     if form.requester_phone.data:
         person = db.session.scalar(select(User).where(User.phone == form.requester_phone.data.strip()))
@@ -66,9 +74,16 @@ def new() -> Any:
         requester_id = person.id
         community_id = person.community_id
     try:
-        wish = svc.create_wish(db.session, actor, community_id=community_id, title=form.title.data or "",
-                               description=form.description.data or "", category=form.category.data or "",
-                               due_date=form.due_date.data, requester_id=requester_id)
+        wish = svc.create_wish(
+            db.session,
+            actor,
+            community_id=community_id,
+            title=form.title.data or "",
+            description=form.description.data or "",
+            category=form.category.data or "",
+            due_date=form.due_date.data,
+            requester_id=requester_id,
+        )
     except ServiceError as exc:
         flash(str(exc.message), "error")
         return render_template("wishes/new.html", form=form, staff=bool(managed)), exc.status
@@ -91,11 +106,18 @@ def _page(wish: Wish, status: int = 200, **forms: Any) -> Any:
     claimer = db.session.get(User, wish.claimed_by_id) if wish.claimed_by_id else None
     community = db.session.get(Community, wish.community_id)
     return render_template(
-        "wishes/show.html", wish=wish, requester=requester, claimer=claimer,
-        is_requester=wish.requester_id == actor.id, is_claimer=wish.claimed_by_id == actor.id,
-        is_staff=community is not None and is_staff(actor, community), claim_form=claim_form,
-        fulfil_form=forms.get("fulfil_form") or FulfilForm(), confirm_form=forms.get("confirm_form") or ConfirmForm(),
-        action_form=ActionForm()), status
+        "wishes/show.html",
+        wish=wish,
+        requester=requester,
+        claimer=claimer,
+        is_requester=wish.requester_id == actor.id,
+        is_claimer=wish.claimed_by_id == actor.id,
+        is_staff=community is not None and is_staff(actor, community),
+        claim_form=claim_form,
+        fulfil_form=forms.get("fulfil_form") or FulfilForm(),
+        confirm_form=forms.get("confirm_form") or ConfirmForm(),
+        action_form=ActionForm(),
+    ), status
 
 
 def _load(wish_id: int) -> Wish:
@@ -139,12 +161,15 @@ def claim(wish_id: int) -> Any:
 def fulfil(wish_id: int) -> Any:
     form = FulfilForm()
     if not form.validate():
-        return _fail(wish_id, ServiceError(_("Please check the date and times."), code="bad_input"),
-                     fulfil_form=form)
-    start = dt.datetime.combine(form.day.data, form.start.data, tzinfo=LOCAL_TZ).astimezone(dt.timezone.utc)
-    end = dt.datetime.combine(form.day.data, form.end.data, tzinfo=LOCAL_TZ).astimezone(dt.timezone.utc)
+        return _fail(
+            wish_id, ServiceError(_("Please check the date and times."), code="bad_input"), fulfil_form=form
+        )
+    start = dt.datetime.combine(form.day.data, form.start.data, tzinfo=LOCAL_TZ).astimezone(dt.UTC)
+    end = dt.datetime.combine(form.day.data, form.end.data, tzinfo=LOCAL_TZ).astimezone(dt.UTC)
     try:
-        svc.fulfil_wish(db.session, _actor(), wish_id, started_at=start, ended_at=end, note=form.note.data or "")
+        svc.fulfil_wish(
+            db.session, _actor(), wish_id, started_at=start, ended_at=end, note=form.note.data or ""
+        )
     except ServiceError as exc:
         return _fail(wish_id, exc, fulfil_form=form)
     flash(_("Marked as done. The resident will be asked to confirm."), "success")
@@ -158,8 +183,9 @@ def confirm(wish_id: int) -> Any:
     if not form.validate():
         return _fail(wish_id, ServiceError(_("Choose 1 to 5 stars."), code="bad_rating"), confirm_form=form)
     try:
-        svc.confirm_wish(db.session, _actor(), wish_id, rating=int(form.rating.data or 0),
-                         comment=form.comment.data or "")
+        svc.confirm_wish(
+            db.session, _actor(), wish_id, rating=int(form.rating.data or 0), comment=form.comment.data or ""
+        )
     except ServiceError as exc:
         return _fail(wish_id, exc, confirm_form=form)
     flash(_("Thank you for confirming."), "success")

@@ -10,6 +10,7 @@
 * Pages open in a 390×844 phone context (is_mobile, has_touch, locale zh-CN); CSRF is on,
   as in production.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,19 +25,30 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 # Screenshots go to test-results/screenshots (ignored by git) on every run; set
 # UPDATE_SCREENSHOTS=1 to refresh the reviewed copies in docs/screenshots instead.
-SCREENSHOTS = (ROOT / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS")
-               else ROOT / "test-results" / "screenshots")
+SCREENSHOTS = (
+    ROOT / "docs" / "screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS")
+    else ROOT / "test-results" / "screenshots"
+)
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PHONE = {"width": 390, "height": 844}
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 
 
 def chromium_path() -> str | None:
-    return os.environ.get("CHROMIUM") or shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    return (
+        os.environ.get("CHROMIUM")
+        or shutil.which("chromium")
+        or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -194,6 +206,8 @@ def demo_login(live_server: str) -> dict[str, str]:
         from portal.demo import DEMO_PASSWORD, PEOPLE
     except ImportError:
         pytest.skip("portal.demo has no demo people yet")
-    person = next((p for p in PEOPLE if p.get("key") == "wang_jianhua"),
-                  next((p for p in PEOPLE if p.get("home")), PEOPLE[0]))
+    person = next(
+        (p for p in PEOPLE if p.get("key") == "wang_jianhua"),
+        next((p for p in PEOPLE if p.get("home")), PEOPLE[0]),
+    )
     return {"phone": person["phone"], "password": DEMO_PASSWORD, "name": person["name"]}

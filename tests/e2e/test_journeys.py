@@ -2,6 +2,7 @@
 
 Screenshots land in docs/screenshots/ (zh-* and en-*) for the README and for review.
 """
+
 from __future__ import annotations
 
 import random
@@ -42,7 +43,7 @@ def test_sign_up_then_log_in_on_a_phone(page: Page, console_errors: list[str], s
     page.goto("/")
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
     shoot(page, "zh-home")
-    page.locator("main a.btn-primary").click()          # the big sign-up button
+    page.locator("main a.btn-primary").click()  # the big sign-up button
     expect(page).to_have_url(re.compile(r"/accounts/signup"))
     shoot(page, "zh-signup")
 
@@ -76,13 +77,14 @@ def test_large_text_mode_scales_text_and_targets(page: Page, console_errors: lis
     toggle.click()
     expect(html).to_have_class(re.compile(r"\blarge-text\b"))
     expect(page.locator("button.large-toggle")).to_have_attribute("aria-pressed", "true")
-    page.wait_for_load_state("load")     # the stylesheet of the reloaded page, before measuring
+    page.wait_for_load_state("load")  # the stylesheet of the reloaded page, before measuring
     large = float(page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)"))
     assert 1.25 <= large / normal <= 1.5
     # Every tab and button is at least 48px tall: easy to hit for older hands.
     heights = page.evaluate(
         "[...document.querySelectorAll('.tab, main .btn, .tool-btn')]"
-        ".map(e => e.getBoundingClientRect().height)")
+        ".map(e => e.getBoundingClientRect().height)"
+    )
     assert heights and min(heights) >= 48
     _assert_no_horizontal_scroll(page)
     shoot(page, "zh-home-large-text")
@@ -94,8 +96,9 @@ def test_large_text_mode_scales_text_and_targets(page: Page, console_errors: lis
     assert console_errors == []
 
 
-def test_switch_language_to_english_and_back(page: Page, console_errors: list[str], shoot: Any,
-                                             demo_login: dict[str, str]) -> None:
+def test_switch_language_to_english_and_back(
+    page: Page, console_errors: list[str], shoot: Any, demo_login: dict[str, str]
+) -> None:
     page.goto("/")
     _set_language(page, "en")
     expect(page.locator("nav.tabbar")).to_contain_text("Home")
@@ -117,8 +120,9 @@ def test_switch_language_to_english_and_back(page: Page, console_errors: list[st
     assert console_errors == []
 
 
-@pytest.mark.parametrize("path", ["/", "/services", "/points", "/accounts/login", "/accounts/signup",
-                                  "/no-such-page"])
+@pytest.mark.parametrize(
+    "path", ["/", "/services", "/points", "/accounts/login", "/accounts/signup", "/no-such-page"]
+)
 def test_pages_fit_a_phone_and_obey_the_csp(page: Page, console_errors: list[str], path: str) -> None:
     page.goto(path)
     expect(page.locator("nav.tabbar")).to_be_visible()
@@ -126,9 +130,9 @@ def test_pages_fit_a_phone_and_obey_the_csp(page: Page, console_errors: list[str
     # The tab bar sits at the bottom of the phone screen.
     box = page.locator("nav.tabbar").bounding_box()
     assert box is not None and box["y"] + box["height"] >= 844 - 1
-    if path == "/no-such-page":   # the document itself is a deliberate 404
+    if path == "/no-such-page":  # the document itself is a deliberate 404
         console_errors = [e for e in console_errors if "404" not in e]
-    assert console_errors == [], console_errors     # e.g. an inline style blocked by the CSP
+    assert console_errors == [], console_errors  # e.g. an inline style blocked by the CSP
 
 
 def test_desktop_gets_a_side_navigation(browser: Any, base_url: str, shoot: Any) -> None:
@@ -139,7 +143,7 @@ def test_desktop_gets_a_side_navigation(browser: Any, base_url: str, shoot: Any)
         nav = page.locator("nav.tabbar").bounding_box()
         main = page.locator("main").bounding_box()
         assert nav is not None and main is not None
-        assert nav["x"] + nav["width"] <= main["x"]          # beside the content, not below it
+        assert nav["x"] + nav["width"] <= main["x"]  # beside the content, not below it
         assert nav["y"] < 200
         expect(page.locator(".account-links")).to_be_visible()
         shoot(page, "zh-home-desktop", full_page=False)

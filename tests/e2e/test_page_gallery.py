@@ -10,6 +10,7 @@ exchange, My 福分, community settings) need a little arranged data beyond the 
 agreement in progress, one under dispute, and a voucher used last month (so a finished month
 waits for settlement). ``_arrange`` makes them through the services, once per session.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,18 +25,18 @@ from playwright.sync_api import Browser, Page, expect
 
 pytestmark = pytest.mark.e2e
 
-VOLUNTEER_PHONE = "13900000101"      # 王建华: party member and volunteer of 幸福里社区
-STAFF_PHONE = "13900000011"          # 李秀梅: staff of 幸福里社区
-RESIDENT_PHONE = "13900000302"       # 吴小燕: resident of 幸福里社区, holds demo vouchers
-ELDER_PHONE = "13900000301"          # 孙桂兰: elderly resident, asks for mutual help
-HELPER_PHONE = "13900000102"         # 张丽娟: party member, helps in the time exchange
-MERCHANT_PHONE = "13900000031"       # 黄志明: 惠民便利超市（幸福里店）
-STREET_PHONE = "13900000001"         # 周建国: street admin of 城关街道
+VOLUNTEER_PHONE = "13900000101"  # 王建华: party member and volunteer of 幸福里社区
+STAFF_PHONE = "13900000011"  # 李秀梅: staff of 幸福里社区
+RESIDENT_PHONE = "13900000302"  # 吴小燕: resident of 幸福里社区, holds demo vouchers
+ELDER_PHONE = "13900000301"  # 孙桂兰: elderly resident, asks for mutual help
+HELPER_PHONE = "13900000102"  # 张丽娟: party member, helps in the time exchange
+MERCHANT_PHONE = "13900000031"  # 黄志明: 惠民便利超市（幸福里店）
+STREET_PHONE = "13900000001"  # 周建国: street admin of 城关街道
 FULL = os.environ.get("GALLERY_FULL")
 
 # Arranged mutual help (realistic titles: they appear in the screenshots).
-ACTIVE_TITLE = "帮忙取快递"            # 孙桂兰 asks, 吴小燕 helps: in progress
-DISPUTED_TITLE = "修理自行车链条"       # 孙桂兰 asks, 张丽娟 helps, 孙桂兰 disputes the hours
+ACTIVE_TITLE = "帮忙取快递"  # 孙桂兰 asks, 吴小燕 helps: in progress
+DISPUTED_TITLE = "修理自行车链条"  # 孙桂兰 asks, 张丽娟 helps, 孙桂兰 disputes the hours
 
 
 def _user(session: Any, phone: str) -> Any:
@@ -90,15 +91,21 @@ def _arrange(app: Any) -> dict[str, Any]:
             assert value is not None, f"the demo has no {model.__name__} in 幸福里社区"
             return int(value)
 
-        ids: dict[str, Any] = {"community": cid, "post": first(ServicePost), "team": first(Team),
-                               "activity": first(Activity), "wish": first(Wish)}
+        ids: dict[str, Any] = {
+            "community": cid,
+            "post": first(ServicePost),
+            "team": first(Team),
+            "activity": first(Activity),
+            "wish": first(Wish),
+        }
 
         # Rewards: the merchant's shop, a shop reward, the resident's open and used vouchers.
         merchant = _user(session, MERCHANT_PHONE)
         role = next(r for r in merchant.roles if r.role == Role.MERCHANT)
         ids["m_cid"], ids["org"] = role.community_id, role.organisation_id
-        ids["reward"] = session.scalar(select(Reward.id).where(
-            Reward.organisation_id == role.organisation_id).order_by(Reward.price))
+        ids["reward"] = session.scalar(
+            select(Reward.id).where(Reward.organisation_id == role.organisation_id).order_by(Reward.price)
+        )
         resident = _user(session, RESIDENT_PHONE)
         vouchers = {v.idem_key: v for v in rw.my_vouchers(session, resident.id)}
         open_v, used_v = vouchers.get("demo-voucher-grain"), vouchers.get("demo-voucher-eggs")
@@ -113,8 +120,11 @@ def _arrange(app: Any) -> dict[str, Any]:
         # Mutual help: the demo's paid agreement (王建华 helped), one in progress (吴小燕 helps),
         # one under dispute, and an open request by 孙桂兰.
         elder = _user(session, ELDER_PHONE)
-        ids["agreement_paid"] = session.scalar(select(Agreement.id).where(
-            Agreement.status == AgreementStatus.PAID, Agreement.receiver_id == elder.id).order_by(Agreement.id))
+        ids["agreement_paid"] = session.scalar(
+            select(Agreement.id)
+            .where(Agreement.status == AgreementStatus.PAID, Agreement.receiver_id == elder.id)
+            .order_by(Agreement.id)
+        )
         ids["agreement_active"] = _agreement_for(session, ACTIVE_TITLE, RESIDENT_PHONE)
         disputed = _agreement_for(session, DISPUTED_TITLE, HELPER_PHONE)
         agreement = session.get(Agreement, disputed)
@@ -122,8 +132,11 @@ def _arrange(app: Any) -> dict[str, Any]:
             ex.mark_done(session, _user(session, HELPER_PHONE), disputed, 120)
             ex.dispute(session, elder, disputed, "说好一小时，记了两小时，链条也没修好。")
         ids["agreement_disputed"] = disputed
-        ids["listing"] = session.scalar(select(Listing.id).where(
-            Listing.owner_id == elder.id, Listing.status == ListingStatus.OPEN).order_by(Listing.id))
+        ids["listing"] = session.scalar(
+            select(Listing.id)
+            .where(Listing.owner_id == elder.id, Listing.status == ListingStatus.OPEN)
+            .order_by(Listing.id)
+        )
         assert None not in ids.values(), ids
         session.commit()
         return ids
@@ -245,8 +258,16 @@ def ids(live_app: Any, demo_login: dict[str, str]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.parametrize("who", list(WHO))
-def test_gallery(browser: Browser, browser_context_args: dict[str, Any], base_url: str, ids: dict[str, Any],
-                 demo_login: dict[str, str], shoot: Any, lang: str, who: str) -> None:
+def test_gallery(
+    browser: Browser,
+    browser_context_args: dict[str, Any],
+    base_url: str,
+    ids: dict[str, Any],
+    demo_login: dict[str, str],
+    shoot: Any,
+    lang: str,
+    who: str,
+) -> None:
     phone, pages = WHO[who]
     context = browser.new_context(**browser_context_args)
     if lang == "en":

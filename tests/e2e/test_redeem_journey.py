@@ -5,6 +5,7 @@ Only the arrangement uses the services: the demo merchant lists a reward with a 
 (``portal.rewards.services.create_reward``), so the journey does not depend on the demo's
 stock or monthly limits.
 """
+
 from __future__ import annotations
 
 import random
@@ -17,8 +18,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 pytestmark = pytest.mark.e2e
 
-RESIDENT_PHONE = "13900000302"       # 吴小燕, resident of 幸福里社区 with demo 福分 (docs/demo-logins.md)
-MERCHANT_PHONE = "13900000031"       # 黄志明, 惠民便利超市（幸福里店）
+RESIDENT_PHONE = "13900000302"  # 吴小燕, resident of 幸福里社区 with demo 福分 (docs/demo-logins.md)
+MERCHANT_PHONE = "13900000031"  # 黄志明, 惠民便利超市（幸福里店）
 PRICE = 5
 
 
@@ -30,7 +31,9 @@ def _log_in(page: Page, phone: str, password: str) -> None:
     expect(page).not_to_have_url(re.compile(r"/accounts/login"))
 
 
-def _phone(browser: Browser, browser_context_args: dict[str, Any], phone: str, password: str) -> Iterator[Page]:
+def _phone(
+    browser: Browser, browser_context_args: dict[str, Any], phone: str, password: str
+) -> Iterator[Page]:
     context: BrowserContext = browser.new_context(**browser_context_args)
     page = context.new_page()
     page.set_default_timeout(10_000)
@@ -42,8 +45,9 @@ def _phone(browser: Browser, browser_context_args: dict[str, Any], phone: str, p
 
 
 @pytest.fixture()
-def merchant_page(browser: Browser, browser_context_args: dict[str, Any],
-                  demo_login: dict[str, str]) -> Iterator[Page]:
+def merchant_page(
+    browser: Browser, browser_context_args: dict[str, Any], demo_login: dict[str, str]
+) -> Iterator[Page]:
     """A second phone: the shopkeeper at the counter."""
     yield from _phone(browser, browser_context_args, MERCHANT_PHONE, demo_login["password"])
 
@@ -60,11 +64,23 @@ def _list_reward(app: Any, title: str) -> int:
         merchant = db.session.scalar(select(User).where(User.phone == MERCHANT_PHONE))
         resident = db.session.scalar(select(User).where(User.phone == RESIDENT_PHONE))
         role = next(r for r in merchant.roles if r.role == Role.MERCHANT)
-        reward = svc.create_reward(db.session, merchant, role.community_id, role.organisation_id, svc.RewardData(
-            title=title, category="discount", price=PRICE, stock=5, monthly_limit=1,
-            description="凭券到店领取手工皂一块。"))
-        assert svc.spendable(db.session, role.community_id, resident.id) >= PRICE, \
+        reward = svc.create_reward(
+            db.session,
+            merchant,
+            role.community_id,
+            role.organisation_id,
+            svc.RewardData(
+                title=title,
+                category="discount",
+                price=PRICE,
+                stock=5,
+                monthly_limit=1,
+                description="凭券到店领取手工皂一块。",
+            ),
+        )
+        assert svc.spendable(db.session, role.community_id, resident.id) >= PRICE, (
             "the demo resident cannot afford the reward"
+        )
         db.session.commit()
         return int(reward.id)
 
@@ -79,8 +95,9 @@ def _figures(page: Page) -> tuple[int, int, int]:
     return int(balance.inner_text()), int(available.inner_text()), int(held.inner_text())
 
 
-def test_resident_redeems_and_merchant_accepts(page: Page, merchant_page: Page, live_app: Any,
-                                               demo_login: dict[str, str], console_errors: list[str]) -> None:
+def test_resident_redeems_and_merchant_accepts(
+    page: Page, merchant_page: Page, live_app: Any, demo_login: dict[str, str], console_errors: list[str]
+) -> None:
     resident, merchant = page, merchant_page
     merchant_errors: list[str] = []
     merchant.on("console", lambda msg: merchant_errors.append(msg.text) if msg.type == "error" else None)
@@ -100,7 +117,7 @@ def test_resident_redeems_and_merchant_accepts(page: Page, merchant_page: Page, 
     resident.locator(f"main a[href='/rewards/{reward_id}/redeem']").click()
     expect(resident).to_have_url(re.compile(rf"/rewards/{reward_id}/redeem$"))
     expect(resident.locator("main")).to_contain_text(title)
-    expect(resident.locator(f"main a[href='/rewards/{reward_id}']")).to_be_visible()     # "no, go back"
+    expect(resident.locator(f"main a[href='/rewards/{reward_id}']")).to_be_visible()  # "no, go back"
     resident.locator(f"form[action='/rewards/{reward_id}/redeem'] button[type=submit]").click()
 
     # 3. The voucher: a QR code and the code to show at the counter.
@@ -111,7 +128,7 @@ def test_resident_redeems_and_merchant_accepts(page: Page, merchant_page: Page, 
     expect(shown).to_have_text(re.compile(r"^\s*[A-Z0-9]{4} [A-Z0-9]{4}\s*$"))
     expect(resident.locator("img.voucher-qr")).to_be_visible()
     expect(resident.locator("form[action$='/cancel']")).to_be_visible()
-    code = shown.inner_text().strip()                     # as the shopkeeper reads it: "ABCD EFGH"
+    code = shown.inner_text().strip()  # as the shopkeeper reads it: "ABCD EFGH"
 
     # The price is held, not yet spent.
     assert _figures(resident) == (balance, available - PRICE, held + PRICE)
@@ -140,7 +157,7 @@ def test_resident_redeems_and_merchant_accepts(page: Page, merchant_page: Page, 
     resident.goto("/rewards/vouchers")
     row = resident.locator(f"main a.list-item[href='/rewards/vouchers/{voucher_id}']")
     expect(row.locator(".badge")).to_be_visible()
-    expect(row.locator(".badge-ok")).to_have_count(0)             # "ready to use" is the green badge
+    expect(row.locator(".badge-ok")).to_have_count(0)  # "ready to use" is the green badge
 
     # 7. My 福分: the points are spent, nothing is held for this voucher any more.
     resident.locator("nav.tabbar a[href='/points']").click()
@@ -148,7 +165,7 @@ def test_resident_redeems_and_merchant_accepts(page: Page, merchant_page: Page, 
     assert _figures(resident) == (balance - PRICE, available - PRICE, held)
     newest = resident.locator(".statement-line").first
     expect(newest.locator(".amount-out")).to_have_text(f"-{PRICE}")
-    expect(newest).to_contain_text(re.compile(rf"#{voucher_id}\b"))     # "Voucher #<id> used"
+    expect(newest).to_contain_text(re.compile(rf"#{voucher_id}\b"))  # "Voucher #<id> used"
     expect(newest).to_contain_text(f"{balance - PRICE}")
     assert console_errors == [], console_errors
     assert merchant_errors == [], merchant_errors

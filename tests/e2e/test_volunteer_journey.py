@@ -5,6 +5,7 @@ Only the arrangement uses the services directly: the activity is published throu
 ``portal.activities.services.create_activity``, and the passing of time is simulated by
 moving the activity's times (and the check-in already made) back, as the real clock would.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,8 +19,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 pytestmark = pytest.mark.e2e
 
-STAFF_PHONE = "13900000011"          # 李秀梅, staff of 幸福里社区 (docs/demo-logins.md)
-RESIDENT_PHONE = "13900000301"       # 孙桂兰, resident of 幸福里社区, posts micro-wishes
+STAFF_PHONE = "13900000011"  # 李秀梅, staff of 幸福里社区 (docs/demo-logins.md)
+RESIDENT_PHONE = "13900000301"  # 孙桂兰, resident of 幸福里社区, posts micro-wishes
 COMMUNITY = "幸福里社区"
 
 
@@ -40,8 +41,9 @@ def _flash_ok(page: Page) -> None:
 
 
 @pytest.fixture()
-def staff_page(browser: Browser, browser_context_args: dict[str, Any],
-               demo_login: dict[str, str]) -> Iterator[Page]:
+def staff_page(
+    browser: Browser, browser_context_args: dict[str, Any], demo_login: dict[str, str]
+) -> Iterator[Page]:
     """A second phone: the community staff member (also the activity's leader)."""
     context: BrowserContext = browser.new_context(**browser_context_args)
     page = context.new_page()
@@ -54,6 +56,7 @@ def staff_page(browser: Browser, browser_context_args: dict[str, Any],
 
 
 # --- arrangement through the services ------------------------------------------------------
+
 
 def _publish_activity(app: Any, title: str) -> int:
     """Staff publish an activity starting in 20 minutes (sign-up closes in 10)."""
@@ -69,11 +72,23 @@ def _publish_activity(app: Any, title: str) -> int:
         staff = db.session.scalar(select(User).where(User.phone == STAFF_PHONE))
         community = db.session.scalar(select(Community).where(Community.name == COMMUNITY))
         now = utcnow()
-        activity = svc.create_activity(db.session, staff, community.id, svc.ActivityData(
-            title=title, place="幸福里小区中心花园", description="清理花坛杂草、捡拾垃圾。",
-            starts_at=now + dt.timedelta(minutes=20), ends_at=now + dt.timedelta(minutes=80),
-            signup_deadline=now + dt.timedelta(minutes=10), capacity=10, leader_id=staff.id,
-            points_per_hour=10), now=now)
+        activity = svc.create_activity(
+            db.session,
+            staff,
+            community.id,
+            svc.ActivityData(
+                title=title,
+                place="幸福里小区中心花园",
+                description="清理花坛杂草、捡拾垃圾。",
+                starts_at=now + dt.timedelta(minutes=20),
+                ends_at=now + dt.timedelta(minutes=80),
+                signup_deadline=now + dt.timedelta(minutes=10),
+                capacity=10,
+                leader_id=staff.id,
+                points_per_hour=10,
+            ),
+            now=now,
+        )
         db.session.commit()
         return int(activity.id)
 
@@ -92,7 +107,9 @@ def _time_passes(app: Any, activity_id: int, minutes: int) -> None:
         activity.ends_at -= delta
         activity.signup_deadline -= delta
         activity.created_at -= delta
-        for row in db.session.scalars(select(ActivitySignup).where(ActivitySignup.activity_id == activity_id)):
+        for row in db.session.scalars(
+            select(ActivitySignup).where(ActivitySignup.activity_id == activity_id)
+        ):
             row.created_at -= delta
             if row.checked_in_at is not None:
                 row.checked_in_at -= delta
@@ -101,9 +118,10 @@ def _time_passes(app: Any, activity_id: int, minutes: int) -> None:
 
 # --- the journey ---------------------------------------------------------------------------
 
+
 def _sign_up(page: Page, phone: str, name: str, password: str) -> None:
     page.goto("/")
-    page.locator("main a.btn-primary").click()          # the big sign-up button
+    page.locator("main a.btn-primary").click()  # the big sign-up button
     expect(page).to_have_url(re.compile(r"/accounts/signup"))
     page.locator("input[name=phone]").fill(phone)
     page.locator("input[name=display_name]").fill(name)
@@ -120,12 +138,13 @@ def _read_code(staff: Page, activity_id: int, phase: str) -> str:
     staff.goto(f"/activities/{activity_id}/screen?phase={phase}")
     code = staff.locator(".checkin-code")
     expect(code).to_have_text(re.compile(r"^\s*\d{6}\s*$"))
-    expect(staff.locator(".flash-warning")).to_have_count(0)     # the window is open
+    expect(staff.locator(".flash-warning")).to_have_count(0)  # the window is open
     return code.inner_text().strip()
 
 
-def test_new_volunteer_earns_fufen_on_a_phone(page: Page, staff_page: Page, live_app: Any,
-                                              console_errors: list[str]) -> None:
+def test_new_volunteer_earns_fufen_on_a_phone(
+    page: Page, staff_page: Page, live_app: Any, console_errors: list[str]
+) -> None:
     staff = staff_page
     phone, name, password = _new_phone(), "新志愿者" + str(random.randint(100, 999)), "Lamp-post-42!"
     title = f"花园清洁 {random.randint(1000, 9999)}"
@@ -158,7 +177,7 @@ def test_new_volunteer_earns_fufen_on_a_phone(page: Page, staff_page: Page, live
     expect(page.locator(".badge-ok", has_text=re.compile("报名|signed up"))).to_be_visible()
 
     # 5. The activity is on: the leader shows the code, the volunteer types it.
-    _time_passes(live_app, activity_id, 30)          # started 10 minutes ago
+    _time_passes(live_app, activity_id, 30)  # started 10 minutes ago
     code = _read_code(staff, activity_id, "in")
     page.reload()
     page.locator("input[name=code]").fill(code)
@@ -198,8 +217,13 @@ def test_new_volunteer_earns_fufen_on_a_phone(page: Page, staff_page: Page, live
     assert console_errors == [], console_errors
 
 
-def test_micro_wish_from_post_to_rating(page: Page, browser: Browser, browser_context_args: dict[str, Any],
-                                        demo_login: dict[str, str], console_errors: list[str]) -> None:
+def test_micro_wish_from_post_to_rating(
+    page: Page,
+    browser: Browser,
+    browser_context_args: dict[str, Any],
+    demo_login: dict[str, str],
+    console_errors: list[str],
+) -> None:
     """A resident posts a wish, a new volunteer claims and fulfils it, the resident confirms."""
     resident_ctx = browser.new_context(**browser_context_args)
     resident = resident_ctx.new_page()

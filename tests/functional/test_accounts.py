@@ -1,4 +1,5 @@
 """Sign-up, log-in, log-out, my account, password change, session timeouts, CSRF."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,13 +21,20 @@ NEW_PASSWORD = "Quiet-Lantern-42"
 @pytest.fixture()
 def app(db_url, engine, connection):
     """The messages are checked in English (the msgids); the default UI language is zh-CN."""
-    return make_test_app(DATABASE_URL=db_url, DATABASE_ENGINE=engine, DATABASE_BIND=connection,
-                         BABEL_DEFAULT_LOCALE="en")
+    return make_test_app(
+        DATABASE_URL=db_url, DATABASE_ENGINE=engine, DATABASE_BIND=connection, BABEL_DEFAULT_LOCALE="en"
+    )
 
 
 def _signup_data(home, **over):
-    data = {"phone": next_phone(), "password": "Plum-Blossom-77", "confirm": "Plum-Blossom-77",
-            "display_name": "王阿姨", "real_name": "王秀英", "community": str(home.id)}
+    data = {
+        "phone": next_phone(),
+        "password": "Plum-Blossom-77",
+        "confirm": "Plum-Blossom-77",
+        "display_name": "王阿姨",
+        "real_name": "王秀英",
+        "community": str(home.id),
+    }
     data.update(over)
     return data
 
@@ -37,7 +45,9 @@ def _users(session) -> int:
 
 def _events(session, action):
     session.expire_all()
-    return session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)).all()
+    return session.scalars(
+        select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+    ).all()
 
 
 def _logged_in(client) -> bool:
@@ -45,6 +55,7 @@ def _logged_in(client) -> bool:
 
 
 # --- sign-up -----------------------------------------------------------------------------
+
 
 def test_signup_page_lists_open_communities_grouped_by_street(client, session):
     street = make_street(session, name="和平街道")
@@ -99,8 +110,20 @@ def test_signup_race_at_unique_index_is_a_friendly_message(client, session, monk
     assert _users(session) == before
 
 
-@pytest.mark.parametrize("phone", ["12345", "23812345678", "1281234567", "138123456789", "1381234567x",
-                                   "+1 212 555 0100", "١٣٨١٢٣٤٥٦٧٨", "138\x0012345678", "1" * 40])
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "12345",
+        "23812345678",
+        "1281234567",
+        "138123456789",
+        "1381234567x",
+        "+1 212 555 0100",
+        "١٣٨١٢٣٤٥٦٧٨",
+        "138\x0012345678",
+        "1" * 40,
+    ],
+)
 def test_signup_malformed_phone(client, session, phone):
     community = make_community(session)
     before = _users(session)
@@ -110,13 +133,16 @@ def test_signup_malformed_phone(client, session, phone):
     assert _users(session) == before
 
 
-@pytest.mark.parametrize("password,message", [
-    ("woaini1314", "too common"),
-    ("88888888", "too common"),
-    ("Password1", "too common"),
-    ("short7!", "at least 8"),
-    ("x" * 129, "at most 128"),
-])
+@pytest.mark.parametrize(
+    "password,message",
+    [
+        ("woaini1314", "too common"),
+        ("88888888", "too common"),
+        ("Password1", "too common"),
+        ("short7!", "at least 8"),
+        ("x" * 129, "at most 128"),
+    ],
+)
 def test_signup_password_policy(client, session, password, message):
     community = make_community(session)
     before = _users(session)
@@ -129,7 +155,9 @@ def test_signup_password_policy(client, session, password, message):
 def test_signup_password_equal_to_phone(client, session):
     community = make_community(session)
     phone = next_phone()
-    resp = client.post("/accounts/signup", data=_signup_data(community, phone=phone, password=phone, confirm=phone))
+    resp = client.post(
+        "/accounts/signup", data=_signup_data(community, phone=phone, password=phone, confirm=phone)
+    )
     assert resp.status_code == 422
     assert "mobile number as your password" in resp.get_data(as_text=True)
 
@@ -159,9 +187,16 @@ def test_signup_closed_community_is_refused(client, session):
     assert _users(session) == before
 
 
-@pytest.mark.parametrize("field,value", [("display_name", "名" * 41), ("real_name", "x" * 41),
-                                         ("display_name", "   "), ("display_name", "bad\x00name"),
-                                         ("real_name", "tab\x07bell")])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("display_name", "名" * 41),
+        ("real_name", "x" * 41),
+        ("display_name", "   "),
+        ("display_name", "bad\x00name"),
+        ("real_name", "tab\x07bell"),
+    ],
+)
 def test_signup_bad_names(client, session, field, value):
     community = make_community(session)
     before = _users(session)
@@ -187,6 +222,7 @@ def test_mass_assignment_of_community_id_or_roles_is_ignored(client, session):
 
 # --- log-in / log-out --------------------------------------------------------------------
 
+
 def test_login_ok_starts_a_new_session(client, session):
     user = make_user(session, community=make_community(session))
     with client.session_transaction() as s:
@@ -205,10 +241,14 @@ def test_login_ok_starts_a_new_session(client, session):
 def test_login_accepts_formatted_phone_and_follows_safe_next_only(client, session):
     user = make_user(session, community=make_community(session))
     spaced = f"{user.phone[:3]} {user.phone[3:7]} {user.phone[7:]}"
-    resp = client.post("/accounts/login?next=/accounts/password", data={"phone": spaced, "password": DEFAULT_PASSWORD})
+    resp = client.post(
+        "/accounts/login?next=/accounts/password", data={"phone": spaced, "password": DEFAULT_PASSWORD}
+    )
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/accounts/password")
     client.post("/accounts/logout")
-    resp = client.post("/accounts/login?next=//evil.example/x", data={"phone": user.phone, "password": DEFAULT_PASSWORD})
+    resp = client.post(
+        "/accounts/login?next=//evil.example/x", data={"phone": user.phone, "password": DEFAULT_PASSWORD}
+    )
     assert resp.status_code == 302 and "evil" not in resp.headers["Location"]
 
 
@@ -219,7 +259,9 @@ def test_wrong_password_and_unknown_phone_get_the_same_answer(client, session):
     assert wrong.status_code == unknown.status_code == 401
 
     def message(resp):
-        return re.search(r'<div class="flash flash-error" role="alert">(.*?)</div>', resp.get_data(as_text=True), re.S)[1]
+        return re.search(
+            r'<div class="flash flash-error" role="alert">(.*?)</div>', resp.get_data(as_text=True), re.S
+        )[1]
 
     assert message(wrong) == message(unknown)
     assert "not correct" in message(wrong)
@@ -280,12 +322,15 @@ def test_me_requires_login_and_lists_roles(client, session):
 
 # --- password change -------------------------------------------------------------------
 
+
 def test_change_password_ends_other_sessions_and_keeps_this_one(app, session):
     user = make_user(session, community=make_community(session))
     mine, other = app.test_client(), app.test_client()
     assert login(mine, user).status_code == 302 and login(other, user).status_code == 302
-    resp = mine.post("/accounts/password", data={"current_password": DEFAULT_PASSWORD,
-                                                 "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    resp = mine.post(
+        "/accounts/password",
+        data={"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
     assert resp.status_code == 302
     assert _logged_in(mine)
     assert not _logged_in(other)
@@ -300,8 +345,10 @@ def test_change_password_wrong_current_changes_nothing(client, session):
     user = make_user(session, community=make_community(session))
     login(client, user)
     old_hash = user.password_hash
-    resp = client.post("/accounts/password", data={"current_password": "Wrong-Password-1",
-                                                   "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    resp = client.post(
+        "/accounts/password",
+        data={"current_password": "Wrong-Password-1", "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
     assert resp.status_code == 422
     assert "current password is not correct" in resp.get_data(as_text=True)
     session.refresh(user)
@@ -310,21 +357,30 @@ def test_change_password_wrong_current_changes_nothing(client, session):
     assert event.outcome == "refused"
 
 
-@pytest.mark.parametrize("new,message", [("woaini1314", "too common"), ("short", "at least 8"),
-                                         (DEFAULT_PASSWORD, "different from your current")])
+@pytest.mark.parametrize(
+    "new,message",
+    [
+        ("woaini1314", "too common"),
+        ("short", "at least 8"),
+        (DEFAULT_PASSWORD, "different from your current"),
+    ],
+)
 def test_change_password_policy(client, session, new, message):
     user = make_user(session, community=make_community(session))
     login(client, user)
-    resp = client.post("/accounts/password", data={"current_password": DEFAULT_PASSWORD,
-                                                   "new_password": new, "confirm": new})
+    resp = client.post(
+        "/accounts/password", data={"current_password": DEFAULT_PASSWORD, "new_password": new, "confirm": new}
+    )
     assert resp.status_code == 422 and message in resp.get_data(as_text=True)
 
 
 def test_change_password_refuses_the_phone_number(client, session):
     user = make_user(session, community=make_community(session))
     login(client, user)
-    resp = client.post("/accounts/password", data={"current_password": DEFAULT_PASSWORD,
-                                                   "new_password": user.phone, "confirm": user.phone})
+    resp = client.post(
+        "/accounts/password",
+        data={"current_password": DEFAULT_PASSWORD, "new_password": user.phone, "confirm": user.phone},
+    )
     assert resp.status_code == 422 and "mobile number as your password" in resp.get_data(as_text=True)
 
 
@@ -334,6 +390,7 @@ def test_change_password_requires_login(client):
 
 
 # --- session timeouts ------------------------------------------------------------------
+
 
 def _ts(delta: dt.timedelta) -> int:
     return int((utcnow() - delta).timestamp())
@@ -367,10 +424,16 @@ def test_session_within_limits_stays(client, session):
 
 # --- CSRF ------------------------------------------------------------------------------
 
+
 @pytest.fixture()
 def csrf_app(db_url, engine, connection):
-    return make_test_app(DATABASE_URL=db_url, DATABASE_ENGINE=engine, DATABASE_BIND=connection,
-                         WTF_CSRF_ENABLED=True, BABEL_DEFAULT_LOCALE="en")
+    return make_test_app(
+        DATABASE_URL=db_url,
+        DATABASE_ENGINE=engine,
+        DATABASE_BIND=connection,
+        WTF_CSRF_ENABLED=True,
+        BABEL_DEFAULT_LOCALE="en",
+    )
 
 
 def _token(client, path):
@@ -396,8 +459,9 @@ def test_logout_without_csrf_token_is_400(csrf_app, session):
     user = make_user(session, community=make_community(session))
     client = csrf_app.test_client()
     token = _token(client, "/accounts/login")
-    resp = client.post("/accounts/login", data={"phone": user.phone, "password": DEFAULT_PASSWORD,
-                                                "csrf_token": token})
+    resp = client.post(
+        "/accounts/login", data={"phone": user.phone, "password": DEFAULT_PASSWORD, "csrf_token": token}
+    )
     assert resp.status_code == 302
     assert client.post("/accounts/logout").status_code == 400
     assert _logged_in(client)
@@ -412,5 +476,7 @@ def test_logged_in_user_is_sent_on_from_login_and_signup_pages(client, session):
 
 def test_oversized_body_is_413_before_the_csrf_check(csrf_app, session):
     community = make_community(session)
-    resp = csrf_app.test_client().post("/accounts/signup", data=_signup_data(community, display_name="x" * 20_000))
+    resp = csrf_app.test_client().post(
+        "/accounts/signup", data=_signup_data(community, display_name="x" * 20_000)
+    )
     assert resp.status_code == 413

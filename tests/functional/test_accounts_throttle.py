@@ -1,6 +1,7 @@
 """Login and sign-up throttling (ASVS 6.1.1, 6.3.1): failed attempts are limited per IP,
 per (account, IP) and per account from unknown devices; an attacker elsewhere cannot
 lock the owner out. Small limits are configured so the tests stay fast."""
+
 from __future__ import annotations
 
 import pytest
@@ -56,8 +57,12 @@ def test_per_ip_limit_covers_many_accounts(app):
     resp = c.post("/accounts/login", data={"phone": next_phone(), "password": WRONG})
     assert resp.status_code == 429
     # Another address is not affected.
-    assert client_at(app, "10.0.0.3").post(
-        "/accounts/login", data={"phone": next_phone(), "password": WRONG}).status_code == 401
+    assert (
+        client_at(app, "10.0.0.3")
+        .post("/accounts/login", data={"phone": next_phone(), "password": WRONG})
+        .status_code
+        == 401
+    )
 
 
 def test_throttle_does_not_reveal_whether_the_number_exists(app, user):
@@ -134,9 +139,16 @@ def test_signup_is_limited_per_ip(app, session):
     c = client_at(app, "10.0.0.12")
 
     def attempt():
-        return c.post("/accounts/signup", data={"phone": next_phone(), "password": "Plum-Blossom-77",
-                                                "confirm": "Plum-Blossom-77", "display_name": "小张",
-                                                "community": str(community.id)})
+        return c.post(
+            "/accounts/signup",
+            data={
+                "phone": next_phone(),
+                "password": "Plum-Blossom-77",
+                "confirm": "Plum-Blossom-77",
+                "display_name": "小张",
+                "community": str(community.id),
+            },
+        )
 
     assert attempt().status_code == 302
     c.post("/accounts/logout")

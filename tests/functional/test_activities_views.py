@@ -1,4 +1,5 @@
 """Activity pages through the HTTP client, both backends."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,14 +50,19 @@ def test_signup_without_csrf_changes_nothing(db_url, engine, connection, session
     from tests.conftest import make_test_app
     from tests.factories import DEFAULT_PASSWORD
 
-    client = make_test_app(DATABASE_URL=db_url, DATABASE_ENGINE=engine, DATABASE_BIND=connection,
-                           WTF_CSRF_ENABLED=True).test_client()
+    client = make_test_app(
+        DATABASE_URL=db_url, DATABASE_ENGINE=engine, DATABASE_BIND=connection, WTF_CSRF_ENABLED=True
+    ).test_client()
     community, staff, member = _world(session)
     activity = make_activity(session, community, staff)
     page = client.get("/accounts/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    assert client.post("/accounts/login", data={"phone": member.phone, "password": DEFAULT_PASSWORD,
-                                                "csrf_token": token}).status_code == 302
+    assert (
+        client.post(
+            "/accounts/login", data={"phone": member.phone, "password": DEFAULT_PASSWORD, "csrf_token": token}
+        ).status_code
+        == 302
+    )
     assert client.post(f"/activities/{activity.id}/signup").status_code == 400
     assert svc.live_signup(session, activity.id, member.id) is None
 
@@ -72,8 +78,14 @@ def test_other_community_refused_and_audited(client, session):
     assert client.get(f"/activities/{activity.id}/participants").status_code == 403
     assert client.get(f"/activities/{activity.id}/screen").status_code == 403
     assert client.get("/activities/999999").status_code == 404
-    assert session.scalar(select(func.count()).select_from(AuditEvent).where(
-        AuditEvent.actor_id == outsider.id, AuditEvent.outcome == "refused")) >= 3
+    assert (
+        session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.actor_id == outsider.id, AuditEvent.outcome == "refused")
+        )
+        >= 3
+    )
     assert session.scalar(select(func.count()).select_from(ActivitySignup)) == 0
 
 
@@ -83,13 +95,24 @@ def test_staff_publishes_through_the_form(client, session):
     token = _csrf(client, f"/activities/new?community_id={community.id}")
     start = (utcnow() + dt.timedelta(days=3)).astimezone(dt.timezone(dt.timedelta(hours=8)))
     fmt = "%Y-%m-%dT%H:%M"
-    data = {"csrf_token": token, "title": "社区大扫除", "place": "幸福里小区", "description": "",
-            "starts_at": start.strftime(fmt), "ends_at": (start + dt.timedelta(hours=2)).strftime(fmt),
-            "signup_deadline": (start - dt.timedelta(hours=12)).strftime(fmt), "capacity": "15",
-            "points_rule": "flat", "points_value": "30", "leader_id": str(member.id), "team_id": "0"}
+    data = {
+        "csrf_token": token,
+        "title": "社区大扫除",
+        "place": "幸福里小区",
+        "description": "",
+        "starts_at": start.strftime(fmt),
+        "ends_at": (start + dt.timedelta(hours=2)).strftime(fmt),
+        "signup_deadline": (start - dt.timedelta(hours=12)).strftime(fmt),
+        "capacity": "15",
+        "points_rule": "flat",
+        "points_value": "30",
+        "leader_id": str(member.id),
+        "team_id": "0",
+    }
     resp = client.post(f"/activities/new?community_id={community.id}", data=data)
     assert resp.status_code == 302, resp.get_data(as_text=True)
     from portal.activities.models import Activity
+
     activity = session.scalar(select(Activity).where(Activity.title == "社区大扫除"))
     assert activity.points_flat == 30 and activity.points_per_hour is None and activity.leader_id == member.id
     assert abs((activity.starts_at - start).total_seconds()) < 60
@@ -105,10 +128,21 @@ def test_resident_cannot_publish(client, session):
     community, _staff, member = _world(session)
     login(client, member)
     token = _csrf(client, f"/activities/new?community_id={community.id}")
-    resp = client.post(f"/activities/new?community_id={community.id}", data={
-        "csrf_token": token, "title": "x", "place": "y", "starts_at": "2031-01-01T09:00",
-        "ends_at": "2031-01-01T11:00", "signup_deadline": "2031-01-01T08:00", "capacity": "5",
-        "points_rule": "default", "leader_id": str(member.id), "team_id": "0"})
+    resp = client.post(
+        f"/activities/new?community_id={community.id}",
+        data={
+            "csrf_token": token,
+            "title": "x",
+            "place": "y",
+            "starts_at": "2031-01-01T09:00",
+            "ends_at": "2031-01-01T11:00",
+            "signup_deadline": "2031-01-01T08:00",
+            "capacity": "5",
+            "points_rule": "default",
+            "leader_id": str(member.id),
+            "team_id": "0",
+        },
+    )
     assert resp.status_code == 403
 
 
@@ -116,10 +150,23 @@ def test_check_in_screen_and_qr_flow(client, session, app):
     community, staff, member = _world(session)
     leader = make_user(session, community=community)
     now = utcnow()
-    activity = make_activity(session, community, staff, leader=leader, starts_in_hours=0.75,
-                             now=now - dt.timedelta(hours=1), signup_deadline=now - dt.timedelta(hours=1, minutes=-5))
-    session.add(ActivitySignup(activity_id=activity.id, user_id=member.id, community_id=community.id,
-                               status=SignupStatus.CONFIRMED))
+    activity = make_activity(
+        session,
+        community,
+        staff,
+        leader=leader,
+        starts_in_hours=0.75,
+        now=now - dt.timedelta(hours=1),
+        signup_deadline=now - dt.timedelta(hours=1, minutes=-5),
+    )
+    session.add(
+        ActivitySignup(
+            activity_id=activity.id,
+            user_id=member.id,
+            community_id=community.id,
+            status=SignupStatus.CONFIRMED,
+        )
+    )
     activity.confirmed_count = 1
     session.flush()
     login(client, leader)
@@ -139,13 +186,17 @@ def test_check_in_screen_and_qr_flow(client, session, app):
     assert row.checked_in_at is None
     token = _csrf(client, f"/activities/{activity.id}/check?code={code}&phase=in")
     wrong = "000000" if code != "000000" else "111111"
-    resp = client.post(f"/activities/{activity.id}/check", data={"csrf_token": token, "phase": "in", "code": wrong})
+    resp = client.post(
+        f"/activities/{activity.id}/check", data={"csrf_token": token, "phase": "in", "code": wrong}
+    )
     assert resp.status_code == 400
     session.expire_all()
     row = session.get(ActivitySignup, row.id)
     assert row.checked_in_at is None and row.wrong_codes == 1
-    resp = client.post(f"/activities/{activity.id}/check",
-                       data={"csrf_token": token, "phase": "in", "code": svc.current_code(activity, "in")})
+    resp = client.post(
+        f"/activities/{activity.id}/check",
+        data={"csrf_token": token, "phase": "in", "code": svc.current_code(activity, "in")},
+    )
     assert resp.status_code == 302
     session.expire_all()
     assert session.get(ActivitySignup, row.id).checked_in_at is not None
@@ -154,10 +205,23 @@ def test_check_in_screen_and_qr_flow(client, session, app):
 def test_leader_participants_and_finish(client, session):
     community, staff, member = _world(session)
     now = utcnow()
-    activity = make_activity(session, community, staff, starts_in_hours=1, hours=2,
-                             now=now - dt.timedelta(hours=4), signup_deadline=now - dt.timedelta(hours=3, minutes=30))
-    session.add(ActivitySignup(activity_id=activity.id, user_id=member.id, community_id=community.id,
-                               status=SignupStatus.CONFIRMED))
+    activity = make_activity(
+        session,
+        community,
+        staff,
+        starts_in_hours=1,
+        hours=2,
+        now=now - dt.timedelta(hours=4),
+        signup_deadline=now - dt.timedelta(hours=3, minutes=30),
+    )
+    session.add(
+        ActivitySignup(
+            activity_id=activity.id,
+            user_id=member.id,
+            community_id=community.id,
+            status=SignupStatus.CONFIRMED,
+        )
+    )
     activity.confirmed_count = 1
     session.flush()
     login(client, staff)
@@ -173,7 +237,9 @@ def test_leader_participants_and_finish(client, session):
 
 def test_remind_cli(runner, session):
     community, staff, member = _world(session)
-    activity = make_activity(session, community, staff, starts_in_hours=3, signup_deadline=utcnow() + dt.timedelta(hours=1))
+    activity = make_activity(
+        session, community, staff, starts_in_hours=3, signup_deadline=utcnow() + dt.timedelta(hours=1)
+    )
     svc.signup(session, member, activity.id)
     session.flush()
     result = runner.invoke(args=["activities", "remind", "--hours", "24"])
@@ -181,8 +247,14 @@ def test_remind_cli(runner, session):
     assert "1 reminder(s) sent" in result.output
     result = runner.invoke(args=["activities", "remind"])
     assert "0 reminder(s) sent" in result.output
-    assert session.scalar(select(func.count()).select_from(Notification).where(
-        Notification.user_id == member.id, Notification.kind == "activity.reminder")) == 1
+    assert (
+        session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == member.id, Notification.kind == "activity.reminder")
+        )
+        == 1
+    )
 
 
 def test_demo_seed_is_idempotent(session):
@@ -198,8 +270,12 @@ def test_demo_seed_is_idempotent(session):
     demo.seed(session)
     assert session.scalar(select(func.count()).select_from(Activity)) == count
     assert session.scalar(select(func.count()).select_from(ActivitySignup)) == signups
-    assert session.scalar(select(func.count()).select_from(ActivitySignup).where(
-        ActivitySignup.attendance.is_not(None))) > 0
+    assert (
+        session.scalar(
+            select(func.count()).select_from(ActivitySignup).where(ActivitySignup.attendance.is_not(None))
+        )
+        > 0
+    )
 
 
 def test_rule_refusal_is_audited(client, session):
@@ -210,18 +286,27 @@ def test_rule_refusal_is_audited(client, session):
     login(client, member)
     resp = client.post(f"/activities/{activity.id}/signup", data={})
     assert resp.status_code == 409
-    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "activity.signup",
-                                                    AuditEvent.outcome == "refused"))
+    event = session.scalar(
+        select(AuditEvent).where(AuditEvent.action == "activity.signup", AuditEvent.outcome == "refused")
+    )
     assert event is not None and event.actor_id == member.id and event.detail["code"] == "duplicate"
 
 
 def test_leader_marks_present_through_the_page(client, session):
     community, staff, member = _world(session)
     now = utcnow()
-    activity = make_activity(session, community, staff, starts_in_hours=1, hours=2,
-                             now=now - dt.timedelta(hours=4), signup_deadline=now - dt.timedelta(hours=3, minutes=30))
-    row = ActivitySignup(activity_id=activity.id, user_id=member.id, community_id=community.id,
-                         status=SignupStatus.CONFIRMED)
+    activity = make_activity(
+        session,
+        community,
+        staff,
+        starts_in_hours=1,
+        hours=2,
+        now=now - dt.timedelta(hours=4),
+        signup_deadline=now - dt.timedelta(hours=3, minutes=30),
+    )
+    row = ActivitySignup(
+        activity_id=activity.id, user_id=member.id, community_id=community.id, status=SignupStatus.CONFIRMED
+    )
     session.add(row)
     activity.confirmed_count = 1
     session.flush()
@@ -230,15 +315,30 @@ def test_leader_marks_present_through_the_page(client, session):
     fmt = "%Y-%m-%dT%H:%M"
     url = f"/activities/{activity.id}/participants/{row.id}/mark"
     # Arrived after leaving: refused, nothing changed.
-    bad = client.post(url, data={"outcome": "present", "started_at": activity.ends_at.astimezone(local).strftime(fmt),
-                                 "ended_at": activity.starts_at.astimezone(local).strftime(fmt)})
+    bad = client.post(
+        url,
+        data={
+            "outcome": "present",
+            "started_at": activity.ends_at.astimezone(local).strftime(fmt),
+            "ended_at": activity.starts_at.astimezone(local).strftime(fmt),
+        },
+    )
     assert bad.status_code == 400
     session.expire_all()
     assert session.get(ActivitySignup, row.id).attendance is None
-    ok = client.post(url, data={"outcome": "present",
-                                "started_at": activity.starts_at.astimezone(local).strftime(fmt),
-                                "ended_at": activity.ends_at.astimezone(local).strftime(fmt)})
+    ok = client.post(
+        url,
+        data={
+            "outcome": "present",
+            "started_at": activity.starts_at.astimezone(local).strftime(fmt),
+            "ended_at": activity.ends_at.astimezone(local).strftime(fmt),
+        },
+    )
     assert ok.status_code == 302
     session.expire_all()
     saved = session.get(ActivitySignup, row.id)
-    assert saved.attendance.value == "present" and saved.hour_log_id is not None and saved.marked_by_id == staff.id
+    assert (
+        saved.attendance.value == "present"
+        and saved.hour_log_id is not None
+        and saved.marked_by_id == staff.id
+    )

@@ -1,4 +1,5 @@
 """``flask seed-demo``: realistic demo data, idempotent, documented logins that work."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +9,7 @@ from sqlalchemy import func, select
 from core.db import Base
 from portal.accounts.models import Role, RoleAssignment, User
 from portal.community.models import Community, PartyReport, ReportStatus, Street
-from portal.demo import DEMO_PASSWORD, PEOPLE, demo_logins_markdown, register_step, seed_demo, STEPS
+from portal.demo import DEMO_PASSWORD, PEOPLE, STEPS, demo_logins_markdown, register_step, seed_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,16 +35,23 @@ def test_seed_demo_content(app, session):
         ids = seed_demo(session)
     street = session.scalar(select(Street).where(Street.name == "城关街道"))
     assert {c.name for c in session.scalars(select(Community).where(Community.street_id == street.id))} == {
-        "幸福里社区", "和平路社区"}
+        "幸福里社区",
+        "和平路社区",
+    }
     statuses = sorted(r.status.value for r in session.scalars(select(PartyReport)))
     assert statuses == ["confirmed", "confirmed", "confirmed", "pending"]
     party = session.scalars(select(RoleAssignment).where(RoleAssignment.role == Role.PARTY_MEMBER)).all()
     assert len(party) == 3
     # Reviewers are never the members themselves (the DB CHECK holds as well).
-    assert all(r.reviewed_by_id != r.user_id for r in session.scalars(select(PartyReport))
-               if r.status == ReportStatus.CONFIRMED)
+    assert all(
+        r.reviewed_by_id != r.user_id
+        for r in session.scalars(select(PartyReport))
+        if r.status == ReportStatus.CONFIRMED
+    )
     merchant = session.get(User, ids["users"]["huang_zhiming"])
-    assert [r.organisation_id for r in merchant.roles if r.role == Role.MERCHANT] == [ids["organisations"]["huimin"]]
+    assert [r.organisation_id for r in merchant.roles if r.role == Role.MERCHANT] == [
+        ids["organisations"]["huimin"]
+    ]
 
 
 def test_cli_seed_demo_runs_twice(runner, session):

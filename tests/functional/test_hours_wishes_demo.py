@@ -1,4 +1,5 @@
 """The hours and wishes demo seeds run on top of the base demo, twice without adding rows."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select

@@ -1,4 +1,5 @@
 """Hours, wishes, compliance and home pages through the test client (SQLite and PostgreSQL)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,7 +30,8 @@ def w(session, client):
     a = make_community(session, street=street)
     b = make_community(session, street=make_street(session))
     return {
-        "a": a, "b": b,
+        "a": a,
+        "b": b,
         "staff": make_user(session, community=a, roles=(Role.STAFF,)),
         "staff_b": make_user(session, community=b, roles=(Role.STAFF,)),
         "vol": make_user(session, community=a),
@@ -39,9 +41,17 @@ def w(session, client):
 
 
 def _log(session, user, community, start, minutes=60, status=HourStatus.PENDING, reporter=None):
-    log = HourLog(community_id=community.id, user_id=user.id, source=HourSource.OTHER,
-                  started_at=start, ended_at=start + dt.timedelta(minutes=minutes), minutes=minutes,
-                  description="巡楼", reported_by_id=(reporter or user).id, status=status)
+    log = HourLog(
+        community_id=community.id,
+        user_id=user.id,
+        source=HourSource.OTHER,
+        started_at=start,
+        ended_at=start + dt.timedelta(minutes=minutes),
+        minutes=minutes,
+        description="巡楼",
+        reported_by_id=(reporter or user).id,
+        status=status,
+    )
     session.add(log)
     return log
 
@@ -70,12 +80,15 @@ def test_approve_500_in_one_request(app, client, session, w):
             _log(session, v, w["a"], base + dt.timedelta(days=i))
     session.flush()
     login(client, w["staff"])
-    resp = client.post("/hours/review/approve", data={"all_matching": "1", "community_id": w["a"].id,
-                                                      "status": "pending"})
+    resp = client.post(
+        "/hours/review/approve", data={"all_matching": "1", "community_id": w["a"].id, "status": "pending"}
+    )
     assert resp.status_code == 302
     session.expire_all()
-    assert session.scalar(select(func.count()).select_from(HourLog).where(
-        HourLog.status == HourStatus.APPROVED)) == 500
+    assert (
+        session.scalar(select(func.count()).select_from(HourLog).where(HourLog.status == HourStatus.APPROVED))
+        == 500
+    )
     assert all(_balance(session, w["a"], v) == 100 for v in vols)
     fund = ledger.community_fund(session, w["a"].id)
     assert ledger.balance(session, fund) == -5000
@@ -106,11 +119,15 @@ def test_approve_refusals(app, client, session, w):
     other = _log(session, w["vol"], w["a"], utcnow() - dt.timedelta(days=2))
     session.flush()
     login(client, w["staff"])
-    resp = client.post("/hours/review/approve", data={"log_id": [own.id, other.id], "community_id": w["a"].id})
+    resp = client.post(
+        "/hours/review/approve", data={"log_id": [own.id, other.id], "community_id": w["a"].id}
+    )
     assert resp.status_code == 403 and b"own hours" in resp.data
     assert client.post("/hours/review/approve", data={"log_id": ["abc"]}).status_code == 400
     assert client.post("/hours/review/approve", data={"log_id": [999999999]}).status_code == 404
-    resp = client.post("/hours/review/reject", data={"log_id": [other.id], "reason": "", "community_id": w["a"].id})
+    resp = client.post(
+        "/hours/review/reject", data={"log_id": [other.id], "reason": "", "community_id": w["a"].id}
+    )
     assert resp.status_code == 400 and b"Give a reason" in resp.data
     session.expire_all()
     assert own.status == other.status == HourStatus.PENDING
@@ -120,8 +137,9 @@ def test_approve_refusals(app, client, session, w):
     assert client.get(f"/hours/review?community_id={w['a'].id}").status_code == 403
     session.expire_all()
     assert other.status == HourStatus.PENDING
-    refused = session.scalars(select(AuditEvent).where(AuditEvent.outcome == "refused",
-                                                       AuditEvent.action.like("hours.%"))).all()
+    refused = session.scalars(
+        select(AuditEvent).where(AuditEvent.outcome == "refused", AuditEvent.action.like("hours.%"))
+    ).all()
     assert {e.action for e in refused} >= {"hours.approve", "hours.reject"}
 
 
@@ -145,9 +163,19 @@ def scoped(session, w):
     in_b = _log(session, other_vol, w["b"], day)
     in_b.source, in_b.post_id, in_b.description = HourSource.POST, post_b.id, "B社区秘密"
     session.flush()
-    return {"post_a": post_a, "post_b": post_b, "act_a": act_a, "act_b": act_b, "old_act": old_act,
-            "team_a": team_a, "team_b": team_b, "by_post": by_post, "by_act": by_act, "by_team": by_team,
-            "in_b": in_b}
+    return {
+        "post_a": post_a,
+        "post_b": post_b,
+        "act_a": act_a,
+        "act_b": act_b,
+        "old_act": old_act,
+        "team_a": team_a,
+        "team_b": team_b,
+        "by_post": by_post,
+        "by_act": by_act,
+        "by_team": by_team,
+        "in_b": in_b,
+    }
 
 
 def _listed(page, *logs):
@@ -169,29 +197,48 @@ def test_queue_filter_dropdowns_narrow_and_keep_selection(app, client, session, 
     assert "B岗位" not in html and "B活动" not in html and "B队" not in html and "A旧活动" not in html
     assert _listed(page, *everything) == {s["by_post"].id, s["by_act"].id, s["by_team"].id}
 
-    for name, obj, expected in (("post_id", s["post_a"], s["by_post"]), ("activity_id", s["act_a"], s["by_act"]),
-                                ("team_id", s["team_a"], s["by_team"])):
+    for name, obj, expected in (
+        ("post_id", s["post_a"], s["by_post"]),
+        ("activity_id", s["act_a"], s["by_act"]),
+        ("team_id", s["team_a"], s["by_team"]),
+    ):
         page = client.get(f"{base}&{name}={obj.id}")
         assert page.status_code == 200
         assert _listed(page, *everything) == {expected.id}, name
         html = page.data.decode()
         assert f'<option value="{obj.id}" selected>' in html  # kept across submits
-        assert f'name="{name}" value="{obj.id}"' in html      # carried by the approve / reject forms
+        assert f'name="{name}" value="{obj.id}"' in html  # carried by the approve / reject forms
     # A selected activity outside the window is still shown as selected.
     page = client.get(f"{base}&activity_id={s['old_act'].id}")
     assert page.status_code == 200 and "A旧活动" in page.data.decode() and not _listed(page, *everything)
 
     # Approve selected: the redirect keeps the filter.
-    resp = client.post("/hours/review/approve", data={"log_id": [s["by_post"].id], "community_id": w["a"].id,
-                                                      "status": "pending", "post_id": s["post_a"].id})
+    resp = client.post(
+        "/hours/review/approve",
+        data={
+            "log_id": [s["by_post"].id],
+            "community_id": w["a"].id,
+            "status": "pending",
+            "post_id": s["post_a"].id,
+        },
+    )
     assert resp.status_code == 302 and f"post_id={s['post_a'].id}" in resp.headers["Location"]
     # Approve all matching the team filter: only the team member's log.
-    resp = client.post("/hours/review/approve", data={"all_matching": "1", "community_id": w["a"].id,
-                                                      "status": "pending", "team_id": s["team_a"].id})
+    resp = client.post(
+        "/hours/review/approve",
+        data={"all_matching": "1", "community_id": w["a"].id, "status": "pending", "team_id": s["team_a"].id},
+    )
     assert resp.status_code == 302 and f"team_id={s['team_a'].id}" in resp.headers["Location"]
     # Reject keeps the activity filter.
-    resp = client.post("/hours/review/reject", data={"all_matching": "1", "community_id": w["a"].id,
-                                                     "reason": "时间不对", "activity_id": s["act_a"].id})
+    resp = client.post(
+        "/hours/review/reject",
+        data={
+            "all_matching": "1",
+            "community_id": w["a"].id,
+            "reason": "时间不对",
+            "activity_id": s["act_a"].id,
+        },
+    )
     assert resp.status_code == 302 and f"activity_id={s['act_a'].id}" in resp.headers["Location"]
     session.expire_all()
     assert s["by_post"].status == s["by_team"].status == HourStatus.APPROVED
@@ -224,15 +271,21 @@ def test_queue_filter_from_another_community_is_refused(app, client, session, w,
         assert "B社区秘密".encode() not in resp.data
     approved = _log(session, w["vol"], w["a"], utcnow() - dt.timedelta(days=3))
     session.flush()
-    assert client.post("/hours/review/approve", data={"log_id": [approved.id], "community_id": a}).status_code == 302
-    resp = client.post(f"/hours/{approved.id}/reverse", data={"reason": "错", "community_id": a,
-                                                              "status": "approved", "team_id": s["team_b"].id})
+    assert (
+        client.post("/hours/review/approve", data={"log_id": [approved.id], "community_id": a}).status_code
+        == 302
+    )
+    resp = client.post(
+        f"/hours/{approved.id}/reverse",
+        data={"reason": "错", "community_id": a, "status": "approved", "team_id": s["team_b"].id},
+    )
     assert resp.status_code == 400
     session.expire_all()
     assert {x.status for x in (s["by_post"], s["by_act"], s["by_team"], s["in_b"])} == {HourStatus.PENDING}
     assert approved.status == HourStatus.APPROVED
-    refused = session.scalars(select(AuditEvent).where(AuditEvent.outcome == "refused",
-                                                       AuditEvent.action == "hours.queue")).all()
+    refused = session.scalars(
+        select(AuditEvent).where(AuditEvent.outcome == "refused", AuditEvent.action == "hours.queue")
+    ).all()
     assert refused
 
 
@@ -242,8 +295,9 @@ def test_reject_and_reverse_through_pages(app, client, session, w):
     b = _log(session, w["vol"], w["a"], utcnow() - dt.timedelta(days=2))
     session.flush()
     login(client, w["staff"])
-    resp = client.post("/hours/review/reject", data={"log_id": [a.id], "reason": "照片不清楚",
-                                                     "community_id": w["a"].id})
+    resp = client.post(
+        "/hours/review/reject", data={"log_id": [a.id], "reason": "照片不清楚", "community_id": w["a"].id}
+    )
     assert resp.status_code == 302
     client.post("/hours/review/approve", data={"log_id": [b.id], "community_id": w["a"].id})
     assert client.post(f"/hours/{b.id}/reverse", data={"reason": ""}).status_code == 400
@@ -258,26 +312,46 @@ def test_reject_and_reverse_through_pages(app, client, session, w):
 
 
 def test_report_hours_for_a_post_with_photo(app, client, session, w, tmp_path):
-    from portal.posts.models import ClaimStatus, PostClaim, ServicePost, PostStatus
+    from portal.posts.models import ClaimStatus, PostClaim, PostStatus, ServicePost
 
     _csrf_off(app)
     app.config["UPLOAD_FOLDER"] = str(tmp_path)
-    post = ServicePost(community_id=w["a"].id, title="楼栋长", places=2, points_per_hour=12,
-                       status=PostStatus.OPEN, created_by_id=w["staff"].id)
+    post = ServicePost(
+        community_id=w["a"].id,
+        title="楼栋长",
+        places=2,
+        points_per_hour=12,
+        status=PostStatus.OPEN,
+        created_by_id=w["staff"].id,
+    )
     session.add(post)
     session.flush()
-    session.add(PostClaim(post_id=post.id, user_id=w["vol"].id, community_id=w["a"].id, status=ClaimStatus.ACTIVE))
+    session.add(
+        PostClaim(post_id=post.id, user_id=w["vol"].id, community_id=w["a"].id, status=ClaimStatus.ACTIVE)
+    )
     session.flush()
     login(client, w["vol"])
     day = (utcnow() - dt.timedelta(days=1)).date().isoformat()
-    form = {"source": f"post:{post.id}", "day": day, "start": "09:00", "end": "10:30", "description": "巡查楼道"}
-    bad = client.post("/hours/report", data={**form, "photo": (io.BytesIO(b"GIF89a" + b"0" * 64), "x.png")},
-                      content_type="multipart/form-data")
+    form = {
+        "source": f"post:{post.id}",
+        "day": day,
+        "start": "09:00",
+        "end": "10:30",
+        "description": "巡查楼道",
+    }
+    bad = client.post(
+        "/hours/report",
+        data={**form, "photo": (io.BytesIO(b"GIF89a" + b"0" * 64), "x.png")},
+        content_type="multipart/form-data",
+    )
     assert bad.status_code == 400 and b"JPEG or PNG" in bad.data
     future = (utcnow() + dt.timedelta(days=2)).date().isoformat()
     assert client.post("/hours/report", data={**form, "day": future}).status_code == 400
-    resp = client.post("/hours/report", data={**form, "photo": (io.BytesIO(PNG), "我的.png")},
-                       content_type="multipart/form-data")
+    resp = client.post(
+        "/hours/report",
+        data={**form, "photo": (io.BytesIO(PNG), "我的.png")},
+        content_type="multipart/form-data",
+    )
     assert resp.status_code == 302
     log = session.scalar(select(HourLog).where(HourLog.user_id == w["vol"].id))
     assert log.post_id == post.id and log.minutes == 90 and log.points_per_hour == 12
@@ -285,7 +359,9 @@ def test_report_hours_for_a_post_with_photo(app, client, session, w, tmp_path):
     assert assert_clean(client.get(f"/hours/{log.id}/photo").data, "PNG").size == (16, 8)  # re-encoded
     overlap = client.post("/hours/report", data=form)
     assert overlap.status_code == 409
-    forged = client.post("/hours/report", data={**form, "source": "post:999999", "start": "13:00", "end": "14:00"})
+    forged = client.post(
+        "/hours/report", data={**form, "source": "post:999999", "start": "13:00", "end": "14:00"}
+    )
     assert forged.status_code == 404
     client.get("/accounts/logout")
     login(client, w["vol2"])
@@ -302,25 +378,44 @@ def test_report_photo_is_decoded_and_stripped_of_metadata(app, client, session, 
 
     _csrf_off(app)
     app.config["UPLOAD_FOLDER"] = str(tmp_path)
-    post = ServicePost(community_id=w["a"].id, title="保洁", places=2, points_per_hour=10,
-                       status=PostStatus.OPEN, created_by_id=w["staff"].id)
+    post = ServicePost(
+        community_id=w["a"].id,
+        title="保洁",
+        places=2,
+        points_per_hour=10,
+        status=PostStatus.OPEN,
+        created_by_id=w["staff"].id,
+    )
     session.add(post)
     session.flush()
-    session.add(PostClaim(post_id=post.id, user_id=w["vol"].id, community_id=w["a"].id, status=ClaimStatus.ACTIVE))
+    session.add(
+        PostClaim(post_id=post.id, user_id=w["vol"].id, community_id=w["a"].id, status=ClaimStatus.ACTIVE)
+    )
     session.flush()
     login(client, w["vol"])
     day = (utcnow() - dt.timedelta(days=1)).date().isoformat()
-    form = {"source": f"post:{post.id}", "day": day, "start": "09:00", "end": "10:00", "description": "打扫楼道"}
+    form = {
+        "source": f"post:{post.id}",
+        "day": day,
+        "start": "09:00",
+        "end": "10:00",
+        "description": "打扫楼道",
+    }
 
     def report(data, name="p.jpg"):
-        return client.post("/hours/report", data={**form, "photo": (io.BytesIO(data), name)},
-                           content_type="multipart/form-data")
+        return client.post(
+            "/hours/report",
+            data={**form, "photo": (io.BytesIO(data), name)},
+            content_type="multipart/form-data",
+        )
 
     fake = report(FAKE_JPEG)
     assert fake.status_code == 400 and b"The photo must be a JPEG or PNG picture." in fake.data
     huge = report(huge_png(), "huge.png")
     assert huge.status_code == 400 and b"too many pixels" in huge.data
-    assert session.scalar(select(func.count()).select_from(HourLog).where(HourLog.user_id == w["vol"].id)) == 0
+    assert (
+        session.scalar(select(func.count()).select_from(HourLog).where(HourLog.user_id == w["vol"].id)) == 0
+    )
     assert list(tmp_path.iterdir()) == []
     assert report(phone_jpeg((40, 20), orientation=6)).status_code == 302
     log = session.scalar(select(HourLog).where(HourLog.user_id == w["vol"].id))
@@ -334,7 +429,9 @@ def test_report_photo_is_decoded_and_stripped_of_metadata(app, client, session, 
 def test_wish_journey(app, client, session, w):
     _csrf_off(app)
     login(client, w["vol"])
-    resp = client.post("/wishes/new", data={"title": "帮忙换灯泡", "category": "生活帮扶", "description": "厨房灯坏了"})
+    resp = client.post(
+        "/wishes/new", data={"title": "帮忙换灯泡", "category": "生活帮扶", "description": "厨房灯坏了"}
+    )
     assert resp.status_code == 302
     wish = session.scalar(select(Wish).where(Wish.requester_id == w["vol"].id))
     assert client.post(f"/wishes/{wish.id}/claim").status_code == 403  # own wish
@@ -344,13 +441,18 @@ def test_wish_journey(app, client, session, w):
     assert client.post(f"/wishes/{wish.id}/claim").status_code == 302
     assert client.post(f"/wishes/{wish.id}/confirm", data={"rating": 5}).status_code == 403
     day = (utcnow() - dt.timedelta(days=1)).date().isoformat()
-    assert client.post(f"/wishes/{wish.id}/fulfil", data={"day": day, "start": "10:00", "end": "11:00",
-                                                          "note": "换好了"}).status_code == 302
+    assert (
+        client.post(
+            f"/wishes/{wish.id}/fulfil", data={"day": day, "start": "10:00", "end": "11:00", "note": "换好了"}
+        ).status_code
+        == 302
+    )
     session.expire_all()
     log = session.scalar(select(HourLog).where(HourLog.wish_id == wish.id))
     assert log.status == HourStatus.PENDING and log.user_id == w["vol2"].id
     # Staff cannot approve it before the requester confirms.
     from portal.hours import services as hsvc
+
     with app.test_request_context():
         assert hsvc.approve(session, w["staff"], [log.id]).approved == []
         assert hsvc.pending_count(session, w["staff"], w["a"].id) == 0
@@ -371,8 +473,13 @@ def test_wish_journey(app, client, session, w):
 
 def test_wish_withdraw_and_other_community(app, client, session, w):
     _csrf_off(app)
-    wish = Wish(community_id=w["a"].id, requester_id=w["vol"].id, created_by_id=w["vol"].id,
-                title="陪伴就医", category="陪伴就医")
+    wish = Wish(
+        community_id=w["a"].id,
+        requester_id=w["vol"].id,
+        created_by_id=w["vol"].id,
+        title="陪伴就医",
+        category="陪伴就医",
+    )
     session.add(wish)
     session.flush()
     login(client, w["staff_b"])
@@ -389,11 +496,16 @@ def test_wish_withdraw_and_other_community(app, client, session, w):
 
 
 def test_release_stale_claims(app, session, w):
-    wish = Wish(community_id=w["a"].id, requester_id=w["vol"].id, created_by_id=w["vol"].id,
-                title="辅导作业", category="学习用品")
+    wish = Wish(
+        community_id=w["a"].id,
+        requester_id=w["vol"].id,
+        created_by_id=w["vol"].id,
+        title="辅导作业",
+        category="学习用品",
+    )
     session.add(wish)
     session.flush()
-    t0 = dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
+    t0 = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
     wish_svc.claim_wish(session, w["vol2"], wish.id, now=t0)
     assert wish_svc.release_stale(session, now=t0 + dt.timedelta(days=6)) == []
     assert wish_svc.release_stale(session, now=t0 + dt.timedelta(days=7, minutes=1)) == [wish.id]
@@ -408,13 +520,19 @@ def test_release_stale_cli(app, session, w):
 def test_db_refuses_self_claim(session, w):
     from sqlalchemy.exc import IntegrityError
 
-    wish = Wish(community_id=w["a"].id, requester_id=w["vol"].id, created_by_id=w["vol"].id,
-                title="x", category="其他")
+    wish = Wish(
+        community_id=w["a"].id,
+        requester_id=w["vol"].id,
+        created_by_id=w["vol"].id,
+        title="x",
+        category="其他",
+    )
     session.add(wish)
     session.flush()
     with pytest.raises(IntegrityError), session.begin_nested():
-        session.execute(update(Wish).where(Wish.id == wish.id).values(
-            claimed_by_id=Wish.requester_id, status="claimed"))
+        session.execute(
+            update(Wish).where(Wish.id == wish.id).values(claimed_by_id=Wish.requester_id, status="claimed")
+        )
 
 
 def test_compliance_list_export_and_card(app, client, session, w):

@@ -1,4 +1,5 @@
 """In-app inbox: notify, dedupe, read, delivery after commit only."""
+
 from __future__ import annotations
 
 from sqlalchemy import select

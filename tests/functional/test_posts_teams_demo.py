@@ -1,5 +1,6 @@
 """Posts and teams demo seeds: realistic content on the demo world, idempotent, and
 within the rules (places, caps, one leader per team)."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -27,17 +28,24 @@ def test_seeds_are_idempotent_and_keep_the_rules(app, session):
     titles = set(session.scalars(select(ServicePost.title)))
     assert {"宣传员", "调解员", "楼栋长", "网格员"} <= titles
     for post in session.scalars(select(ServicePost)):
-        live = session.scalar(select(func.count()).select_from(PostClaim).where(
-            PostClaim.post_id == post.id, PostClaim.status.in_(["pending", "active"])))
+        live = session.scalar(
+            select(func.count())
+            .select_from(PostClaim)
+            .where(PostClaim.post_id == post.id, PostClaim.status.in_(["pending", "active"]))
+        )
         assert live <= post.places
     per_person = session.execute(select(PostClaim.user_id, func.count()).group_by(PostClaim.user_id)).all()
     assert max(n for _u, n in per_person) <= 2
     for team in session.scalars(select(Team)):
-        leaders = session.scalar(select(func.count()).select_from(TeamMembership).where(
-            TeamMembership.team_id == team.id, TeamMembership.role == TeamRole.LEADER))
+        leaders = session.scalar(
+            select(func.count())
+            .select_from(TeamMembership)
+            .where(TeamMembership.team_id == team.id, TeamMembership.role == TeamRole.LEADER)
+        )
         assert leaders == 1
-    per_member = session.execute(select(TeamMembership.user_id, func.count())
-                                 .group_by(TeamMembership.user_id)).all()
+    per_member = session.execute(
+        select(TeamMembership.user_id, func.count()).group_by(TeamMembership.user_id)
+    ).all()
     assert max(n for _u, n in per_member) <= 2
 
 

@@ -1,6 +1,7 @@
 """Posts and teams over HTTP (SQLite and PostgreSQL): pages render, every refusal is a 4xx
 with a clear message, nothing changes and the refusal is audited; no state change on GET;
 CSRF required; the "我的" page shows my claims."""
+
 from __future__ import annotations
 
 import re
@@ -23,7 +24,8 @@ def w(session):
     a = make_community(session, street=street, name="幸福里社区")
     b = make_community(session, street=street, name="和平路社区")
     return {
-        "a": a, "b": b,
+        "a": a,
+        "b": b,
         "staff": make_user(session, community=a, roles=(Role.STAFF,), display_name="李秀梅"),
         "staff2": make_user(session, community=a, roles=(Role.STAFF,)),
         "staff_b": make_user(session, community=b, roles=(Role.STAFF,)),
@@ -53,11 +55,14 @@ def _claims(session, **where):
 
 
 def _approval(session, community, on=True, cap=2):
-    session.add(CommunitySettings(community_id=community.id, post_claim_needs_approval=on, post_claim_cap=cap))
+    session.add(
+        CommunitySettings(community_id=community.id, post_claim_needs_approval=on, post_claim_cap=cap)
+    )
     session.flush()
 
 
 # --- posts: volunteer ------------------------------------------------------------------------
+
 
 def test_post_list_and_claim_flow(en, session, w):
     post = make_post(session, w["a"], title="宣传员", places=2, schedule="每周六上午")
@@ -91,13 +96,17 @@ def test_claim_refusals(en, session, w):
     closed = make_post(session, w["a"], title="关闭", status=PostStatus.CLOSED)
     other = make_post(session, w["b"], title="别处")
     spare = make_post(session, w["a"], title="空闲", places=3)
-    session.add(PostClaim(post_id=full.id, user_id=w["vol2"].id, community_id=w["a"].id, status=ClaimStatus.ACTIVE))
+    session.add(
+        PostClaim(post_id=full.id, user_id=w["vol2"].id, community_id=w["a"].id, status=ClaimStatus.ACTIVE)
+    )
     session.flush()
     login(en, w["vol"])
-    cases = [(full.id, 409, "All places of this post are taken"),
-             (closed.id, 409, "This post is closed"),
-             (other.id, 403, "only claim posts in your own community"),
-             (999999, 404, None)]
+    cases = [
+        (full.id, 409, "All places of this post are taken"),
+        (closed.id, 409, "This post is closed"),
+        (other.id, 403, "only claim posts in your own community"),
+        (999999, 404, None),
+    ]
     for post_id, status, text in cases:
         resp = en.post(f"/posts/{post_id}/claim")
         assert resp.status_code == status, post_id
@@ -114,7 +123,9 @@ def test_claim_refusals(en, session, w):
 
 def test_withdraw_someone_elses_claim_is_404(en, session, w):
     post = make_post(session, w["a"])
-    claim = PostClaim(post_id=post.id, user_id=w["vol2"].id, community_id=w["a"].id, status=ClaimStatus.ACTIVE)
+    claim = PostClaim(
+        post_id=post.id, user_id=w["vol2"].id, community_id=w["a"].id, status=ClaimStatus.ACTIVE
+    )
     session.add(claim)
     session.flush()
     login(en, w["vol"])
@@ -124,12 +135,21 @@ def test_withdraw_someone_elses_claim_is_404(en, session, w):
 
 # --- posts: staff -------------------------------------------------------------------------------
 
+
 def test_staff_create_edit_close(en, session, w):
     login(en, w["staff"])
     assert en.get(f"/community/{w['a'].id}/posts").status_code == 200
     assert en.get(f"/community/{w['a'].id}/posts/new").status_code == 200
-    data = {"title": "调解员", "duties": "调解邻里纠纷", "schedule": "随叫随到", "places": "2",
-            "point_rule": "duty", "points": "15", "grid_id": "0", "building_id": "0"}
+    data = {
+        "title": "调解员",
+        "duties": "调解邻里纠纷",
+        "schedule": "随叫随到",
+        "places": "2",
+        "point_rule": "duty",
+        "points": "15",
+        "grid_id": "0",
+        "building_id": "0",
+    }
     resp = en.post(f"/community/{w['a'].id}/posts/new", data=data)
     assert resp.status_code == 302
     post = session.scalars(select(ServicePost).where(ServicePost.title == "调解员")).one()
@@ -137,7 +157,9 @@ def test_staff_create_edit_close(en, session, w):
     # Bad input: 400 with the message, nothing added.
     resp = en.post(f"/community/{w['a'].id}/posts/new", data={**data, "title": "坏的", "places": "0"})
     assert resp.status_code == 400
-    assert session.scalar(select(func.count()).select_from(ServicePost).where(ServicePost.title == "坏的")) == 0
+    assert (
+        session.scalar(select(func.count()).select_from(ServicePost).where(ServicePost.title == "坏的")) == 0
+    )
     assert en.get(f"/posts/{post.id}/edit").status_code == 200
     assert en.post(f"/posts/{post.id}/edit", data={**data, "places": "5"}).status_code == 302
     session.expire_all()
@@ -153,12 +175,21 @@ def test_staff_pages_refused_elsewhere(en, session, w):
     post = make_post(session, w["a"])
     login(en, w["staff_b"])
     a = w["a"].id
-    for url in (f"/community/{a}/posts", f"/community/{a}/posts/new", f"/community/{a}/posts/claims",
-                f"/posts/{post.id}/edit"):
+    for url in (
+        f"/community/{a}/posts",
+        f"/community/{a}/posts/new",
+        f"/community/{a}/posts/claims",
+        f"/posts/{post.id}/edit",
+    ):
         assert en.get(url).status_code == 403, url
     assert en.post(f"/posts/{post.id}/close").status_code == 403
-    assert en.post(f"/community/{a}/posts/new", data={"title": "x", "places": "1", "point_rule": "none",
-                                                      "grid_id": "0", "building_id": "0"}).status_code == 403
+    assert (
+        en.post(
+            f"/community/{a}/posts/new",
+            data={"title": "x", "places": "1", "point_rule": "none", "grid_id": "0", "building_id": "0"},
+        ).status_code
+        == 403
+    )
     assert len(_refusals(session, w["staff_b"])) == 6
     session.expire_all()
     assert session.get(ServicePost, post.id).status == PostStatus.OPEN
@@ -170,8 +201,10 @@ def test_staff_pages_refused_elsewhere(en, session, w):
 def test_claims_queue_approve_reject_release(en, session, w):
     _approval(session, w["a"], on=True)
     post = make_post(session, w["a"], title="楼栋长", places=3)
-    c1, c2, own = (PostClaim(post_id=post.id, user_id=u.id, community_id=w["a"].id, status=ClaimStatus.PENDING)
-                   for u in (w["vol"], w["vol2"], w["staff"]))
+    c1, c2, own = (
+        PostClaim(post_id=post.id, user_id=u.id, community_id=w["a"].id, status=ClaimStatus.PENDING)
+        for u in (w["vol"], w["vol2"], w["staff"])
+    )
     session.add_all([c1, c2, own])
     session.flush()
     login(en, w["staff"])
@@ -189,7 +222,10 @@ def test_claims_queue_approve_reject_release(en, session, w):
     assert en.post(f"/posts/claims/{c1.id}/release", data={"note": "已搬走"}).status_code == 302
     session.expire_all()
     assert [session.get(PostClaim, c.id).status for c in (c1, c2, own)] == [
-        ClaimStatus.RELEASED, ClaimStatus.REJECTED, ClaimStatus.PENDING]
+        ClaimStatus.RELEASED,
+        ClaimStatus.REJECTED,
+        ClaimStatus.PENDING,
+    ]
     # Another community's staff cannot approve it; forged id is 404.
     en.post("/accounts/logout")
     login(en, w["staff_b"])
@@ -200,6 +236,7 @@ def test_claims_queue_approve_reject_release(en, session, w):
 
 
 # --- teams ----------------------------------------------------------------------------------------
+
 
 def test_team_flow(en, session, w):
     login(en, w["vol"])
@@ -226,11 +263,14 @@ def test_team_flow(en, session, w):
     login(en, w["vol"])
     resp = en.post(f"/teams/{team.id}/leave")
     assert resp.status_code == 409 and "only leader" in resp.get_data(as_text=True)
-    assert en.post(f"/teams/{team.id}/members/{w['vol2'].id}/leader", data={"step_down": "1"}).status_code == 302
+    assert (
+        en.post(f"/teams/{team.id}/members/{w['vol2'].id}/leader", data={"step_down": "1"}).status_code == 302
+    )
     assert en.post(f"/teams/{team.id}/leave").status_code == 302
     session.expire_all()
-    live = session.scalars(select(TeamMembership).where(TeamMembership.team_id == team.id,
-                                                        TeamMembership.left_at.is_(None))).all()
+    live = session.scalars(
+        select(TeamMembership).where(TeamMembership.team_id == team.id, TeamMembership.left_at.is_(None))
+    ).all()
     assert [(m.user_id, m.role.value) for m in live] == [(w["vol2"].id, "leader")]
 
 
@@ -257,10 +297,12 @@ def test_team_refusals_and_staff_view(en, session, w):
 
 # --- CSRF -------------------------------------------------------------------------------------------
 
+
 @pytest.fixture()
 def csrf_client(db_url, engine, connection):
-    app = make_test_app(DATABASE_URL=db_url, DATABASE_ENGINE=engine, DATABASE_BIND=connection,
-                        WTF_CSRF_ENABLED=True)
+    app = make_test_app(
+        DATABASE_URL=db_url, DATABASE_ENGINE=engine, DATABASE_BIND=connection, WTF_CSRF_ENABLED=True
+    )
     return app.test_client()
 
 
@@ -269,8 +311,9 @@ def test_claim_needs_csrf(csrf_client, session, w):
     client = csrf_client
     page = client.get("/accounts/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    client.post("/accounts/login", data={"phone": w["vol"].phone, "password": "Correct-Horse-9",
-                                         "csrf_token": token})
+    client.post(
+        "/accounts/login", data={"phone": w["vol"].phone, "password": "Correct-Horse-9", "csrf_token": token}
+    )
     assert client.post(f"/posts/{post.id}/claim").status_code == 400
     assert _claims(session) == []
     page = client.get(f"/posts/{post.id}").get_data(as_text=True)
@@ -288,10 +331,21 @@ def test_team_page_lists_team_activities(en, session, w):
     team = make_team(session, w["a"], leader=w["vol"])
     start = utcnow() + dt.timedelta(days=2)
     for title, team_id in (("楼道大扫除", team.id), ("别队的活动", None)):
-        session.add(activities.Activity(
-            community_id=w["a"].id, team_id=team_id, title=title, place="小区南门", starts_at=start,
-            ends_at=start + dt.timedelta(hours=2), capacity=5, signup_deadline=start,
-            leader_id=w["vol"].id, created_by_id=w["staff"].id, code_secret="ab" * 16))
+        session.add(
+            activities.Activity(
+                community_id=w["a"].id,
+                team_id=team_id,
+                title=title,
+                place="小区南门",
+                starts_at=start,
+                ends_at=start + dt.timedelta(hours=2),
+                capacity=5,
+                signup_deadline=start,
+                leader_id=w["vol"].id,
+                created_by_id=w["staff"].id,
+                code_secret="ab" * 16,
+            )
+        )
     session.flush()
     login(en, w["vol2"])
     page = en.get(f"/teams/{team.id}").get_data(as_text=True)

@@ -1,4 +1,5 @@
 """The rewards demo seed runs on top of the base demo (from seed-demo), twice without adding rows."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select

@@ -2,6 +2,7 @@
 PostgreSQL): redeem with confirmation and replay, refusals with 4xx and nothing changed,
 rate limit, verify/fulfil by the owner only with masked data, reward forms, cancel,
 settlement by the street admin, xlsx export."""
+
 from __future__ import annotations
 
 import io
@@ -43,7 +44,9 @@ def w(session, app, client):
         res = make_user(session, community=a, display_name="王建华", phone="13912340001")
         give_points(session, a, res, 100)
         return {
-            "a": a, "shop": shop, "res": res,
+            "a": a,
+            "shop": shop,
+            "res": res,
             "shop2": make_user(session, community=a, roles=(Role.MERCHANT,)),
             "staff": make_user(session, community=a, roles=(Role.STAFF,)),
             "admin": make_user(session, roles=((Role.STREET_ADMIN, street),)),
@@ -68,8 +71,9 @@ def _redeem(client, reward_id: int, key: str | None = None):
 
 
 def _refused(session, action: str) -> list[AuditEvent]:
-    return session.scalars(select(AuditEvent).where(AuditEvent.action == f"rewards.{action}",
-                                                    AuditEvent.outcome == "refused")).all()
+    return session.scalars(
+        select(AuditEvent).where(AuditEvent.action == f"rewards.{action}", AuditEvent.outcome == "refused")
+    ).all()
 
 
 def test_store_filters_and_detail(client, session, w):
@@ -128,8 +132,9 @@ def test_sold_out_and_limit_pages(client, session, w):
 
 
 def test_redeem_is_rate_limited_per_user(db_url, engine, connection, session, w):
-    app = make_test_app(DATABASE_URL=db_url, DATABASE_ENGINE=engine, DATABASE_BIND=connection,
-                        REDEEM_LIMIT="2 per minute")
+    app = make_test_app(
+        DATABASE_URL=db_url, DATABASE_ENGINE=engine, DATABASE_BIND=connection, REDEEM_LIMIT="2 per minute"
+    )
     client = app.test_client()
     client.set_cookie("fufen_lang", "en")
     login(client, w["poor"])
@@ -217,34 +222,60 @@ def test_merchant_reward_forms(client, session, w, tmp_path, app):
     base = f"/merchant/{w['a'].id}/{org}/rewards"
     login(client, w["shop"])
     assert client.get(base).status_code == 200
-    good = {"title": "洗衣液", "category": "discount", "price": "25", "stock": "10", "monthly_limit": "1",
-            "is_active": "y"}
-    for bad, message in (({"price": "1.5"}, "whole number"), ({"price": "-3"}, "from 1 to"),
-                         ({"price": "0"}, "from 1 to"), ({"stock": "-1"}, "from 0 to"),
-                         ({"category": "free-money"}, "Not a valid choice")):
+    good = {
+        "title": "洗衣液",
+        "category": "discount",
+        "price": "25",
+        "stock": "10",
+        "monthly_limit": "1",
+        "is_active": "y",
+    }
+    for bad, message in (
+        ({"price": "1.5"}, "whole number"),
+        ({"price": "-3"}, "from 1 to"),
+        ({"price": "0"}, "from 1 to"),
+        ({"stock": "-1"}, "from 0 to"),
+        ({"category": "free-money"}, "Not a valid choice"),
+    ):
         resp = client.post(base + "/new", data={**good, **bad})
         assert resp.status_code == 422 and message in resp.get_data(as_text=True), bad
-    resp = client.post(base + "/new", data={**good, "picture": (io.BytesIO(GIF), "x.png")},
-                       content_type="multipart/form-data")
+    resp = client.post(
+        base + "/new",
+        data={**good, "picture": (io.BytesIO(GIF), "x.png")},
+        content_type="multipart/form-data",
+    )
     assert resp.status_code == 422 and "JPEG or PNG" in resp.get_data(as_text=True)
     assert session.scalar(select(Reward).where(Reward.title == "洗衣液")) is None
-    resp = client.post(base + "/new", data={**good, "picture": (io.BytesIO(FAKE_JPEG), "x.jpg")},
-                       content_type="multipart/form-data")
-    assert resp.status_code == 422 and "The picture must be a JPEG or PNG image." in resp.get_data(as_text=True)
-    resp = client.post(base + "/new", data={**good, "picture": (io.BytesIO(huge_png()), "x.png")},
-                       content_type="multipart/form-data")
+    resp = client.post(
+        base + "/new",
+        data={**good, "picture": (io.BytesIO(FAKE_JPEG), "x.jpg")},
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 422 and "The picture must be a JPEG or PNG image." in resp.get_data(
+        as_text=True
+    )
+    resp = client.post(
+        base + "/new",
+        data={**good, "picture": (io.BytesIO(huge_png()), "x.png")},
+        content_type="multipart/form-data",
+    )
     assert resp.status_code == 422 and "too many pixels" in resp.get_data(as_text=True)
     assert session.scalar(select(Reward).where(Reward.title == "洗衣液")) is None
     assert list(tmp_path.iterdir()) == []
-    resp = client.post(base + "/new", data={**good, "picture": (io.BytesIO(PNG), "x.png")},
-                       content_type="multipart/form-data")
+    resp = client.post(
+        base + "/new",
+        data={**good, "picture": (io.BytesIO(PNG), "x.png")},
+        content_type="multipart/form-data",
+    )
     assert resp.status_code == 302
     reward = session.scalar(select(Reward).where(Reward.title == "洗衣液"))
     assert reward.price == 25 and reward.picture_path
     assert_clean((tmp_path / reward.picture_path).read_bytes(), "PNG")
-    resp = client.post(base + "/new", data={**good, "title": "香皂",
-                                            "picture": (io.BytesIO(phone_jpeg((40, 20))), "p.jpg")},
-                       content_type="multipart/form-data")
+    resp = client.post(
+        base + "/new",
+        data={**good, "title": "香皂", "picture": (io.BytesIO(phone_jpeg((40, 20))), "p.jpg")},
+        content_type="multipart/form-data",
+    )
     assert resp.status_code == 302
     soap = session.scalar(select(Reward).where(Reward.title == "香皂"))
     im = assert_clean((tmp_path / soap.picture_path).read_bytes(), "JPEG")
@@ -267,8 +298,17 @@ def test_merchant_reward_forms(client, session, w, tmp_path, app):
 def test_staff_run_community_rewards(client, session, w):
     login(client, w["staff"])
     base = f"/merchant/{w['a'].id}/0/rewards"
-    resp = client.post(base + "/new", data={"title": "家政保洁1小时", "category": "housekeeping", "price": "40",
-                                            "stock": "5", "monthly_limit": "1", "is_active": "y"})
+    resp = client.post(
+        base + "/new",
+        data={
+            "title": "家政保洁1小时",
+            "category": "housekeeping",
+            "price": "40",
+            "stock": "5",
+            "monthly_limit": "1",
+            "is_active": "y",
+        },
+    )
     assert resp.status_code == 302
     reward = session.scalar(select(Reward).where(Reward.title == "家政保洁1小时"))
     assert reward.organisation_id is None
@@ -291,7 +331,9 @@ def test_settlement_and_export(client, session, w):
     login(client, w["shop"])
     client.post("/merchant/verify", data={"code": voucher.code})
     past = utcnow() - dt.timedelta(days=35)
-    session.execute(update(Voucher).where(Voucher.id == voucher.id).values(created_at=past, fulfilled_at=past))
+    session.execute(
+        update(Voucher).where(Voucher.id == voucher.id).values(created_at=past, fulfilled_at=past)
+    )
     month, org, cid = svc.month_of(past), merchant_org_id(w["shop"]), w["a"].id
     html = client.get(f"/merchant/{cid}/{org}/statements").get_data(as_text=True)
     assert month in html and "Not settled yet" in html
@@ -320,13 +362,23 @@ def test_settlement_and_export(client, session, w):
 def test_pages_render_for_everyone(client, session, w):
     login(client, w["res"])
     _redeem(client, w["reward"].id)
-    for url in ("/rewards/", "/rewards/vouchers", f"/rewards/{w['reward'].id}",
-                f"/rewards/{w['reward'].id}/redeem"):
+    for url in (
+        "/rewards/",
+        "/rewards/vouchers",
+        f"/rewards/{w['reward'].id}",
+        f"/rewards/{w['reward'].id}/redeem",
+    ):
         assert client.get(url).status_code == 200, url
     login(client, w["shop"])
     cid, org = w["a"].id, merchant_org_id(w["shop"])
-    for url in (f"/merchant/{cid}/{org}/", f"/merchant/{cid}/{org}/rewards", f"/merchant/{cid}/{org}/history",
-                f"/merchant/{cid}/{org}/statements", f"/merchant/{cid}/{org}/rewards/new", "/merchant/verify"):
+    for url in (
+        f"/merchant/{cid}/{org}/",
+        f"/merchant/{cid}/{org}/rewards",
+        f"/merchant/{cid}/{org}/history",
+        f"/merchant/{cid}/{org}/statements",
+        f"/merchant/{cid}/{org}/rewards/new",
+        "/merchant/verify",
+    ):
         assert client.get(url).status_code == 200, url
     assert client.get(f"/merchant/{cid}/{org}/statements/2024-13").status_code == 404
 
@@ -337,8 +389,9 @@ def test_expire_cli(client, app, session, w):
     login(client, w["res"])
     _redeem(client, w["reward"].id)
     voucher = session.scalar(select(Voucher))
-    session.execute(update(Voucher).where(Voucher.id == voucher.id)
-                    .values(expires_at=utcnow() - dt.timedelta(minutes=1)))
+    session.execute(
+        update(Voucher).where(Voucher.id == voucher.id).values(expires_at=utcnow() - dt.timedelta(minutes=1))
+    )
     html = client.get(f"/rewards/vouchers/{voucher.id}").get_data(as_text=True)
     assert "Expired" in html and "data:image/svg" not in html
     result = app.test_cli_runner().invoke(args=["rewards", "expire"])

@@ -6,6 +6,7 @@ route is covered the day it is added):
 * no GET changes state, for a resident and for staff, with real ids from the demo data;
 * none of this ever answers 500.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,19 +21,29 @@ from tests.conftest import make_test_app
 
 # Pages anyone may see without logging in.
 PUBLIC = {
-    "static", "main.index", "main.healthz", "main.services", "main.points",
-    "accounts.login", "accounts.signup",
+    "static",
+    "main.index",
+    "main.healthz",
+    "main.services",
+    "main.points",
+    "accounts.login",
+    "accounts.signup",
 }
 # Tables a GET may legitimately write to: audit rows of refused access.
 GET_MAY_WRITE = {"audit_event"}
-STAFF_PHONE = "13900000011"      # 李秀梅, staff of 幸福里社区
-RESIDENT_PHONE = "13900000302"   # 吴小燕, resident of 幸福里社区
+STAFF_PHONE = "13900000011"  # 李秀梅, staff of 幸福里社区
+RESIDENT_PHONE = "13900000302"  # 吴小燕, resident of 幸福里社区
 
 
 @pytest.fixture()
 def csrf_app(db_url, engine, connection):
-    return make_test_app(DATABASE_URL=db_url, DATABASE_ENGINE=engine, DATABASE_BIND=connection,
-                         WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=False)
+    return make_test_app(
+        DATABASE_URL=db_url,
+        DATABASE_ENGINE=engine,
+        DATABASE_BIND=connection,
+        WTF_CSRF_ENABLED=True,
+        RATELIMIT_ENABLED=False,
+    )
 
 
 @pytest.fixture()
@@ -62,17 +73,20 @@ def _urls(app: Any, method: str) -> list[tuple[str, str]]:
 def _login(client: Any, phone: str) -> None:
     page = client.get("/accounts/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
-        r'name="csrf_token" value="([^"]+)"', page)
+        r'name="csrf_token" value="([^"]+)"', page
+    )
     assert token, "login form carries a CSRF token"
-    resp = client.post("/accounts/login", data={"phone": phone, "password": DEMO_PASSWORD,
-                                                "csrf_token": token.group(1)})
+    resp = client.post(
+        "/accounts/login", data={"phone": phone, "password": DEMO_PASSWORD, "csrf_token": token.group(1)}
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
 
 
 def _row_counts(session: Any) -> dict[str, int]:
     session.expire_all()
-    return {t.name: session.scalar(select(func.count()).select_from(t)) or 0
-            for t in Base.metadata.sorted_tables}
+    return {
+        t.name: session.scalar(select(func.count()).select_from(t)) or 0 for t in Base.metadata.sorted_tables
+    }
 
 
 def test_anonymous_visitors_reach_only_public_pages(csrf_app, demo):

@@ -1,5 +1,6 @@
 """The UI shell: language switch, 长辈模式, navigation, friendly error pages, CSRF on the
 preference forms, security headers, and templates that obey the CSP (no CDN, no inline)."""
+
 from __future__ import annotations
 
 import json
@@ -33,6 +34,7 @@ def _html(resp) -> str:
 
 
 # --- language -------------------------------------------------------------------------
+
 
 def test_chinese_is_the_default(client):
     page = _html(client.get("/"))
@@ -76,6 +78,7 @@ def test_language_forms_post_back_to_the_current_page(client):
 
 # --- 长辈模式 ---------------------------------------------------------------------------
 
+
 def test_large_text_toggle_puts_a_class_on_html(client):
     assert 'class="large-text"' not in _html(client.get("/"))
     resp = client.post("/large-text", data={"next": "/points"})
@@ -91,9 +94,10 @@ def test_large_text_toggle_puts_a_class_on_html(client):
 
 # --- navigation and pages -----------------------------------------------------------
 
+
 def test_logged_out_tabs_and_calls_to_action(client):
     page = _html(client.get("/"))
-    nav = page[page.index('<nav class="tabbar"'):page.index("</nav>", page.index('<nav class="tabbar"'))]
+    nav = page[page.index('<nav class="tabbar"') : page.index("</nav>", page.index('<nav class="tabbar"'))]
     assert re.findall(r'href="([^"]+)"', nav) == ["/", "/services", "/points", "/accounts/login"]
     assert 'aria-current="page"' in nav
     assert 'href="/accounts/signup"' in page
@@ -128,9 +132,16 @@ def _sign_up(client, session, phone="13712345678", name="老张"):
     community = Community(street_id=street.id, name="测试社区")
     session.add(community)
     session.flush()
-    resp = client.post("/accounts/signup", data={
-        "phone": phone, "display_name": name, "community": str(community.id),
-        "password": "Lamp-post-42!", "confirm": "Lamp-post-42!"})
+    resp = client.post(
+        "/accounts/signup",
+        data={
+            "phone": phone,
+            "display_name": name,
+            "community": str(community.id),
+            "password": "Lamp-post-42!",
+            "confirm": "Lamp-post-42!",
+        },
+    )
     assert resp.status_code == 302, _html(resp)[:2000]
     return community
 
@@ -142,14 +153,15 @@ def test_logged_in_home_shows_real_community_and_roles(app, client, session):
     page = _html(client.get("/"))
     assert "老张，您好" in page
     assert community.name in page and "测试街道" in page
-    assert "居民" in page                                     # the resident role
-    nav = page[page.index('<nav class="tabbar"'):]
+    assert "居民" in page  # the resident role
+    nav = page[page.index('<nav class="tabbar"') :]
     assert 'href="/accounts/me"' in nav
     points = _html(client.get("/points"))
-    assert 'class="stat">0<' in points                       # nothing earned yet, read from the ledger
+    assert 'class="stat">0<' in points  # nothing earned yet, read from the ledger
 
 
 # --- error pages --------------------------------------------------------------------
+
 
 @pytest.fixture()
 def error_app(tmp_path):
@@ -166,11 +178,14 @@ def error_app(tmp_path):
     return app
 
 
-@pytest.mark.parametrize("path,status,zh,en", [
-    ("/no-such-page", 404, "找不到这个页面", "Page not found"),
-    ("/_test/forbidden", 403, "没有权限", "Not allowed"),
-    ("/_test/boom", 500, "出了点问题", "Something went wrong"),
-])
+@pytest.mark.parametrize(
+    "path,status,zh,en",
+    [
+        ("/no-such-page", 404, "找不到这个页面", "Page not found"),
+        ("/_test/forbidden", 403, "没有权限", "Not allowed"),
+        ("/_test/boom", 500, "出了点问题", "Something went wrong"),
+    ],
+)
 def test_error_pages_are_friendly_in_both_languages(error_app, path, status, zh, en, caplog):
     client = error_app.test_client()
     resp = client.get(path)
@@ -185,6 +200,7 @@ def test_error_pages_are_friendly_in_both_languages(error_app, path, status, zh,
 
 
 # --- CSRF on the preference forms ----------------------------------------------------
+
 
 def test_language_and_large_text_posts_need_a_csrf_token(tmp_path):
     app = make_test_app(WTF_CSRF_ENABLED=True, DATABASE_URL=f"sqlite:///{tmp_path / 'c.db'}")
@@ -202,6 +218,7 @@ def test_language_and_large_text_posts_need_a_csrf_token(tmp_path):
 
 # --- security headers ---------------------------------------------------------------
 
+
 def test_security_headers(client):
     resp = client.get("/")
     csp = resp.headers["Content-Security-Policy"]
@@ -212,7 +229,7 @@ def test_security_headers(client):
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert resp.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
     assert "Permissions-Policy" in resp.headers
-    assert resp.status_code == 200                       # no HTTPS redirect in tests
+    assert resp.status_code == 200  # no HTTPS redirect in tests
     # Error pages carry the same headers.
     assert "frame-ancestors 'none'" in client.get("/no-such-page").headers["Content-Security-Policy"]
 
@@ -234,6 +251,7 @@ def test_talisman_leaves_session_cookie_flags_to_config(tmp_path):
 
 
 # --- assets: local only, CSP-clean templates ----------------------------------------
+
 
 def _templates() -> list[Path]:
     return sorted(TEMPLATES.rglob("*.html"))
@@ -272,7 +290,7 @@ def _fetch(client, url: str) -> tuple[int, bytes]:
     try:
         return resp.status_code, resp.get_data()
     finally:
-        resp.close()                         # static files are streamed from open files
+        resp.close()  # static files are streamed from open files
 
 
 def test_manifest_and_icons_are_served(client):
@@ -286,6 +304,7 @@ def test_manifest_and_icons_are_served(client):
 
 
 # --- the form macro ------------------------------------------------------------------
+
 
 def test_render_field_links_label_hint_and_errors(app):
     from flask import render_template_string
@@ -302,8 +321,9 @@ def test_render_field_links_label_hint_and_errors(app):
         form.validate()
         html = render_template_string(
             '{% from "_forms.html" import render_field, csrf %}{{ csrf() }}'
-            '{{ render_field(form.phone, hint="11 digits", inputmode="numeric") }}{{ render_field(form.agree) }}',
-            form=form)
+            '{{ render_field(form.phone, hint="11 digits", inputmode="numeric") }}{{ render_field(form.agree) }}',  # noqa: E501
+            form=form,
+        )
     assert '<label for="phone">Phone' in html
     assert 'aria-describedby="phone-hint phone-error"' in html
     assert 'aria-invalid="true"' in html and 'inputmode="numeric"' in html and "required" in html

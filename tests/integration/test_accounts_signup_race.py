@@ -1,6 +1,7 @@
 """Two sign-ups with the same number at the same moment, on a real database with real
 commits (SQLite and PostgreSQL): exactly one account, the other person gets a friendly
 4xx, never a 500."""
+
 from __future__ import annotations
 
 import threading
@@ -50,9 +51,16 @@ def test_concurrent_signups_with_the_same_phone(real_app, monkeypatch):
     bodies: list[str] = []
 
     def sign_up(name):
-        resp = app.test_client().post("/accounts/signup", data={
-            "phone": phone, "password": "Plum-Blossom-77", "confirm": "Plum-Blossom-77",
-            "display_name": name, "community": str(community_id)})
+        resp = app.test_client().post(
+            "/accounts/signup",
+            data={
+                "phone": phone,
+                "password": "Plum-Blossom-77",
+                "confirm": "Plum-Blossom-77",
+                "display_name": name,
+                "community": str(community_id),
+            },
+        )
         statuses.append(resp.status_code)
         bodies.append(resp.get_data(as_text=True))
 

@@ -1,5 +1,6 @@
 """No overbooking when hundreds sign up at the same moment: real, committing
 transactions on their own connections, released together by a barrier."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,7 +19,7 @@ from tests.factories import make_activity, make_community, make_user
 
 pytestmark = pytest.mark.slow
 
-T0 = dt.datetime(2030, 5, 1, 1, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2030, 5, 1, 1, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture()
@@ -96,8 +97,14 @@ def test_two_hundred_signups_capacity_twenty(factory):
         assert session.get(Activity, activity_id).confirmed_count == 20
 
     with factory() as session:
-        leavers = [r.user_id for r in session.scalars(select(ActivitySignup).where(
-            ActivitySignup.activity_id == activity_id, ActivitySignup.status == SignupStatus.CONFIRMED))][:10]
+        leavers = [
+            r.user_id
+            for r in session.scalars(
+                select(ActivitySignup).where(
+                    ActivitySignup.activity_id == activity_id, ActivitySignup.status == SignupStatus.CONFIRMED
+                )
+            )
+        ][:10]
 
     def cancel(session, uid):
         svc.cancel_signup(session, session.get(User, uid), activity_id, now=T0)

@@ -1,5 +1,6 @@
 """Activities: publishing, sign-up with waitlist, reminders, rotating codes, check-in/out,
 attendance — the services on both backends, with an injected clock."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -9,13 +10,13 @@ from sqlalchemy import func, select
 
 from portal.accounts.models import Role
 from portal.activities import services as svc
-from portal.activities.models import ActivityStatus, ActivitySignup, Attendance, SignupStatus
+from portal.activities.models import ActivitySignup, ActivityStatus, Attendance, SignupStatus
 from portal.audit.models import AuditEvent
 from portal.errors import Conflict, Forbidden, ServiceError
 from portal.notifications.models import Notification
 from tests.factories import make_activity, make_community, make_user
 
-T0 = dt.datetime(2030, 5, 1, 1, 0, tzinfo=dt.timezone.utc)   # a fixed "now" (09:00 in Shanghai)
+T0 = dt.datetime(2030, 5, 1, 1, 0, tzinfo=dt.UTC)  # a fixed "now" (09:00 in Shanghai)
 
 
 @pytest.fixture()
@@ -26,8 +27,14 @@ def world(session):
     members = [make_user(session, community=community) for _ in range(5)]
     other = make_community(session, street=community.street)
     outsider = make_user(session, community=other)
-    return {"community": community, "staff": staff, "leader": leader, "members": members,
-            "other": other, "outsider": outsider}
+    return {
+        "community": community,
+        "staff": staff,
+        "leader": leader,
+        "members": members,
+        "other": other,
+        "outsider": outsider,
+    }
 
 
 def _activity(session, world, **kw):
@@ -36,11 +43,13 @@ def _activity(session, world, **kw):
 
 
 def _notes(session, user_id, kind):
-    return session.scalars(select(Notification).where(Notification.user_id == user_id,
-                                                      Notification.kind == kind)).all()
+    return session.scalars(
+        select(Notification).where(Notification.user_id == user_id, Notification.kind == kind)
+    ).all()
 
 
 # --- publishing --------------------------------------------------------------------------------
+
 
 def test_staff_publishes_and_resident_cannot(session, world):
     a = _activity(session, world)
@@ -52,15 +61,18 @@ def test_staff_publishes_and_resident_cannot(session, world):
         make_activity(session, world["community"], other_staff, now=T0)
 
 
-@pytest.mark.parametrize("change, code", [
-    ({"hours": -1}, "bad_times"),
-    ({"starts_in_hours": -1}, "in_past"),
-    ({"signup_deadline": T0 + dt.timedelta(days=5)}, "bad_deadline"),
-    ({"capacity": 0}, "bad_capacity"),
-    ({"points_per_hour": 5, "points_flat": 20}, "two_rules"),
-    ({"points_per_hour": -1}, "bad_points"),
-    ({"title": "  "}, "bad_title"),
-])
+@pytest.mark.parametrize(
+    "change, code",
+    [
+        ({"hours": -1}, "bad_times"),
+        ({"starts_in_hours": -1}, "in_past"),
+        ({"signup_deadline": T0 + dt.timedelta(days=5)}, "bad_deadline"),
+        ({"capacity": 0}, "bad_capacity"),
+        ({"points_per_hour": 5, "points_flat": 20}, "two_rules"),
+        ({"points_per_hour": -1}, "bad_points"),
+        ({"title": "  "}, "bad_title"),
+    ],
+)
 def test_bad_activity_input_refused(session, world, change, code):
     with pytest.raises(ServiceError) as err:
         _activity(session, world, **change)
@@ -78,8 +90,14 @@ def test_team_leader_can_publish_for_own_team(session, world):
     team = teams.Team(community_id=world["community"].id, name="环保志愿队")
     session.add(team)
     session.flush()
-    session.add(teams.TeamMembership(team_id=team.id, user_id=world["leader"].id,
-                                     community_id=world["community"].id, role=teams.TeamRole.LEADER))
+    session.add(
+        teams.TeamMembership(
+            team_id=team.id,
+            user_id=world["leader"].id,
+            community_id=world["community"].id,
+            role=teams.TeamRole.LEADER,
+        )
+    )
     session.flush()
     a = make_activity(session, world["community"], world["leader"], team_id=team.id, now=T0)
     assert a.team_id == team.id
@@ -89,6 +107,7 @@ def test_team_leader_can_publish_for_own_team(session, world):
 
 
 # --- sign-up, waitlist -------------------------------------------------------------------------
+
 
 def test_signup_waitlist_and_promotion(session, world):
     a = _activity(session, world, capacity=2)
@@ -158,8 +177,15 @@ def test_raising_capacity_promotes_and_lowering_below_confirmed_refused(session,
     m = world["members"]
     svc.signup(session, m[0], a.id, now=T0)
     waiting = svc.signup(session, m[1], a.id, now=T0)
-    data = svc.ActivityData(title=a.title, place=a.place, starts_at=a.starts_at, ends_at=a.ends_at,
-                            capacity=2, signup_deadline=a.signup_deadline, leader_id=a.leader_id)
+    data = svc.ActivityData(
+        title=a.title,
+        place=a.place,
+        starts_at=a.starts_at,
+        ends_at=a.ends_at,
+        capacity=2,
+        signup_deadline=a.signup_deadline,
+        leader_id=a.leader_id,
+    )
     svc.update_activity(session, world["staff"], a.id, data, now=T0)
     assert waiting.status == SignupStatus.CONFIRMED and a.confirmed_count == 2
     data.capacity = 1
@@ -170,13 +196,21 @@ def test_raising_capacity_promotes_and_lowering_below_confirmed_refused(session,
 
 def test_db_refuses_overbooking_and_duplicate_live_signup(session, world):
     from sqlalchemy.exc import IntegrityError
+
     a = _activity(session, world, capacity=1)
     m = world["members"][0]
     svc.signup(session, m, a.id, now=T0)
     with pytest.raises(IntegrityError):
         with session.begin_nested():
-            session.add(ActivitySignup(activity_id=a.id, user_id=m.id, community_id=a.community_id,
-                                       status=SignupStatus.WAITLISTED, waitlist_position=9))
+            session.add(
+                ActivitySignup(
+                    activity_id=a.id,
+                    user_id=m.id,
+                    community_id=a.community_id,
+                    status=SignupStatus.WAITLISTED,
+                    waitlist_position=9,
+                )
+            )
             session.flush()
     with pytest.raises(IntegrityError):
         with session.begin_nested():
@@ -185,6 +219,7 @@ def test_db_refuses_overbooking_and_duplicate_live_signup(session, world):
 
 
 # --- reminders -----------------------------------------------------------------------------------
+
 
 def test_reminders_once_per_person(session, world):
     soon = _activity(session, world, starts_in_hours=5)
@@ -200,10 +235,11 @@ def test_reminders_once_per_person(session, world):
     assert _notes(session, m[1].id, "activity.reminder") == []
     assert _notes(session, m[2].id, "activity.reminder") == []
     assert soon.reminder_sent_at == T0
-    assert svc.send_reminders(session, hours=72, now=T0) == 1   # now the later one too
+    assert svc.send_reminders(session, hours=72, now=T0) == 1  # now the later one too
 
 
 # --- codes ---------------------------------------------------------------------------------------
+
 
 def test_code_rotation_with_frozen_clock(session, world):
     a = _activity(session, world)
@@ -212,11 +248,12 @@ def test_code_rotation_with_frozen_clock(session, world):
     assert len(code) == 6 and code.isdigit()
     assert svc.current_code(a, "in", t + dt.timedelta(seconds=50)) == code
     assert svc.code_is_valid(a, "in", code, t)
-    assert svc.code_is_valid(a, "in", code, t + dt.timedelta(seconds=60))      # previous window
+    assert svc.code_is_valid(a, "in", code, t + dt.timedelta(seconds=60))  # previous window
     assert not svc.code_is_valid(a, "in", code, t + dt.timedelta(seconds=120))  # two windows ago
     assert svc.current_code(a, "in", t + dt.timedelta(seconds=60)) != code or True
-    assert svc.current_code(a, "out", t) != code or svc.current_code(a, "out", t + dt.timedelta(minutes=1)) != \
-        svc.current_code(a, "in", t + dt.timedelta(minutes=1))
+    assert svc.current_code(a, "out", t) != code or svc.current_code(
+        a, "out", t + dt.timedelta(minutes=1)
+    ) != svc.current_code(a, "in", t + dt.timedelta(minutes=1))
     assert not svc.code_is_valid(a, "out", code, t) or code == svc.current_code(a, "out", t)
     for bad in ("", "12345", "abcdef", "1234567"):
         assert not svc.code_is_valid(a, "in", bad, t)
@@ -228,6 +265,7 @@ def test_code_rotation_with_frozen_clock(session, world):
 
 # --- check-in / check-out ----------------------------------------------------------------------------
 
+
 def _confirmed(session, world, **kw):
     a = _activity(session, world, **kw)
     m = world["members"][0]
@@ -238,9 +276,9 @@ def _confirmed(session, world, **kw):
 def test_check_in_out_records_rounded_hours(session, world):
     hours = pytest.importorskip("portal.hours.models")
     a, m = _confirmed(session, world, hours=3, points_per_hour=12)
-    t_in = a.starts_at - dt.timedelta(minutes=20)           # early: clamped to the start
+    t_in = a.starts_at - dt.timedelta(minutes=20)  # early: clamped to the start
     svc.check(session, m, a.id, "in", svc.current_code(a, "in", t_in), now=t_in)
-    t_out = a.starts_at + dt.timedelta(minutes=100)          # 100 min → 90 with 15-min rounding
+    t_out = a.starts_at + dt.timedelta(minutes=100)  # 100 min → 90 with 15-min rounding
     result = svc.check(session, m, a.id, "out", svc.current_code(a, "out", t_out), now=t_out)
     assert result.hours_error is None and result.minutes == 90
     row = result.signup
@@ -279,8 +317,11 @@ def test_check_refusals(session, world):
     with pytest.raises(ServiceError) as err:
         svc.check(session, m, a.id, "in", good_in, now=t)
     assert err.value.code == "already_in"
-    refusals = session.scalar(select(func.count()).select_from(AuditEvent).where(
-        AuditEvent.action == "activity.check", AuditEvent.outcome == "refused"))
+    refusals = session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action == "activity.check", AuditEvent.outcome == "refused")
+    )
     assert refusals >= 5
 
 
@@ -303,13 +344,14 @@ def test_check_out_hours_error_keeps_check_out(session, world):
     a, m = _confirmed(session, world)
     t_in = a.starts_at
     svc.check(session, m, a.id, "in", svc.current_code(a, "in", t_in), now=t_in)
-    t_out = a.starts_at + dt.timedelta(minutes=5)   # shorter than one rounding unit
+    t_out = a.starts_at + dt.timedelta(minutes=5)  # shorter than one rounding unit
     result = svc.check(session, m, a.id, "out", svc.current_code(a, "out", t_out), now=t_out)
     assert result.hours_error and result.minutes == 0
     assert result.signup.checked_out_at == t_out and result.signup.hour_log_id is None
 
 
 # --- leader: attendance, finish ------------------------------------------------------------------------
+
 
 def test_leader_marks_present_and_no_show_then_finishes(session, world):
     pytest.importorskip("portal.hours.models")
@@ -319,9 +361,15 @@ def test_leader_marks_present_and_no_show_then_finishes(session, world):
     after = a.ends_at + dt.timedelta(minutes=30)
     with pytest.raises(Forbidden):
         svc.mark_present(session, m[0], a.id, rows[1].id, a.starts_at, a.ends_at, now=after)
-    minutes = svc.mark_present(session, world["leader"], a.id, rows[0].id,
-                               a.starts_at - dt.timedelta(minutes=10), a.ends_at + dt.timedelta(minutes=10),
-                               now=after)
+    minutes = svc.mark_present(
+        session,
+        world["leader"],
+        a.id,
+        rows[0].id,
+        a.starts_at - dt.timedelta(minutes=10),
+        a.ends_at + dt.timedelta(minutes=10),
+        now=after,
+    )
     assert minutes == 120 and rows[0].attendance == Attendance.PRESENT and rows[0].hour_log_id
     with pytest.raises(Conflict):
         svc.mark_present(session, world["leader"], a.id, rows[0].id, a.starts_at, a.ends_at, now=after)
@@ -352,4 +400,4 @@ def test_mark_refuses_forged_ids_and_bad_times(session, world):
         svc.mark_present(session, world["leader"], a.id, row_a.id, a.ends_at, a.starts_at, now=after)
     assert err.value.code == "bad_times"
     with pytest.raises(Conflict):
-        svc.finish_activity(session, world["leader"], a.id, now=T0)   # not started
+        svc.finish_activity(session, world["leader"], a.id, now=T0)  # not started

@@ -1,5 +1,6 @@
 """Two simultaneous 报到 submissions (and two simultaneous confirmations) by real,
 committing transactions: exactly one wins, the other gets a friendly Conflict."""
+
 from __future__ import annotations
 
 import threading
@@ -82,6 +83,9 @@ def test_double_confirm_race(factory):
     assert _race(factory, confirm) == ["conflict", "ok"]
     with factory() as session:
         assert session.get(PartyReport, ids[1]).status == ReportStatus.CONFIRMED
-        roles = session.scalars(select(RoleAssignment).where(RoleAssignment.user_id == ids[3],
-                                                             RoleAssignment.role == Role.PARTY_MEMBER)).all()
+        roles = session.scalars(
+            select(RoleAssignment).where(
+                RoleAssignment.user_id == ids[3], RoleAssignment.role == Role.PARTY_MEMBER
+            )
+        ).all()
         assert len(roles) == 1

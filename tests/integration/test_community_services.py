@@ -1,5 +1,6 @@
 """Community services against a real database (SQLite and PostgreSQL): who may do what
 where, the 报到 state machine, and the database guards behind the service checks."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,7 +24,11 @@ def world(session, app):
         b = make_community(session, street=street)
         far = make_community(session, street=other_street)
         yield {
-            "street": street, "other_street": other_street, "a": a, "b": b, "far": far,
+            "street": street,
+            "other_street": other_street,
+            "a": a,
+            "b": b,
+            "far": far,
             "staff_a": make_user(session, community=a, roles=(Role.STAFF,)),
             "staff_b": make_user(session, community=b, roles=(Role.STAFF,)),
             "resident_a": make_user(session, community=a),
@@ -35,12 +40,17 @@ def world(session, app):
 
 
 def _roles(session, user, role, community):
-    return session.scalars(select(RoleAssignment).where(
-        RoleAssignment.user_id == user.id, RoleAssignment.role == role,
-        RoleAssignment.community_id == community.id)).all()
+    return session.scalars(
+        select(RoleAssignment).where(
+            RoleAssignment.user_id == user.id,
+            RoleAssignment.role == role,
+            RoleAssignment.community_id == community.id,
+        )
+    ).all()
 
 
 # --- 报到 --------------------------------------------------------------------------------
+
 
 def test_submit_sets_home_community_when_none(session, world):
     user = world["homeless"]
@@ -134,8 +144,11 @@ def test_no_self_review_in_the_database(session, world):
     report = svc.submit_report(session, world["staff_a"], world["a"].id, "单位", "支部")
     with pytest.raises(IntegrityError):
         with session.begin_nested():
-            session.execute(update(PartyReport).where(PartyReport.id == report.id)
-                            .values(reviewed_by_id=world["staff_a"].id))
+            session.execute(
+                update(PartyReport)
+                .where(PartyReport.id == report.id)
+                .values(reviewed_by_id=world["staff_a"].id)
+            )
 
 
 def test_review_scope(session, world):
@@ -169,6 +182,7 @@ def test_withdraw_rules(session, world):
 
 # --- places ----------------------------------------------------------------------------
 
+
 def test_grids_and_buildings(session, world):
     grid = svc.add_grid(session, world["staff_a"], world["a"].id, "第一网格")
     building = svc.add_building(session, world["staff_a"], world["a"].id, grid.id, "1号楼")
@@ -200,6 +214,7 @@ def test_places_cross_community(session, world):
 
 # --- roles -----------------------------------------------------------------------------
 
+
 def test_only_street_admins_grant_roles(session, world):
     target = world["resident_a"]
     with pytest.raises(Forbidden):
@@ -229,35 +244,59 @@ def test_merchant_role_needs_an_organisation_of_the_community(session, world):
     target = world["resident_a"]
     with pytest.raises(ServiceError):
         svc.grant_role(session, world["admin"], world["a"].id, target.phone, Role.MERCHANT)
-    org_b = svc.register_organisation(session, world["admin"], world["street"].id, kind=OrgKind.MERCHANT,
-                                      name="B超市", community_id=world["b"].id)
+    org_b = svc.register_organisation(
+        session,
+        world["admin"],
+        world["street"].id,
+        kind=OrgKind.MERCHANT,
+        name="B超市",
+        community_id=world["b"].id,
+    )
     with pytest.raises(Forbidden):
         svc.grant_role(session, world["admin"], world["a"].id, target.phone, Role.MERCHANT, org_b.id)
-    org_a = svc.register_organisation(session, world["admin"], world["street"].id, kind=OrgKind.MERCHANT,
-                                      name="A超市", community_id=world["a"].id)
+    org_a = svc.register_organisation(
+        session,
+        world["admin"],
+        world["street"].id,
+        kind=OrgKind.MERCHANT,
+        name="A超市",
+        community_id=world["a"].id,
+    )
     assignment = svc.grant_role(session, world["admin"], world["a"].id, target.phone, Role.MERCHANT, org_a.id)
     assert assignment.organisation_id == org_a.id
 
 
 # --- organisations ---------------------------------------------------------------------
 
+
 def test_register_organisations(session, world):
     street_id = world["street"].id
-    partner = svc.register_organisation(session, world["admin"], street_id, kind="partner", name="区人民医院",
-                                        contact_phone="0530-6623456", description="义诊")
+    partner = svc.register_organisation(
+        session,
+        world["admin"],
+        street_id,
+        kind="partner",
+        name="区人民医院",
+        contact_phone="0530-6623456",
+        description="义诊",
+    )
     assert partner.community_id is None
-    merchant = svc.register_organisation(session, world["staff_a"], street_id, kind="merchant", name="惠民超市",
-                                         community_id=world["a"].id)
+    merchant = svc.register_organisation(
+        session, world["staff_a"], street_id, kind="merchant", name="惠民超市", community_id=world["a"].id
+    )
     assert merchant.community_id == world["a"].id
     with pytest.raises(Forbidden):  # staff: merchants only
-        svc.register_organisation(session, world["staff_a"], street_id, kind="partner", name="某单位",
-                                  community_id=world["a"].id)
+        svc.register_organisation(
+            session, world["staff_a"], street_id, kind="partner", name="某单位", community_id=world["a"].id
+        )
     with pytest.raises(Forbidden):  # staff: own community only
-        svc.register_organisation(session, world["staff_a"], street_id, kind="merchant", name="别处超市",
-                                  community_id=world["b"].id)
+        svc.register_organisation(
+            session, world["staff_a"], street_id, kind="merchant", name="别处超市", community_id=world["b"].id
+        )
     with pytest.raises(Forbidden):  # community of another street
-        svc.register_organisation(session, world["admin"], street_id, kind="merchant", name="远方超市",
-                                  community_id=world["far"].id)
+        svc.register_organisation(
+            session, world["admin"], street_id, kind="merchant", name="远方超市", community_id=world["far"].id
+        )
     with pytest.raises(Forbidden):
         svc.register_organisation(session, world["far_admin"], street_id, kind="partner", name="外街单位")
     with pytest.raises(Conflict):

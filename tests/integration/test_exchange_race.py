@@ -2,6 +2,7 @@
 fresh database): the daily limit is never exceeded and the balance never overdrawn; a
 replayed key pays once; the ledger verifies afterwards. PostgreSQL (row lock on the giver)
 and SQLite (BEGIN IMMEDIATE)."""
+
 from __future__ import annotations
 
 import threading
@@ -37,9 +38,15 @@ def _setup(factory, *, balance: int, limit: int, recipients: int = 4):
         s.add(CommunitySettings(community_id=c.id, gift_daily_limit=limit))
         giver = make_user(s, community=c)
         others = [make_user(s, community=c) for _ in range(recipients)]
-        ledger.issue(s, key="race:fund", fund_account=ledger.community_fund(s, c.id),
-                     to_account=ledger.user_account(s, c.id, giver.id), amount=balance,
-                     actor=ledger.Actor.system("test"), reason="funds")
+        ledger.issue(
+            s,
+            key="race:fund",
+            fund_account=ledger.community_fund(s, c.id),
+            to_account=ledger.user_account(s, c.id, giver.id),
+            amount=balance,
+            actor=ledger.Actor.system("test"),
+            reason="funds",
+        )
         s.commit()
         return c.id, giver.id, [o.phone for o in others]
 

@@ -1,4 +1,5 @@
 """Gifts, grants, the time exchange and expiry through the services (SQLite and PostgreSQL)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,7 +20,7 @@ from portal.notifications.models import Notification
 from portal.settings.services import settings_for_update
 from tests.factories import make_activity, make_community, make_street, make_team, make_user
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def key() -> str:
@@ -38,9 +39,15 @@ def bal(session, community, user) -> int:
 
 
 def fund(session, community, user, amount):
-    ledger.issue(session, key=f"test:{key()}", fund_account=ledger.community_fund(session, community.id),
-                 to_account=ledger.user_account(session, community.id, user.id), amount=amount,
-                 actor=ledger.Actor.system("test"), reason="test funds")
+    ledger.issue(
+        session,
+        key=f"test:{key()}",
+        fund_account=ledger.community_fund(session, community.id),
+        to_account=ledger.user_account(session, community.id, user.id),
+        amount=amount,
+        actor=ledger.Actor.system("test"),
+        reason="test funds",
+    )
 
 
 def set_setting(session, community, **values):
@@ -51,8 +58,11 @@ def set_setting(session, community, **values):
 
 
 def refusals(session, action):
-    return session.scalar(select(func.count()).select_from(AuditEvent).where(
-        AuditEvent.action == action, AuditEvent.outcome == "refused"))
+    return session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action == action, AuditEvent.outcome == "refused")
+    )
 
 
 @pytest.fixture()
@@ -62,7 +72,9 @@ def w(session, app):
         a = make_community(session, street=street)
         b = make_community(session, street=make_street(session))
         data = {
-            "a": a, "b": b, "street": street,
+            "a": a,
+            "b": b,
+            "street": street,
             "staff": make_user(session, community=a, roles=(Role.STAFF,)),
             "staff2": make_user(session, community=a, roles=(Role.STAFF,)),
             "admin": make_user(session, roles=((Role.STREET_ADMIN, street),)),
@@ -76,6 +88,7 @@ def w(session, app):
 
 
 # --- gifts ---------------------------------------------------------------------------------
+
 
 def test_gift_moves_points_notifies_both_and_replays(session, w):
     g, e = w["giver"], w["elder"]
@@ -121,7 +134,9 @@ def test_gift_daily_limit_and_overdraft(session, w):
         svc.give(session, w["giver"], w["elder"].phone, 41, "", key(), now=now + dt.timedelta(minutes=30))
     assert exc.value.code == "over_daily_limit"
     # 16:30 UTC is the next day in Shanghai: the limit starts again.
-    svc.give(session, w["giver"], w["elder"].phone, 100, "", key(), now=now + dt.timedelta(hours=1, minutes=30))
+    svc.give(
+        session, w["giver"], w["elder"].phone, 100, "", key(), now=now + dt.timedelta(hours=1, minutes=30)
+    )
     set_setting(session, w["a"], gift_daily_limit=100000)
     with pytest.raises(ServiceError) as exc:
         svc.give(session, w["giver"], w["elder"].phone, 400, "", key())
@@ -131,12 +146,34 @@ def test_gift_daily_limit_and_overdraft(session, w):
 
 # --- grants --------------------------------------------------------------------------------
 
+
 def test_grant_to_person_and_reverse(session, w):
-    batch = svc.grant(session, w["staff"], w["a"].id, target="person", phone=w["elder"].phone, amount=30,
-                      category="mediation", reason="调解邻里纠纷", idem_key=(k := key()))
+    batch = svc.grant(
+        session,
+        w["staff"],
+        w["a"].id,
+        target="person",
+        phone=w["elder"].phone,
+        amount=30,
+        category="mediation",
+        reason="调解邻里纠纷",
+        idem_key=(k := key()),
+    )
     assert bal(session, w["a"], w["elder"]) == 30
-    assert svc.grant(session, w["staff"], w["a"].id, target="person", phone=w["elder"].phone, amount=30,
-                     category="mediation", reason="调解邻里纠纷", idem_key=k).id == batch.id
+    assert (
+        svc.grant(
+            session,
+            w["staff"],
+            w["a"].id,
+            target="person",
+            phone=w["elder"].phone,
+            amount=30,
+            category="mediation",
+            reason="调解邻里纠纷",
+            idem_key=k,
+        ).id
+        == batch.id
+    )
     assert bal(session, w["a"], w["elder"]) == 30
     g = batch.grants[0]
     svc.reverse_grant(session, w["staff2"], g.id, "发错人了", key())
@@ -148,22 +185,67 @@ def test_grant_to_person_and_reverse(session, w):
 
 def test_grant_rules(session, w):
     with pytest.raises(Forbidden):
-        svc.grant(session, w["staff"], w["a"].id, target="person", phone=w["staff"].phone, amount=10,
-                  category="civic", reason="", idem_key=key())
+        svc.grant(
+            session,
+            w["staff"],
+            w["a"].id,
+            target="person",
+            phone=w["staff"].phone,
+            amount=10,
+            category="civic",
+            reason="",
+            idem_key=key(),
+        )
     with pytest.raises(Forbidden):
-        svc.grant(session, w["staff_b"], w["a"].id, target="person", phone=w["elder"].phone, amount=10,
-                  category="civic", reason="", idem_key=key())
+        svc.grant(
+            session,
+            w["staff_b"],
+            w["a"].id,
+            target="person",
+            phone=w["elder"].phone,
+            amount=10,
+            category="civic",
+            reason="",
+            idem_key=key(),
+        )
     with pytest.raises(ServiceError) as exc:
-        svc.grant(session, w["staff"], w["a"].id, target="person", phone=w["outsider"].phone, amount=10,
-                  category="civic", reason="", idem_key=key())
+        svc.grant(
+            session,
+            w["staff"],
+            w["a"].id,
+            target="person",
+            phone=w["outsider"].phone,
+            amount=10,
+            category="civic",
+            reason="",
+            idem_key=key(),
+        )
     assert exc.value.code == "recipient_not_found"
     with pytest.raises(ServiceError) as exc:
-        svc.grant(session, w["staff"], w["a"].id, target="person", phone=w["elder"].phone, amount=10,
-                  category="other", reason=" ", idem_key=key())
+        svc.grant(
+            session,
+            w["staff"],
+            w["a"].id,
+            target="person",
+            phone=w["elder"].phone,
+            amount=10,
+            category="other",
+            reason=" ",
+            idem_key=key(),
+        )
     assert exc.value.code == "reason_required"
     with pytest.raises(ServiceError) as exc:
-        svc.grant(session, w["staff"], w["a"].id, target="person", phone=w["elder"].phone, amount=-1,
-                  category="civic", reason="", idem_key=key())
+        svc.grant(
+            session,
+            w["staff"],
+            w["a"].id,
+            target="person",
+            phone=w["elder"].phone,
+            amount=-1,
+            category="civic",
+            reason="",
+            idem_key=key(),
+        )
     assert exc.value.code == "invalid_amount"
     assert session.scalar(select(func.count()).select_from(Grant)) == 0
     assert refusals(session, "exchange.grant") >= 4
@@ -174,27 +256,71 @@ def test_grant_to_activity_and_team_in_one_transaction(session, w):
     vols = [make_user(session, community=a) for _ in range(3)]
     act = make_activity(session, a, w["staff"])
     for i, v in enumerate(vols + [w["staff"]]):
-        session.add(ActivitySignup(activity_id=act.id, user_id=v.id, community_id=a.id,
-                                   attendance=Attendance.PRESENT if i != 2 else Attendance.NO_SHOW))
+        session.add(
+            ActivitySignup(
+                activity_id=act.id,
+                user_id=v.id,
+                community_id=a.id,
+                attendance=Attendance.PRESENT if i != 2 else Attendance.NO_SHOW,
+            )
+        )
     session.flush()
-    batch = svc.grant(session, w["staff"], a.id, target="activity", target_id=act.id, amount=5,
-                      category="civic", reason="", idem_key=key())
-    assert sorted(g.recipient_id for g in batch.grants) == sorted([vols[0].id, vols[1].id])  # not self, not no-show
+    batch = svc.grant(
+        session,
+        w["staff"],
+        a.id,
+        target="activity",
+        target_id=act.id,
+        amount=5,
+        category="civic",
+        reason="",
+        idem_key=key(),
+    )
+    assert sorted(g.recipient_id for g in batch.grants) == sorted(
+        [vols[0].id, vols[1].id]
+    )  # not self, not no-show
     team = make_team(session, a, leader=w["staff"], members=vols)
-    batch = svc.grant(session, w["staff"], a.id, target="team", target_id=team.id, amount=7,
-                      category="hardship", reason="", idem_key=key())
+    batch = svc.grant(
+        session,
+        w["staff"],
+        a.id,
+        target="team",
+        target_id=team.id,
+        amount=7,
+        category="hardship",
+        reason="",
+        idem_key=key(),
+    )
     assert len(batch.grants) == 3
     assert [bal(session, a, v) for v in vols] == [12, 12, 7]
     other_team = make_team(session, w["b"], members=[w["outsider"]])
     with pytest.raises(NotFound):
-        svc.grant(session, w["staff"], a.id, target="team", target_id=other_team.id, amount=7,
-                  category="hardship", reason="", idem_key=key())
+        svc.grant(
+            session,
+            w["staff"],
+            a.id,
+            target="team",
+            target_id=other_team.id,
+            amount=7,
+            category="hardship",
+            reason="",
+            idem_key=key(),
+        )
     assert verify_ok(session)
 
 
 def test_reverse_after_spending_needs_street_admin_force(session, w):
-    batch = svc.grant(session, w["staff"], w["a"].id, target="person", phone=w["elder"].phone, amount=30,
-                      category="hardship", reason="", idem_key=key())
+    batch = svc.grant(
+        session,
+        w["staff"],
+        w["a"].id,
+        target="person",
+        phone=w["elder"].phone,
+        amount=30,
+        category="hardship",
+        reason="",
+        idem_key=key(),
+    )
     svc.give(session, w["elder"], w["giver"].phone, 25, "", key())
     g = batch.grants[0]
     with pytest.raises(ServiceError) as exc:
@@ -208,6 +334,7 @@ def test_reverse_after_spending_needs_street_admin_force(session, w):
 
 
 # --- time exchange -------------------------------------------------------------------------
+
 
 def test_request_taken_done_paid_once(session, w):
     e, g = w["elder"], w["giver"]
@@ -273,13 +400,16 @@ def test_pay_without_funds_is_refused(session, w):
 
 # --- expiry ---------------------------------------------------------------------------------
 
+
 def test_expiry_fifo_idempotent_and_warning(session, w):
     a, e = w["a"], w["elder"]
     set_setting(session, a, expiry_months=12)
     fund(session, a, e, 100)  # credited "now" (real clock); the injected clock is a year later
     later = dt.datetime.now(UTC) + dt.timedelta(days=400)
     svc.give(session, e, w["giver"].phone, 30, "", key())  # spent 30 of the old points
-    assert [(x.user_id, x.amount) for x in expiry.run_expiry(session, later, dry_run=True) if x.user_id == e.id] == [(e.id, 70)]
+    assert [
+        (x.user_id, x.amount) for x in expiry.run_expiry(session, later, dry_run=True) if x.user_id == e.id
+    ] == [(e.id, 70)]
     done = [x for x in expiry.run_expiry(session, later) if x.user_id == e.id]
     assert [x.amount for x in done] == [70]
     assert bal(session, a, e) == 0
@@ -300,8 +430,14 @@ def test_expiry_warning_once(session, w):
     warned = [x for x in expiry.warn_expiry(session, clock) if x.user_id == e.id]
     assert [x.amount for x in warned] == [40]
     expiry.warn_expiry(session, clock)
-    assert session.scalar(select(func.count()).select_from(Notification).where(
-        Notification.user_id == e.id, Notification.kind == "points.expiry_warning")) == 1
+    assert (
+        session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == e.id, Notification.kind == "points.expiry_warning")
+        )
+        == 1
+    )
     early = dt.datetime.combine(nxt - dt.timedelta(days=40), dt.time(12), tzinfo=svc.LOCAL_TZ)
     assert expiry.warn_expiry(session, early) == []
 
@@ -327,7 +463,15 @@ def test_demo_seed_is_idempotent(session, app):
         counts = [session.scalar(select(func.count()).select_from(m)) for m in (Gift, GrantBatch, Listing)]
         assert counts[0] >= 1 and counts[1] >= 1 and counts[2] >= 3
         seed_demo(session)
-        assert [session.scalar(select(func.count()).select_from(m)) for m in (Gift, GrantBatch, Listing)] == counts
-        assert session.scalar(select(func.count()).select_from(svc.Agreement).where(
-            svc.Agreement.status == AgreementStatus.PAID)) >= 1
+        assert [
+            session.scalar(select(func.count()).select_from(m)) for m in (Gift, GrantBatch, Listing)
+        ] == counts
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(svc.Agreement)
+                .where(svc.Agreement.status == AgreementStatus.PAID)
+            )
+            >= 1
+        )
         assert verify_ok(session)

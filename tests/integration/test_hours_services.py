@@ -1,5 +1,6 @@
 """Hour logs against a real database (SQLite and PostgreSQL): record_hours rules,
 approval paying through the ledger once, rejection, reversal, and the DB guards."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,7 +18,7 @@ from portal.hours.models import HourLog, HourStatus
 from portal.settings.services import settings_for_update
 from tests.factories import make_community, make_post, make_street, make_team, make_user
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2024, 6, 12, 8, 0, tzinfo=UTC)  # 16:00 in Shanghai
 
 
@@ -33,7 +34,8 @@ def w(session, app):
         a = make_community(session, street=street)
         b = make_community(session, street=make_street(session))
         yield {
-            "a": a, "b": b,
+            "a": a,
+            "b": b,
             "staff": make_user(session, community=a, roles=(Role.STAFF,)),
             "staff2": make_user(session, community=a, roles=(Role.STAFF,)),
             "staff_b": make_user(session, community=b, roles=(Role.STAFF,)),
@@ -51,14 +53,23 @@ def rec(session, w, who="vol", start=None, end=None, **kw):
     user = w[who]
     kw.setdefault("source", "other")
     kw.setdefault("source_id", None)
-    return svc.record_hours(session, user_id=user.id, community_id=w["a"].id,
-                            started_at=start or at(1), ended_at=end or at(2), description="扫楼道",
-                            reported_by=kw.pop("reported_by", user), now=NOW, **kw)
+    return svc.record_hours(
+        session,
+        user_id=user.id,
+        community_id=w["a"].id,
+        started_at=start or at(1),
+        ended_at=end or at(2),
+        description="扫楼道",
+        reported_by=kw.pop("reported_by", user),
+        now=NOW,
+        **kw,
+    )
 
 
 def refusals(session, action):
-    return session.scalars(select(AuditEvent).where(AuditEvent.action == action,
-                                                    AuditEvent.outcome == "refused")).all()
+    return session.scalars(
+        select(AuditEvent).where(AuditEvent.action == action, AuditEvent.outcome == "refused")
+    ).all()
 
 
 def test_record_hours_rounds_down_and_is_pending(session, w):
@@ -107,9 +118,18 @@ def test_daily_cap(session, w):
     assert e.value.code == "daily_cap"
     rec(session, w, start=at(1), end=at(2))
     rec(session, w, start=at(1), end=at(2), day=11) if False else None
-    svc.record_hours(session, user_id=w["vol"].id, community_id=w["a"].id, source="other", source_id=None,
-                     started_at=at(1, day=11), ended_at=at(3, day=11), description="x",
-                     reported_by=w["vol"], now=NOW)
+    svc.record_hours(
+        session,
+        user_id=w["vol"].id,
+        community_id=w["a"].id,
+        source="other",
+        source_id=None,
+        started_at=at(1, day=11),
+        ended_at=at(3, day=11),
+        description="x",
+        reported_by=w["vol"],
+        now=NOW,
+    )
 
 
 def test_record_for_someone_else_needs_staff(session, w):
@@ -122,17 +142,34 @@ def test_record_for_someone_else_needs_staff(session, w):
         rec(session, w, who="outsider")
     # The activities track records for the attendee (it checked the leader itself).
     act = make_activity(session, w)
-    log = rec(session, w, reported_by=w["vol2"], source="activity", source_id=act.id,
-              start=at(3), end=at(4), points_flat=7)
+    log = rec(
+        session,
+        w,
+        reported_by=w["vol2"],
+        source="activity",
+        source_id=act.id,
+        start=at(3),
+        end=at(4),
+        points_flat=7,
+    )
     assert log.activity_id == act.id and log.points_flat == 7
 
 
 def make_activity(session, w):
     from portal.activities.models import Activity
 
-    act = Activity(community_id=w["a"].id, title="清洁家园", place="小区广场", starts_at=at(1, day=5),
-                   ends_at=at(3, day=5), capacity=20, signup_deadline=at(0, day=5), leader_id=w["staff"].id,
-                   created_by_id=w["staff"].id, code_secret="x" * 32)
+    act = Activity(
+        community_id=w["a"].id,
+        title="清洁家园",
+        place="小区广场",
+        starts_at=at(1, day=5),
+        ends_at=at(3, day=5),
+        capacity=20,
+        signup_deadline=at(0, day=5),
+        leader_id=w["staff"].id,
+        created_by_id=w["staff"].id,
+        code_secret="x" * 32,
+    )
     session.add(act)
     session.flush()
     return act
@@ -182,8 +219,9 @@ def test_db_refuses_self_review(session, w):
     log = rec(session, w)
     with pytest.raises(IntegrityError):
         with session.begin_nested():
-            session.execute(update(HourLog).where(HourLog.id == log.id)
-                            .values(reviewed_by_id=HourLog.user_id))
+            session.execute(
+                update(HourLog).where(HourLog.id == log.id).values(reviewed_by_id=HourLog.user_id)
+            )
 
 
 def test_other_community_and_forged_ids(session, w):
@@ -243,8 +281,11 @@ def test_queue_filter_ids_must_be_the_communitys(session, w):
     opts = svc.queue_filter_options(session, svc.QueueFilter(w["a"].id))
     assert [p.id for p in opts.posts] == [post_a.id] and [t.id for t in opts.teams] == [team_a.id]
     svc.validate_filter(session, w["staff"], svc.QueueFilter(w["a"].id, post_id=post_a.id, team_id=team_a.id))
-    for flt in (svc.QueueFilter(w["a"].id, post_id=post_b.id), svc.QueueFilter(w["a"].id, team_id=team_b.id),
-                svc.QueueFilter(w["a"].id, activity_id=987654321)):
+    for flt in (
+        svc.QueueFilter(w["a"].id, post_id=post_b.id),
+        svc.QueueFilter(w["a"].id, team_id=team_b.id),
+        svc.QueueFilter(w["a"].id, activity_id=987654321),
+    ):
         with pytest.raises(ServiceError) as e:
             svc.queue_query(session, w["staff"], flt)
         assert e.value.code == "bad_filter" and e.value.status == 400

@@ -2,6 +2,7 @@
 
 This is the drift check: a model change without a migration fails here (and in CI).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -78,11 +79,21 @@ def test_migrated_ledger_refuses_update_and_delete(migrated_url):
         with make_session_factory(engine)() as s:
             fund = ledger.community_fund(s, 1)
             user = ledger.user_account(s, 1, 7)
-            ledger.issue(s, key="mig-test", fund_account=fund, to_account=user, amount=5,
-                         actor=ledger.Actor.system("migration test"), reason="test")
+            ledger.issue(
+                s,
+                key="mig-test",
+                fund_account=fund,
+                to_account=user,
+                amount=5,
+                actor=ledger.Actor.system("migration test"),
+                reason="test",
+            )
             s.commit()
-        for stmt in ("UPDATE ledger_entries SET amount = amount + 1", "DELETE FROM ledger_entries",
-                     "UPDATE ledger_transactions SET reason = 'x'"):
+        for stmt in (
+            "UPDATE ledger_entries SET amount = amount + 1",
+            "DELETE FROM ledger_entries",
+            "UPDATE ledger_transactions SET reason = 'x'",
+        ):
             with engine.connect() as conn:
                 with pytest.raises(Exception, match="ledger"):
                     conn.exec_driver_sql(stmt)

@@ -1,6 +1,7 @@
 """Claims and joins by real, committing transactions racing each other (threads, one
 session each, on a fresh database with the full schema): places are never overbooked and
 the per-person caps hold. Runs on PostgreSQL (row locks) and SQLite (BEGIN IMMEDIATE)."""
+
 from __future__ import annotations
 
 import threading
@@ -74,8 +75,14 @@ def test_many_people_claim_the_last_places(factory):
     assert outcomes.count("ok") == places
     assert outcomes.count("post_full") == n - places
     with factory() as session:
-        assert session.scalar(select(func.count()).select_from(PostClaim).where(
-            PostClaim.post_id == ids[0], PostClaim.status == "active")) == places
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(PostClaim)
+                .where(PostClaim.post_id == ids[0], PostClaim.status == "active")
+            )
+            == places
+        )
 
 
 def test_one_person_races_claims_beyond_the_cap(factory):
@@ -115,8 +122,14 @@ def test_one_person_races_joins_beyond_the_team_cap(factory):
     outcomes = _race(factory, join, n)
     assert outcomes.count("ok") == cap and outcomes.count("team_cap") == n - cap
     with factory() as session:
-        assert session.scalar(select(func.count()).select_from(TeamMembership).where(
-            TeamMembership.user_id == ids[0], TeamMembership.left_at.is_(None))) == cap
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(TeamMembership)
+                .where(TeamMembership.user_id == ids[0], TeamMembership.left_at.is_(None))
+            )
+            == cap
+        )
 
 
 def test_two_leaders_leave_at_once_one_stays(factory):

@@ -1,6 +1,7 @@
 """服务岗位 rules at the service layer (SQLite and PostgreSQL): claim cap, places,
 closed posts, double claims, other communities, approval and self-approval, withdraw,
 release, edits, refusals audited, DB backstops."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,7 +24,8 @@ def w(session):
     a = make_community(session, street=street)
     b = make_community(session, street=street)
     return {
-        "a": a, "b": b,
+        "a": a,
+        "b": b,
         "staff": make_user(session, community=a, roles=(Role.STAFF,)),
         "staff2": make_user(session, community=a, roles=(Role.STAFF,)),
         "staff_b": make_user(session, community=b, roles=(Role.STAFF,)),
@@ -44,13 +46,17 @@ def _settings(session, community, **values):
 
 
 def _refused(session, action, actor):
-    return session.scalars(select(AuditEvent).where(AuditEvent.action == action, AuditEvent.outcome == "refused",
-                                                    AuditEvent.actor_id == actor.id)).all()
+    return session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == action, AuditEvent.outcome == "refused", AuditEvent.actor_id == actor.id
+        )
+    ).all()
 
 
 def _live(session, post):
-    return session.scalars(select(PostClaim).where(PostClaim.post_id == post.id,
-                                                   PostClaim.status.in_(["pending", "active"]))).all()
+    return session.scalars(
+        select(PostClaim).where(PostClaim.post_id == post.id, PostClaim.status.in_(["pending", "active"]))
+    ).all()
 
 
 def test_claim_is_active_at_once_without_approval(session, w):
@@ -72,7 +78,7 @@ def test_claim_cap_counts_pending_and_active(session, w):
     first = svc.claim_post(session, w["vol"], posts[0].id)
     assert first.status == ClaimStatus.PENDING
     svc.approve_claim(session, w["staff"], first.id)
-    svc.claim_post(session, w["vol"], posts[1].id)          # pending counts too
+    svc.claim_post(session, w["vol"], posts[1].id)  # pending counts too
     with pytest.raises(Conflict) as exc:
         svc.claim_post(session, w["vol"], posts[2].id)
     assert exc.value.code == "claim_cap"
@@ -167,8 +173,11 @@ def test_double_live_claim_blocked_by_database(session, w):
     svc.claim_post(session, w["vol"], post.id)
     with pytest.raises(IntegrityError):
         with session.begin_nested():
-            session.add(PostClaim(post_id=post.id, user_id=w["vol"].id, community_id=w["a"].id,
-                                  status=ClaimStatus.PENDING))
+            session.add(
+                PostClaim(
+                    post_id=post.id, user_id=w["vol"].id, community_id=w["a"].id, status=ClaimStatus.PENDING
+                )
+            )
             session.flush()
 
 
@@ -209,7 +218,8 @@ def test_release_frees_the_place(session, w):
     svc.release_claim(session, w["staff"], claim.id, "搬离本社区")
     assert session.get(PostClaim, claim.id).status == ClaimStatus.RELEASED
     assert session.scalars(select(Notification.kind).where(Notification.user_id == w["vol"].id)).all() == [
-        "posts.released"]
+        "posts.released"
+    ]
     svc.claim_post(session, w["vol2"], post.id)
     with pytest.raises(Conflict):
         svc.release_claim(session, w["staff"], claim.id)
@@ -229,17 +239,33 @@ def test_withdraw_only_own_live_claim(session, w):
 
 def test_create_edit_close_reopen(session, w):
     grid_id = None
-    post = svc.create_post(session, w["staff"], w["a"].id,
-                           svc.PostInput(title=" 楼栋长 ", duties="收集楼内居民诉求", schedule="每周一次", places=2,
-                                         point_rule="duty", points=20, grid_id=grid_id))
+    post = svc.create_post(
+        session,
+        w["staff"],
+        w["a"].id,
+        svc.PostInput(
+            title=" 楼栋长 ",
+            duties="收集楼内居民诉求",
+            schedule="每周一次",
+            places=2,
+            point_rule="duty",
+            points=20,
+            grid_id=grid_id,
+        ),
+    )
     assert post.title == "楼栋长" and post.points_per_duty == 20 and post.points_per_hour is None
     with pytest.raises(Forbidden):
         svc.create_post(session, w["staff_b"], w["a"].id, svc.PostInput(title="x"))
     with pytest.raises(Forbidden):
         svc.create_post(session, w["vol"], w["a"].id, svc.PostInput(title="x"))
-    for bad in (svc.PostInput(title=""), svc.PostInput(title="x", places=0),
-                svc.PostInput(title="x", places=9999), svc.PostInput(title="x", points=-1),
-                svc.PostInput(title="x", point_rule="weird"), svc.PostInput(title="x" * 61)):
+    for bad in (
+        svc.PostInput(title=""),
+        svc.PostInput(title="x", places=0),
+        svc.PostInput(title="x", places=9999),
+        svc.PostInput(title="x", points=-1),
+        svc.PostInput(title="x", point_rule="weird"),
+        svc.PostInput(title="x" * 61),
+    ):
         with pytest.raises(ServiceError) as exc:
             svc.create_post(session, w["staff"], w["a"].id, bad)
         assert exc.value.status == 400
@@ -247,8 +273,9 @@ def test_create_edit_close_reopen(session, w):
     svc.claim_post(session, w["vol2"], post.id)
     with pytest.raises(Conflict):
         svc.update_post(session, w["staff"], post.id, svc.PostInput(title="楼栋长", places=1))
-    svc.update_post(session, w["staff"], post.id, svc.PostInput(title="楼栋长", places=3, point_rule="hour",
-                                                                 points=12))
+    svc.update_post(
+        session, w["staff"], post.id, svc.PostInput(title="楼栋长", places=3, point_rule="hour", points=12)
+    )
     assert post.places == 3 and post.points_per_hour == 12 and post.points_per_duty is None
     svc.set_post_status(session, w["staff"], post.id, PostStatus.CLOSED)
     with pytest.raises(Conflict):

@@ -1,6 +1,7 @@
 """Concurrent redemptions on PostgreSQL: real, committing transactions on their own
 connections, released together by a barrier. Stock never goes below zero, exactly as many
 vouchers as units, no balance below zero, replays never spend twice, the ledger verifies."""
+
 from __future__ import annotations
 
 import threading
@@ -83,13 +84,16 @@ def _world(factory, residents: int, points: int, **reward_fields):
 def _redeem(uid: int, reward_id: int, key: str | None = None) -> Callable[[Session], object]:
     def job(session: Session) -> object:
         return svc.redeem(session, session.get(User, uid), reward_id, key or str(uuid.uuid4()))
+
     return job
 
 
 def _check_books(factory, community_id: int, reward_id: int) -> tuple[int, int]:
     with factory() as session:
         stock = session.scalar(select(Reward.stock).where(Reward.id == reward_id))
-        count = session.scalar(select(func.count()).select_from(Voucher).where(Voucher.reward_id == reward_id))
+        count = session.scalar(
+            select(func.count()).select_from(Voucher).where(Voucher.reward_id == reward_id)
+        )
         user_ids = session.scalars(select(User.id).where(User.community_id == community_id)).all()
         for uid in user_ids:
             account = ledger.find_account(session, community_id, f"user:{uid}")
@@ -101,8 +105,9 @@ def _check_books(factory, community_id: int, reward_id: int) -> tuple[int, int]:
 
 
 def test_many_redeemers_last_items(factory):
-    community_id, reward_id, user_ids = _world(factory, residents=60, points=50, price=30, stock=7,
-                                               monthly_limit=5)
+    community_id, reward_id, user_ids = _world(
+        factory, residents=60, points=50, price=30, stock=7, monthly_limit=5
+    )
     refused, errors = _run(factory, [_redeem(uid, reward_id) for uid in user_ids], threads=32)
     assert errors == []
     assert len(refused) == 53 and {e.code for e in refused} == {"sold_out"}
@@ -111,8 +116,9 @@ def test_many_redeemers_last_items(factory):
 
 
 def test_one_person_many_tabs_never_overdraws(factory):
-    community_id, reward_id, (uid,) = _world(factory, residents=1, points=100, price=30, stock=50,
-                                             monthly_limit=50)
+    community_id, reward_id, (uid,) = _world(
+        factory, residents=1, points=100, price=30, stock=50, monthly_limit=50
+    )
     refused, errors = _run(factory, [_redeem(uid, reward_id) for _ in range(20)], threads=20)
     assert errors == []
     assert {e.code for e in refused} == {"insufficient_funds"} and len(refused) == 17
@@ -121,8 +127,9 @@ def test_one_person_many_tabs_never_overdraws(factory):
 
 
 def test_replayed_form_at_once_spends_once(factory):
-    community_id, reward_id, (uid,) = _world(factory, residents=1, points=100, price=30, stock=50,
-                                             monthly_limit=50)
+    community_id, reward_id, (uid,) = _world(
+        factory, residents=1, points=100, price=30, stock=50, monthly_limit=50
+    )
     key = str(uuid.uuid4())
     refused, errors = _run(factory, [_redeem(uid, reward_id, key) for _ in range(16)], threads=16)
     assert errors == [] and refused == []

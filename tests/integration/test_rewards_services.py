@@ -1,6 +1,7 @@
 """Rewards store services on SQLite and PostgreSQL: catalogue rules, redemption as a ledger
 hold + stock, replays, limits, fulfilment by the owner only, cancel/expiry, settlement,
 export — each refusal changes nothing and is audited; the ledger verifies after every flow."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -46,7 +47,10 @@ def w(session, app):
         res = make_user(session, community=a)
         give_points(session, a, res, 100)
         yield {
-            "a": a, "b": b, "shop": shop, "res": res,
+            "a": a,
+            "b": b,
+            "shop": shop,
+            "res": res,
             "shop2": make_user(session, community=a, roles=(Role.MERCHANT,)),
             "staff": make_user(session, community=a, roles=(Role.STAFF,)),
             "admin": make_user(session, roles=((Role.STREET_ADMIN, street),)),
@@ -61,8 +65,9 @@ def available(session, w, who="res"):
 
 
 def refusals(session, action):
-    return session.scalars(select(AuditEvent).where(AuditEvent.action == f"rewards.{action}",
-                                                    AuditEvent.outcome == "refused")).all()
+    return session.scalars(
+        select(AuditEvent).where(AuditEvent.action == f"rewards.{action}", AuditEvent.outcome == "refused")
+    ).all()
 
 
 def stock(session, reward):
@@ -76,10 +81,23 @@ def vouchers(session):
 
 # --- catalogue ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("field,value", [
-    ("price", 0), ("price", -5), ("price", 1.5), ("price", True), ("price", svc.MAX_PRICE + 1), ("price", "10"),
-    ("stock", -1), ("stock", 2.5), ("monthly_limit", 0), ("category", "bogus"), ("title", "  "),
-])
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("price", 0),
+        ("price", -5),
+        ("price", 1.5),
+        ("price", True),
+        ("price", svc.MAX_PRICE + 1),
+        ("price", "10"),
+        ("stock", -1),
+        ("stock", 2.5),
+        ("monthly_limit", 0),
+        ("category", "bogus"),
+        ("title", "  "),
+    ],
+)
 def test_bad_reward_input_refused(session, w, field, value):
     before = session.scalar(select(Reward.id).order_by(Reward.id.desc()))
     data = svc.RewardData(title="好东西", category="discount", price=10, stock=1)
@@ -92,8 +110,14 @@ def test_bad_reward_input_refused(session, w, field, value):
 
 
 def test_dates_must_be_in_order(session, w):
-    data = svc.RewardData(title="x", category="culture", price=5, stock=1,
-                          valid_from=dt.date(2030, 5, 2), valid_until=dt.date(2030, 5, 1))
+    data = svc.RewardData(
+        title="x",
+        category="culture",
+        price=5,
+        stock=1,
+        valid_from=dt.date(2030, 5, 2),
+        valid_until=dt.date(2030, 5, 1),
+    )
     with pytest.raises(ServiceError, match="end date"):
         svc.create_reward(session, w["shop"], w["a"].id, merchant_org_id(w["shop"]), data)
 
@@ -122,6 +146,7 @@ def test_db_checks_are_a_backstop(session, w):
 
 
 # --- redemption -------------------------------------------------------------------------------------
+
 
 def test_redeem_holds_points_and_takes_stock(session, w):
     r = svc.redeem(session, w["res"], w["reward"].id, KEY)
@@ -199,8 +224,13 @@ def test_sold_out(session, w):
 def test_inactive_expired_or_future_rewards(session, w):
     today = svc.local_today()
     inactive = make_reward(session, w["a"], w["shop"], is_active=False)
-    past = make_reward(session, w["a"], w["shop"], valid_from=today - dt.timedelta(days=9),
-                       valid_until=today - dt.timedelta(days=1))
+    past = make_reward(
+        session,
+        w["a"],
+        w["shop"],
+        valid_from=today - dt.timedelta(days=9),
+        valid_until=today - dt.timedelta(days=1),
+    )
     future = make_reward(session, w["a"], w["shop"], valid_from=today + dt.timedelta(days=1))
     for reward in (inactive, past, future):
         with pytest.raises(Conflict) as err:
@@ -235,6 +265,7 @@ def test_store_filters(session, w):
 
 
 # --- fulfilment ------------------------------------------------------------------------------------
+
 
 def test_fulfil_captures_to_the_merchant(session, w):
     v = svc.redeem(session, w["res"], w["reward"].id, KEY).voucher
@@ -286,6 +317,7 @@ def test_expired_voucher_cannot_be_fulfilled(session, w):
 
 # --- cancel and expiry ------------------------------------------------------------------------------
 
+
 def test_cancel_releases_points_and_stock(session, w):
     v = svc.redeem(session, w["res"], w["reward"].id, KEY).voucher
     with pytest.raises(NotFound):
@@ -317,6 +349,7 @@ def test_expiry(session, w, ledger_first):
 
 
 # --- statements, settlement, export -----------------------------------------------------------------
+
 
 def _last_month_sale(session, w, key=KEY):
     """A voucher used last month (the ledger's clock is real, so the sale happens now and
@@ -367,7 +400,7 @@ def test_settlement_refusals(session, w):
 def test_export_masks_and_neutralises(session, w):
     from openpyxl import load_workbook
 
-    w["reward"].title = "=HYPERLINK(\"http://evil\")"
+    w["reward"].title = '=HYPERLINK("http://evil")'
     w["res"].display_name = "王建华"
     session.flush()
     month, v = _last_month_sale(session, w)

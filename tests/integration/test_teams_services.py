@@ -1,6 +1,7 @@
 """志愿队伍 rules at the service layer (SQLite and PostgreSQL): create, join (cap, twice,
 other community, closed team), leave (last leader), leaders (hand-over, staff appoint,
 step down), close, masking, refusals audited, functions other tracks call."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,7 +24,8 @@ def w(session):
     a = make_community(session, street=street)
     b = make_community(session, street=street)
     return {
-        "a": a, "b": b,
+        "a": a,
+        "b": b,
         "staff": make_user(session, community=a, roles=(Role.STAFF,)),
         "staff_b": make_user(session, community=b, roles=(Role.STAFF,)),
         "lead": make_user(session, community=a, phone="13811112222"),
@@ -34,8 +36,11 @@ def w(session):
 
 
 def _refused(session, action, actor):
-    return session.scalars(select(AuditEvent).where(AuditEvent.action == action, AuditEvent.outcome == "refused",
-                                                    AuditEvent.actor_id == actor.id)).all()
+    return session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == action, AuditEvent.outcome == "refused", AuditEvent.actor_id == actor.id
+        )
+    ).all()
 
 
 def test_create_makes_creator_leader(session, w):
@@ -129,7 +134,8 @@ def test_who_may_appoint_leaders(session, w):
     svc.step_down(session, w["lead"], team.id)
     assert not svc.is_team_leader(session, w["lead"].id, team.id)
     assert session.scalars(select(Notification.kind).where(Notification.user_id == w["vol2"].id)).all() == [
-        "teams.leader"]
+        "teams.leader"
+    ]
 
 
 def test_close_team(session, w):
@@ -160,8 +166,11 @@ def test_double_live_membership_blocked_by_database(session, w):
     team = make_team(session, w["a"], leader=w["lead"])
     with pytest.raises(IntegrityError):
         with session.begin_nested():
-            session.add(TeamMembership(team_id=team.id, user_id=w["lead"].id, community_id=w["a"].id,
-                                       role=TeamRole.MEMBER))
+            session.add(
+                TeamMembership(
+                    team_id=team.id, user_id=w["lead"].id, community_id=w["a"].id, role=TeamRole.MEMBER
+                )
+            )
             session.flush()
 
 

@@ -4,6 +4,7 @@ PostgreSQL: one scratch database per run (``fufen_ledger_test_<random>`` on the 
 ``TEST_DATABASE_URL``), one fresh schema per test — the ledger's own triggers refuse
 DELETE/TRUNCATE, so tests never clean up rows, they drop the schema.
 """
+
 from __future__ import annotations
 
 import os
@@ -70,7 +71,9 @@ def ledger_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def ledger_engine(ledger_backend: str, request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> Iterator[Engine]:
+def ledger_engine(
+    ledger_backend: str, request: pytest.FixtureRequest, tmp_path: os.PathLike[str]
+) -> Iterator[Engine]:
     """A fresh, empty ledger database. ``backend`` "pg-python" = PostgreSQL without the
     plpgsql fast path (the portable path the SQLite backend uses)."""
     if ledger_backend == "sqlite":
@@ -116,6 +119,8 @@ def books(session: Session) -> dict[str, int]:
 @pytest.fixture
 def stored_balances() -> object:
     """``stored_balances(session)`` -> {account_id: (balance, held)}."""
+
     def read(session: Session) -> dict[int, tuple[int, int]]:
         return {r.id: (r.balance, r.held) for r in session.execute(sa.select(Account.__table__))}
+
     return read

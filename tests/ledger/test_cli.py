@@ -1,4 +1,5 @@
 """``flask ledger verify`` passes on the demo data and fails on a corrupted copy of it."""
+
 from __future__ import annotations
 
 import shutil
@@ -36,7 +37,9 @@ def _copy(url: str) -> str:
         shutil.copy(u.database, target)
         return f"sqlite:///{target}"
     name = f"{u.database}_copy_{uuid.uuid4().hex[:6]}"
-    admin = sa.create_engine(u.set(drivername="postgresql+psycopg", database="postgres"), isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(
+        u.set(drivername="postgresql+psycopg", database="postgres"), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as c:
         c.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{u.database}"')
     admin.dispose()
@@ -46,7 +49,9 @@ def _copy(url: str) -> str:
 def _drop_copy(url: str) -> None:
     u = make_url(url)
     if not u.drivername.startswith("sqlite"):
-        admin = sa.create_engine(u.set(drivername="postgresql+psycopg", database="postgres"), isolation_level="AUTOCOMMIT")
+        admin = sa.create_engine(
+            u.set(drivername="postgresql+psycopg", database="postgres"), isolation_level="AUTOCOMMIT"
+        )
         with admin.connect() as c:
             c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
         admin.dispose()
@@ -76,13 +81,17 @@ def test_verify_demo_data_then_corrupted_copy(demo_url: str) -> None:
                 c.exec_driver_sql("DROP TRIGGER ledger_entries_no_update")
             else:
                 c.exec_driver_sql("SET LOCAL session_replication_role = replica")
-            c.exec_driver_sql("UPDATE ledger_entries SET amount = amount + 100 "
-                              "WHERE id = (SELECT MAX(id) FROM ledger_entries)")
+            c.exec_driver_sql(
+                "UPDATE ledger_entries SET amount = amount + 100 "
+                "WHERE id = (SELECT MAX(id) FROM ledger_entries)"
+            )
         engine.dispose()
         bad = _run(_app(copy), "ledger", "verify")
         assert bad.exit_code == 1
         assert "ledger verification FAILED" in bad.output
-        assert "[transaction sums to zero]" in bad.output and "[transactions sealed in the chain]" in bad.output
+        assert (
+            "[transaction sums to zero]" in bad.output and "[transactions sealed in the chain]" in bad.output
+        )
         # The original is untouched.
         assert _run(_app(demo_url), "ledger", "verify").exit_code == 0
     finally:

@@ -1,6 +1,7 @@
 """A hypothesis state machine drives the ledger against an in-memory model and checks
 the invariants after every step, on SQLite, PostgreSQL (plpgsql path) and PostgreSQL
 (portable path). One database per backend; each example uses fresh communities."""
+
 from __future__ import annotations
 
 import itertools
@@ -11,7 +12,14 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -57,7 +65,9 @@ def test_ledger_state_machine(ledger_engine: Engine) -> None:
         def key(self) -> str:
             return f"{self.fund}-{next(self.steps)}"
 
-        def allowed(self, deltas: dict[int, int], held: dict[int, int] | None = None, force: bool = False) -> bool:
+        def allowed(
+            self, deltas: dict[int, int], held: dict[int, int] | None = None, force: bool = False
+        ) -> bool:
             held = held or {}
             for a, d in deltas.items():
                 if a == self.fund or force:
@@ -97,13 +107,27 @@ def test_ledger_state_machine(ledger_engine: Engine) -> None:
         def issue(self, u: int, amount: int) -> None:
             k, to = self.key(), self.users[u]
             deltas = {self.fund: -amount, to: amount}
-            r = self.run(k, lambda s: ledger.issue(s, key=k, fund_account=self.fund, to_account=to, amount=amount,
-                                                   actor=STAFF, reason="hours"), True)
+            r = self.run(
+                k,
+                lambda s: ledger.issue(
+                    s,
+                    key=k,
+                    fund_account=self.fund,
+                    to_account=to,
+                    amount=amount,
+                    actor=STAFF,
+                    reason="hours",
+                ),
+                True,
+            )
             self.apply(r, "earn", deltas)
 
         @rule(a=st.integers(0, 4), b=st.integers(0, 4), amount=st.integers(1, 40))
         def transfer(self, a: int, b: int, amount: int) -> None:
-            src, dst = ([*self.users, self.shop, self.foreign])[a], ([*self.users, self.shop, self.foreign])[b]
+            src, dst = (
+                ([*self.users, self.shop, self.foreign])[a],
+                ([*self.users, self.shop, self.foreign])[b],
+            )
             k = self.key()
             deltas = {src: -amount, dst: amount}
             if src == dst:
@@ -113,8 +137,14 @@ def test_ledger_state_machine(ledger_engine: Engine) -> None:
             else:
                 ok = self.allowed(deltas)
                 code = None if ok else "insufficient_funds"
-            r = self.run(k, lambda s: ledger.transfer(s, key=k, from_account=src, to_account=dst, amount=amount,
-                                                      actor=STAFF, reason="gift"), ok, code)
+            r = self.run(
+                k,
+                lambda s: ledger.transfer(
+                    s, key=k, from_account=src, to_account=dst, amount=amount, actor=STAFF, reason="gift"
+                ),
+                ok,
+                code,
+            )
             self.apply(r, "transfer", deltas)
 
         @rule(n=st.integers(1, 4), amount=st.integers(1, 30), fail_last=st.booleans())
@@ -124,7 +154,11 @@ def test_ledger_state_machine(ledger_engine: Engine) -> None:
                 k = self.key()
                 if fail_last and i == n - 1:  # a transfer that overdraws: the whole batch must fail
                     src = self.users[0]
-                    over = self.bal[src] - self.held[src] + sum(d.get(src, 0) for d in model) + 1
+                    # One more than what is spendable at this point of the batch; when a forced
+                    # reverse has left the spendable balance negative, any positive amount
+                    # overdraws (it would make a negative balance more negative).
+                    spendable = self.bal[src] - self.held[src] + sum(d.get(src, 0) for d in model)
+                    over = max(spendable, 0) + 1
                     deltas = {src: -over, self.users[1]: over}
                     postings.append(ledger.Posting(k, "gift", list(deltas.items()), STAFF, "gift"))
                 else:
@@ -143,15 +177,19 @@ def test_ledger_state_machine(ledger_engine: Engine) -> None:
                     assert not ok and err.code == "insufficient_funds" and err.detail["index"] == n - 1
                     return
             assert ok
-            for r, deltas in zip(results, model):
+            for r, deltas in zip(results, model, strict=True):
                 self.apply(r, r.kind, deltas)
 
         @rule(u=st.integers(0, 2), amount=st.integers(1, 30))
         def hold(self, u: int, amount: int) -> None:
             k, a = self.key(), self.users[u]
             ok = self.bal[a] - self.held[a] >= amount
-            r = self.run(k, lambda s: ledger.hold(s, key=k, account_id=a, amount=amount, actor=STAFF, reason="voucher"),
-                         ok, None if ok else "insufficient_funds")
+            r = self.run(
+                k,
+                lambda s: ledger.hold(s, key=k, account_id=a, amount=amount, actor=STAFF, reason="voucher"),
+                ok,
+                None if ok else "insufficient_funds",
+            )
             if r is not None:
                 self.held[a] += amount
                 self.holds[r.hold_id] = (a, amount, "pending")
@@ -165,15 +203,25 @@ def test_ledger_state_machine(ledger_engine: Engine) -> None:
             pending = status == "pending"
             if capture:
                 take = data.draw(st.integers(1, amount))
-                r = self.run(k, lambda s: ledger.capture(s, key=k, hold_id=hid, to_account=self.shop, amount=take,
-                                                         actor=STAFF, reason="scan"), pending, None if pending else "hold_not_pending")
+                r = self.run(
+                    k,
+                    lambda s: ledger.capture(
+                        s, key=k, hold_id=hid, to_account=self.shop, amount=take, actor=STAFF, reason="scan"
+                    ),
+                    pending,
+                    None if pending else "hold_not_pending",
+                )
                 if r is not None:
                     self.held[a] -= amount
                     self.apply(r, "redeem", {a: -take, self.shop: take})
                     self.holds[hid] = (a, amount, "captured")
             else:
-                r = self.run(k, lambda s: ledger.void(s, key=k, hold_id=hid, actor=STAFF, reason="cancel"),
-                             pending, None if pending else "hold_not_pending")
+                r = self.run(
+                    k,
+                    lambda s: ledger.void(s, key=k, hold_id=hid, actor=STAFF, reason="cancel"),
+                    pending,
+                    None if pending else "hold_not_pending",
+                )
                 if r is not None:
                     self.held[a] -= amount
                     self.holds[hid] = (a, amount, "voided")
@@ -192,8 +240,12 @@ def test_ledger_state_machine(ledger_engine: Engine) -> None:
             else:
                 ok = self.allowed(undo, force=force)
                 code = None if ok else "insufficient_funds"
-            r = self.run(k, lambda s: ledger.reverse(s, tx_id=tid, key=k, actor=STAFF, reason="undo", force=force),
-                         ok, code)
+            r = self.run(
+                k,
+                lambda s: ledger.reverse(s, tx_id=tid, key=k, actor=STAFF, reason="undo", force=force),
+                ok,
+                code,
+            )
             if r is not None:
                 self.reversed.add(tid)
                 self.apply(r, "reverse", undo)
@@ -218,8 +270,15 @@ def test_ledger_state_machine(ledger_engine: Engine) -> None:
         def reuse_key_differently(self, data: st.DataObject) -> None:
             key = data.draw(st.sampled_from(self.recorded))[0]
             with factory() as s, pytest.raises(errors.IdempotencyConflict):
-                ledger.transfer(s, key=key, from_account=self.users[0], to_account=self.users[1], amount=99_999,
-                                actor=STAFF, reason="other content")
+                ledger.transfer(
+                    s,
+                    key=key,
+                    from_account=self.users[0],
+                    to_account=self.users[1],
+                    amount=99_999,
+                    actor=STAFF,
+                    reason="other content",
+                )
 
         # --- invariants ----------------------------------------------------------------
         @invariant()
@@ -227,8 +286,9 @@ def test_ledger_state_machine(ledger_engine: Engine) -> None:
             if not hasattr(self, "bal"):
                 return
             with factory() as s:
-                rows = s.execute(sa.select(Account.id, Account.balance, Account.held)
-                                 .where(Account.id.in_(self.accounts))).all()
+                rows = s.execute(
+                    sa.select(Account.id, Account.balance, Account.held).where(Account.id.in_(self.accounts))
+                ).all()
             assert {r.id: r.balance for r in rows} == self.bal
             assert {r.id: r.held for r in rows} == self.held
             assert sum(self.bal.values()) == 0
@@ -239,6 +299,14 @@ def test_ledger_state_machine(ledger_engine: Engine) -> None:
                     report = ledger.verify(s)
                     assert report.ok, str(report)
 
-    run_state_machine_as_test(LedgerMachine, settings=settings(
-        max_examples=25, stateful_step_count=25, deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]))
+    # 25 programs of 25 steps in the suite; the fuzz profile (`make fuzz`) scales this up.
+    examples = max(25, settings.default.max_examples // 4)
+    run_state_machine_as_test(
+        LedgerMachine,
+        settings=settings(
+            max_examples=examples,
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        ),
+    )

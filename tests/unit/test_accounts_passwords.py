@@ -1,4 +1,5 @@
 """argon2 hashing: NFKC normalisation, rehash, burn_time."""
+
 from __future__ import annotations
 
 from portal.accounts import passwords

@@ -6,6 +6,7 @@
   ``db.transaction()`` for CLI commands) — services and views never do;
 * nothing is wired at import time in ``app.py`` (``create_app`` builds the app).
 """
+
 from __future__ import annotations
 
 import ast
@@ -49,8 +50,12 @@ def test_only_the_ledger_touches_ledger_tables():
 
 
 def test_ledger_is_independent_of_flask_and_portal():
-    offenders = [f"{_rel(p)}: {i}" for p in LEDGER_CODE for i in _imports(p)
-                 if i.split(".")[0] in {"flask", "flask_login", "flask_wtf", "portal", "werkzeug"}]
+    offenders = [
+        f"{_rel(p)}: {i}"
+        for p in LEDGER_CODE
+        for i in _imports(p)
+        if i.split(".")[0] in {"flask", "flask_login", "flask_wtf", "portal", "werkzeug"}
+    ]
     assert offenders == []
 
 
@@ -60,8 +65,11 @@ def test_only_the_boundaries_commit():
         if _rel(path) == "portal/database.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr == "commit"):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "commit"
+            ):
                 offenders.append(f"{_rel(path)}:{node.lineno}")
     assert offenders == [], "commit only at the request boundary or db.transaction() (CLI)"
 

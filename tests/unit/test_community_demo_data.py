@@ -1,4 +1,5 @@
 """The demo world is consistent before it touches a database."""
+
 from __future__ import annotations
 
 from portal.accounts.models import Role

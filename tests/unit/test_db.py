@@ -1,4 +1,5 @@
 """core.db: SQLite pragmas and transaction modes, UTC datetimes."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,4 +50,4 @@ def test_utc_datetime_refuses_naive_and_returns_aware():
 
     stored = t.process_bind_param(dt.datetime(2026, 1, 1, 8, tzinfo=shanghai), D())
     assert stored == dt.datetime(2026, 1, 1, 0)
-    assert t.process_result_value(stored, D()) == dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    assert t.process_result_value(stored, D()) == dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

@@ -1,4 +1,5 @@
 """The application factory builds a working app under every configuration."""
+
 from __future__ import annotations
 
 import pytest

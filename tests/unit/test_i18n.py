@@ -1,4 +1,5 @@
 """Translations: the Chinese UI is complete, catalogues compile, locale selection works."""
+
 from __future__ import annotations
 
 import shutil
@@ -36,22 +37,25 @@ def test_compile_writes_mo_once_until_the_po_changes(tmp_path: Path, monkeypatch
     target = _copy_catalogs(tmp_path, monkeypatch)
     written = i18n.compile_catalogs()
     assert written == [str(target / "zh_Hans_CN" / "LC_MESSAGES" / "messages.mo")]
-    assert i18n.compile_catalogs() == []              # fresh: nothing to do
+    assert i18n.compile_catalogs() == []  # fresh: nothing to do
     assert len(i18n.compile_catalogs(force=True)) == 1
 
 
-def test_compile_refuses_a_translation_that_breaks_placeholders(tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compile_refuses_a_translation_that_breaks_placeholders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = _copy_catalogs(tmp_path, monkeypatch)
     po = target / "zh_Hans_CN" / "LC_MESSAGES" / "messages.po"
-    po.write_text(po.read_text(encoding="utf-8").replace('msgstr "%(name)s，您好"', 'msgstr "%(nom)s，您好"'),
-                  encoding="utf-8")
+    po.write_text(
+        po.read_text(encoding="utf-8").replace('msgstr "%(name)s，您好"', 'msgstr "%(nom)s，您好"'),
+        encoding="utf-8",
+    )
     with pytest.raises(ValueError, match="Hello"):
         i18n.compile_catalogs(force=True)
 
 
 def test_locale_selection_and_english_fallback(tmp_path: Path) -> None:
-    from flask_babel import gettext, get_locale
+    from flask_babel import get_locale, gettext
 
     from tests.conftest import make_test_app
 
@@ -64,9 +68,9 @@ def test_locale_selection_and_english_fallback(tmp_path: Path) -> None:
     with app.test_request_context("/", headers={"Cookie": f"{i18n.LOCALE_COOKIE}=en"}):
         assert str(get_locale()) == "en"
         assert i18n.html_lang() == "en"
-        assert gettext("Home") == "Home"              # English is the source language
+        assert gettext("Home") == "Home"  # English is the source language
     with app.test_request_context("/", headers={"Cookie": f"{i18n.LOCALE_COOKIE}=fr"}):
-        assert str(get_locale()) == "zh_Hans_CN"      # unsupported → default
+        assert str(get_locale()) == "zh_Hans_CN"  # unsupported → default
 
 
 def test_i18n_script_compiles_from_the_command_line(tmp_path: Path) -> None:
@@ -74,7 +78,12 @@ def test_i18n_script_compiles_from_the_command_line(tmp_path: Path) -> None:
     import sys
 
     root = Path(i18n.__file__).resolve().parents[1]
-    result = subprocess.run(["sh", str(root / "scripts" / "i18n.sh"), "compile"], capture_output=True,
-                            text=True, env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable}, check=False)
+    result = subprocess.run(
+        ["sh", str(root / "scripts" / "i18n.sh"), "compile"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable},
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert (CATALOG.with_suffix(".mo")).exists()

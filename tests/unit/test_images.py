@@ -1,5 +1,6 @@
 """portal.images: only complete JPEG/PNG pictures pass, re-encoded without metadata,
 orientation applied, downscaled, pixel bombs refused."""
+
 from __future__ import annotations
 
 import io
@@ -33,12 +34,15 @@ def test_large_pictures_are_scaled_down_to_the_long_side():
     assert Image.open(io.BytesIO(data)).size == (images.MAX_SIDE, 500)
 
 
-@pytest.mark.parametrize("data", [
-    FAKE_JPEG,
-    b"\x89PNG\r\n\x1a\n" + b"\x00" * 64,
-    phone_jpeg()[:200],  # truncated: the header is fine, the pixels are missing
-    b"GIF89a" + b"\x00" * 64,
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        FAKE_JPEG,
+        b"\x89PNG\r\n\x1a\n" + b"\x00" * 64,
+        phone_jpeg()[:200],  # truncated: the header is fine, the pixels are missing
+        b"GIF89a" + b"\x00" * 64,
+    ],
+)
 def test_what_is_not_a_complete_jpeg_or_png_is_refused(data):
     with pytest.raises(images.ImageRejected) as exc:
         images.sanitize(data)

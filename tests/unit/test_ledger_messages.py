@@ -1,4 +1,5 @@
 """Every ledger error code has its own translated message."""
+
 from __future__ import annotations
 
 import flask_babel
@@ -30,4 +31,6 @@ def test_unknown_code_gets_generic_message():
 
     with _app().test_request_context():
         assert str(ledger_error_message(Odd())) == str(DEFAULT_MESSAGE)
-        assert str(ledger_error_message(InsufficientFunds(replayed=True))) == str(MESSAGES["insufficient_funds"])
+        assert str(ledger_error_message(InsufficientFunds(replayed=True))) == str(
+            MESSAGES["insufficient_funds"]
+        )
