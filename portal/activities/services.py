@@ -2,7 +2,7 @@
 and never commit (the request commits once).
 
 Overbooking: every change to an activity's sign-ups first locks the activity row
-(``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite the writer already holds the database
+(``SELECT … FOR NO KEY UPDATE`` on PostgreSQL; on SQLite the writer already holds the database
 lock from ``BEGIN IMMEDIATE``). A seat is then taken with a conditional
 ``UPDATE activity SET confirmed_count = confirmed_count + 1 WHERE confirmed_count < capacity``
 and the table CHECKs ``confirmed_count <= capacity`` as a last backstop.
@@ -91,7 +91,7 @@ def get_activity(session: Session, activity_id: int, *, lock: bool = False) -> A
     if lock:
         # PostgreSQL: row lock, held until the request commits. SQLite ignores it; its
         # writers are serialised by BEGIN IMMEDIATE.
-        q = q.with_for_update()
+        q = q.with_for_update(key_share=True)
     activity = session.scalar(q.execution_options(populate_existing=True)) if lock else session.scalar(q)
     if activity is None:
         raise NotFound(_l("This activity does not exist."), code="no_activity")
@@ -624,7 +624,7 @@ def check(
             ActivitySignup.user_id == actor.id,
             ActivitySignup.status == SignupStatus.CONFIRMED,
         )
-        .with_for_update()
+        .with_for_update(key_share=True)
     )
     if row is None:
         raise _refuse(

@@ -308,9 +308,10 @@ def give(
     existing = session.scalar(select(Gift).where(Gift.giver_id == actor.id, Gift.idem_key == key))
     if existing is not None:
         return _replayed_gift(session, actor, existing, phone, amount)
-    # Serialise one giver's gifts (PostgreSQL row lock; SQLite writers are serialised by
-    # BEGIN IMMEDIATE) so the daily sum cannot be raced past the limit.
-    session.scalar(select(User.id).where(User.id == actor.id).with_for_update())
+    # Serialise one giver's gifts (PostgreSQL FOR NO KEY UPDATE: it does not block the
+    # foreign-key checks of gifts *to* this person, which deadlocked with plain FOR UPDATE;
+    # SQLite writers are serialised by BEGIN IMMEDIATE) so the daily sum cannot be raced past the limit.
+    session.scalar(select(User.id).where(User.id == actor.id).with_for_update(key_share=True))
     existing = session.scalar(
         select(Gift)
         .where(Gift.giver_id == actor.id, Gift.idem_key == key)
@@ -842,7 +843,7 @@ def _listing_for_member(
 ) -> Listing:
     q = select(Listing).where(Listing.id == listing_id)
     if lock:
-        q = q.with_for_update().execution_options(populate_existing=True)
+        q = q.with_for_update(key_share=True).execution_options(populate_existing=True)
     listing = session.scalar(q)
     if listing is None or listing.community_id != actor.community_id:
         # Another community's listing is answered like a missing one (no IDOR).
@@ -972,7 +973,7 @@ def _agreement(
 ) -> Agreement:
     q = select(Agreement).where(Agreement.id == agreement_id)
     if lock:
-        q = q.with_for_update().execution_options(populate_existing=True)
+        q = q.with_for_update(key_share=True).execution_options(populate_existing=True)
     agreement = session.scalar(q)
     if agreement is None:
         raise _refuse(

@@ -70,7 +70,7 @@ def local_day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
 def _lock_person(session: Session, user_id: int) -> User | None:
     """Serialise writes of one person's hours (PostgreSQL row lock; SQLite writers are
     already serialised by BEGIN IMMEDIATE)."""
-    return session.scalar(select(User).where(User.id == user_id).with_for_update())
+    return session.scalar(select(User).where(User.id == user_id).with_for_update(key_share=True))
 
 
 def record_hours(
@@ -554,7 +554,9 @@ def _load_for_review(session: Session, actor: User, log_ids: Iterable[int], acti
     if len(ids) > MAX_BATCH:
         raise ServiceError(_l("At most %(n)d entries at once.", n=MAX_BATCH), code="too_many")
     logs = list(
-        session.scalars(select(HourLog).where(HourLog.id.in_(ids)).order_by(HourLog.id).with_for_update())
+        session.scalars(
+            select(HourLog).where(HourLog.id.in_(ids)).order_by(HourLog.id).with_for_update(key_share=True)
+        )
     )
     if len(logs) != len(ids):
         missing = sorted(set(ids) - {log.id for log in logs})

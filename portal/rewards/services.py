@@ -540,7 +540,7 @@ def redeem(
             ServiceError(_l("This form is not valid. Reload the page and try again."), code="bad_idem_key"),
             reward_id=reward_id,
         )
-    session.scalar(select(User.id).where(User.id == actor.id).with_for_update())
+    session.scalar(select(User.id).where(User.id == actor.id).with_for_update(key_share=True))
     earlier = session.scalar(select(Voucher).where(Voucher.user_id == actor.id, Voucher.idem_key == idem_key))
     if earlier is not None:
         if earlier.reward_id != reward_id:
@@ -717,7 +717,7 @@ def _lock_voucher(session: Session, voucher_id: int) -> Voucher | None:
     return session.scalar(
         select(Voucher)
         .where(Voucher.id == voucher_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
 
@@ -864,7 +864,7 @@ def voucher_for_fulfil(
         raise ServiceError(_l("Enter the voucher code."), code="code_required", field="code")
     q = select(Voucher).where(Voucher.code == code)
     if lock:
-        q = q.with_for_update().execution_options(populate_existing=True)
+        q = q.with_for_update(key_share=True).execution_options(populate_existing=True)
     voucher = session.scalar(q) if len(code) == CODE_LENGTH else None
     if voucher is None:
         raise _refuse(

@@ -54,7 +54,7 @@ def get_wish(
 ) -> Wish:
     """The wish, if ``actor`` belongs to its community (else 404 — no IDOR)."""
     q = select(Wish).where(Wish.id == wish_id)
-    wish = session.scalar(q.with_for_update() if lock else q)
+    wish = session.scalar(q.with_for_update(key_share=True) if lock else q)
     if wish is None or not is_member(actor, _community(session, wish.community_id)):
         raise _refuse(
             session,
@@ -362,7 +362,10 @@ def release_stale(session: Session, *, now: dt.datetime | None = None) -> list[i
     released: list[int] = []
     claimed = list(
         session.scalars(
-            select(Wish).where(Wish.status == WishStatus.CLAIMED).order_by(Wish.id).with_for_update()
+            select(Wish)
+            .where(Wish.status == WishStatus.CLAIMED)
+            .order_by(Wish.id)
+            .with_for_update(key_share=True)
         )
     )
     days: dict[int, int] = {}
