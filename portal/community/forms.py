@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from portal.community.models import OrgKind
@@ -105,3 +105,18 @@ class OrganisationForm(FlaskForm):
         description=_l("What the unit offers residents, e.g. free haircuts for the elderly."),
     )
     submit = SubmitField(_l("Register"))
+
+
+class CommunityForm(FlaskForm):
+    """A street admin creates or edits a community."""
+
+    name = StringField(
+        _l("Name"), validators=[DataRequired(), Length(max=80)], description=_l("For example: 幸福里社区")
+    )
+    address = StringField(_l("Address"), validators=[Optional(), Length(max=200)])
+    is_open = BooleanField(
+        _l("Open to new residents"),
+        default=True,
+        description=_l("Residents may choose this community when they sign up."),
+    )
+    submit = SubmitField(_l("Save"))

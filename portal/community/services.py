@@ -199,8 +199,15 @@ def _building_in(session: Session, community: Community, building_id: int) -> Bu
     return building
 
 
-def add_grid(session: Session, actor: User, community_id: int, name: str) -> Grid:
-    community = community_for_staff(session, actor, community_id)
+def _community_for(session: Session, actor: User | None, community_id: int) -> Community:
+    """Staff of the community; ``None`` is the operator at the console (CLI only)."""
+    if actor is None:
+        return get_community(session, community_id)
+    return community_for_staff(session, actor, community_id)
+
+
+def add_grid(session: Session, actor: User | None, community_id: int, name: str) -> Grid:
+    community = _community_for(session, actor, community_id)
     name = _clean(name, NAME_MAX, str(_l("Name")))
     if session.scalar(select(Grid.id).where(Grid.community_id == community.id, Grid.name == name)):
         raise Conflict(_l("A grid with this name already exists."), code="duplicate", field="name")
@@ -211,7 +218,7 @@ def add_grid(session: Session, actor: User, community_id: int, name: str) -> Gri
     record(
         session,
         "community.grid.add",
-        actor_id=actor.id,
+        actor_id=actor.id if actor else None,
         community_id=community.id,
         target=("grid", grid.id),
         name=name,
@@ -243,8 +250,10 @@ def rename_grid(session: Session, actor: User, community_id: int, grid_id: int, 
     return grid
 
 
-def add_building(session: Session, actor: User, community_id: int, grid_id: int, name: str) -> Building:
-    community = community_for_staff(session, actor, community_id)
+def add_building(
+    session: Session, actor: User | None, community_id: int, grid_id: int, name: str
+) -> Building:
+    community = _community_for(session, actor, community_id)
     grid = _grid_in(session, community, grid_id)
     name = _clean(name, NAME_MAX, str(_l("Name")))
     if session.scalar(select(Building.id).where(Building.grid_id == grid.id, Building.name == name)):
@@ -261,7 +270,7 @@ def add_building(session: Session, actor: User, community_id: int, grid_id: int,
     record(
         session,
         "community.building.add",
-        actor_id=actor.id,
+        actor_id=actor.id if actor else None,
         community_id=community.id,
         target=("building", building.id),
         name=name,
@@ -828,3 +837,90 @@ def status_label(status: ReportStatus) -> str:
         ReportStatus.WITHDRAWN: _l("withdrawn"),
     }
     return str(labels[status])
+
+
+# --- communities: a street admin sets them up ------------------------------------------
+
+ADDRESS_MAX = 200
+
+
+def _community_fields(name: str, address: str) -> tuple[str, str]:
+    return (
+        _clean(name, NAME_MAX, str(_l("Name"))),
+        _clean(address, ADDRESS_MAX, str(_l("Address")), required=False),
+    )
+
+
+def create_community(
+    session: Session,
+    actor: User | None,
+    street_id: int,
+    *,
+    name: str,
+    address: str = "",
+    is_open: bool = True,
+) -> Community:
+    """A street admin (or a sysadmin) adds a community to their street. ``actor`` None is
+    the operator at the console (``flask places community``), never a web request."""
+    street = get_street(session, street_id) if actor is None else street_for_admin(session, actor, street_id)
+    name, address = _community_fields(name, address)
+    duplicate = _l("A community with this name already exists in this street.")
+    if session.scalar(select(Community.id).where(Community.street_id == street.id, Community.name == name)):
+        raise Conflict(duplicate, code="duplicate", field="name")
+    community = Community(street_id=street.id, name=name, address=address, is_open=bool(is_open))
+    _flush_unique(session, duplicate, "duplicate", lambda: session.add(community))
+    record(
+        session,
+        "community.create",
+        actor_id=actor.id if actor else None,
+        community_id=community.id,
+        target=("community", community.id),
+        street_id=street.id,
+        name=name,
+    )
+    return community
+
+
+def update_community(
+    session: Session, actor: User, community_id: int, *, name: str, address: str = "", is_open: bool = True
+) -> Community:
+    """A street admin renames a community, changes its address, or closes it to new
+    residents (a closed community keeps its people; it is only not offered at sign-up)."""
+    community = get_community(session, community_id)
+    if not is_street_admin(actor, community.street_id):
+        raise Forbidden(_l("Only the administrators of this street can do this."), code="not_street_admin")
+    name, address = _community_fields(name, address)
+    duplicate = _l("A community with this name already exists in this street.")
+    if name != community.name and session.scalar(
+        select(Community.id).where(Community.street_id == community.street_id, Community.name == name)
+    ):
+        raise Conflict(duplicate, code="duplicate", field="name")
+    old = {"name": community.name, "address": community.address, "is_open": community.is_open}
+
+    def change() -> None:
+        community.name, community.address, community.is_open = name, address, bool(is_open)
+
+    _flush_unique(session, duplicate, "duplicate", change)
+    new = {"name": community.name, "address": community.address, "is_open": community.is_open}
+    record(
+        session,
+        "community.update",
+        actor_id=actor.id,
+        community_id=community.id,
+        target=("community", community.id),
+        changes={k: [old[k], new[k]] for k in old if old[k] != new[k]},
+    )
+    return community
+
+
+def create_street(session: Session, *, name: str, district: str = "") -> Street:
+    """Console only (``flask places street``): streets are set up by the operator."""
+    name = _clean(name, NAME_MAX, str(_l("Name")))
+    district = _clean(district, NAME_MAX, str(_l("District")), required=False)
+    duplicate = _l("A street with this name already exists.")
+    if session.scalar(select(Street.id).where(Street.name == name)):
+        raise Conflict(duplicate, code="duplicate", field="name")
+    street = Street(name=name, district=district)
+    _flush_unique(session, duplicate, "duplicate", lambda: session.add(street))
+    record(session, "community.street.create", actor_id=None, target=("street", street.id), name=name)
+    return street

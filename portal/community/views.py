@@ -21,6 +21,7 @@ from portal.community import services as svc
 from portal.community.forms import (
     ActionForm,
     BuildingForm,
+    CommunityForm,
     GrantRoleForm,
     NameForm,
     OrganisationForm,
@@ -519,4 +520,79 @@ def street(street_id: int) -> str:
         stats=stats,
         organisations=svc.organisations_of_street(db.session, street_obj.id),
         OrgKind=OrgKind,
+    )
+
+
+# --- street admins set up communities ------------------------------------------------------
+
+
+def _community_form_view(form: CommunityForm, title: str, back: str, save: Any, action: str, cid: int | None):
+    """GET renders, POST validates and calls ``save`` (one service call)."""
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                community = save()
+            except (Forbidden, NotFound) as exc:
+                _refuse(exc, action, cid)
+            except ServiceError as exc:
+                if exc.field and exc.field in form:
+                    form[exc.field].errors = [str(exc.message)]
+                flash(str(exc.message), "error")
+                status = exc.status
+            else:
+                flash(_("Community saved."), "success")
+                return redirect(url_for("community.manage", community_id=community.id))
+        else:
+            flash(_first_error(form), "error")
+            status = 400
+    return render_template("community/community_form.html", form=form, title=title, back=back), status
+
+
+@bp.route("/street/<int:street_id>/communities/new", methods=["GET", "POST"])
+@login_required
+def new_community(street_id: int) -> Response | tuple[str, int]:
+    try:
+        street_obj = svc.street_for_admin(db.session, _actor(), street_id)
+    except ServiceError as exc:
+        _refuse(exc, "community.create")
+    form = CommunityForm()
+    return _community_form_view(
+        form,
+        _("New community in %(street)s", street=street_obj.name),
+        url_for("community.street", street_id=street_obj.id),
+        lambda: svc.create_community(
+            db.session,
+            _actor(),
+            street_obj.id,
+            name=form.name.data,
+            address=form.address.data or "",
+            is_open=bool(form.is_open.data),
+        ),
+        "community.create",
+        None,
+    )
+
+
+@bp.route("/community/<int:community_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_community(community_id: int) -> Response | tuple[str, int]:
+    community = _staff_community(community_id, "community.update")
+    if not svc.is_street_admin(_actor(), community.street_id):
+        deny("community.update", community_id=community_id, code="not_street_admin")
+    form = CommunityForm(obj=community) if request.method == "GET" else CommunityForm()
+    return _community_form_view(
+        form,
+        _("Edit %(name)s", name=community.name),
+        url_for("community.manage", community_id=community.id),
+        lambda: svc.update_community(
+            db.session,
+            _actor(),
+            community.id,
+            name=form.name.data,
+            address=form.address.data or "",
+            is_open=bool(form.is_open.data),
+        ),
+        "community.update",
+        community.id,
     )

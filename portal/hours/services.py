@@ -537,6 +537,23 @@ def pending_count(session: Session, actor: User, community_id: int) -> int:
     )
 
 
+def pending_counts(session: Session, actor: User, community_ids: Sequence[int]) -> dict[int, int]:
+    """``pending_count`` for many communities in one grouped query (street overviews)."""
+    if not community_ids:
+        return {}
+    rows = session.execute(
+        select(HourLog.community_id, func.count())
+        .where(
+            HourLog.community_id.in_(list(community_ids)),
+            HourLog.status == HourStatus.PENDING,
+            HourLog.user_id != actor.id,
+            _wish_confirmed_or_none(),
+        )
+        .group_by(HourLog.community_id)
+    )
+    return {int(cid): int(n) for cid, n in rows}
+
+
 @dataclass
 class BatchResult:
     approved: list[HourLog]
@@ -618,6 +635,40 @@ def approve(
     skipped = [log for log in logs if log not in todo]
     if not todo:
         return BatchResult([], skipped)
+    _pay(session, actor, todo, now)
+    return BatchResult(todo, skipped)
+
+
+def approve_on_confirmation(
+    session: Session, requester: User, wish_id: int, *, now: dt.datetime
+) -> HourLog | None:
+    """A community that pays wishes on the resident's confirmation (setting
+    ``wish_pay_on_confirm``): the requester's confirmation approves the helper's pending
+    log for that wish, if it is within ``wish_auto_pay_max_minutes``; otherwise (or with
+    the setting off) the log waits for staff as before. The requester is the approver of
+    record, so the usual rule holds: nobody approves their own hours."""
+    from portal.wishes.models import Wish, WishStatus
+
+    wish = session.get(Wish, wish_id)
+    if wish is None or wish.status != WishStatus.CONFIRMED or wish.requester_id != requester.id:
+        return None
+    settings = get_settings(session, wish.community_id)
+    if not settings.wish_pay_on_confirm:
+        return None
+    log = session.scalar(
+        select(HourLog)
+        .where(HourLog.wish_id == wish.id, HourLog.status == HourStatus.PENDING)
+        .order_by(HourLog.id)
+        .with_for_update()
+    )
+    if log is None or log.user_id == requester.id or log.minutes > settings.wish_auto_pay_max_minutes:
+        return None
+    _pay(session, requester, [log], now, via="wish_confirmation")
+    return log
+
+
+def _pay(session: Session, actor: User, todo: list[HourLog], now: dt.datetime, via: str = "staff") -> None:
+    """Pay and mark approved ``todo`` (pending logs the caller checked)."""
     rates = {cid: get_settings(session, cid).points_per_hour for cid in {log.community_id for log in todo}}
     funds = {cid: ledger.community_fund(session, cid) for cid in rates}
     accounts: dict[tuple[int, int], int] = {}
@@ -686,8 +737,8 @@ def approve(
             count=len(batch),
             points=sum(log.points or 0 for log in batch),
             log_ids=[log.id for log in batch][:1000],
+            via=via,
         )
-    return BatchResult(todo, skipped)
 
 
 def reject(

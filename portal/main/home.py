@@ -20,6 +20,24 @@ class StaffLine:
     community: Community
     pending_hours: int
     today: list[Any] = field(default_factory=list)
+    waiting: Any = None  # portal.workspace.waiting.Waiting
+
+
+@dataclass
+class StreetLine:
+    street: Any
+    communities: list[Any] = field(default_factory=list)  # Waiting per community
+
+    @property
+    def total(self) -> int:
+        return sum(w.total for w in self.communities)
+
+
+@dataclass
+class ShopLine:
+    community_id: int
+    org_key: int
+    name: str
 
 
 @dataclass
@@ -31,15 +49,19 @@ class HomeData:
     staff: list[StaffLine] = field(default_factory=list)
     party_cards: list[Any] = field(default_factory=list)
     year: int = 0
+    streets: list[StreetLine] = field(default_factory=list)
+    shops: list[ShopLine] = field(default_factory=list)
 
 
 def home_data(session: Session, user: User, now: dt.datetime | None = None) -> HomeData:
     from portal.activities.models import Activity, ActivityStatus
-    from portal.community.services import staff_communities
+    from portal.community.services import administered_streets, staff_communities
     from portal.compliance.services import my_progress
-    from portal.hours.services import LOCAL_TZ, approved_minutes, local_day_bounds, local_year, pending_count
+    from portal.hours.services import LOCAL_TZ, approved_minutes, local_day_bounds, local_year
     from portal.posts.services import open_posts
+    from portal.rewards.services import scopes_for
     from portal.wishes.services import open_wishes
+    from portal.workspace.waiting import waiting_for
 
     now = now or utcnow()
     year = local_year(now)
@@ -61,7 +83,23 @@ def home_data(session: Session, user: User, now: dt.datetime | None = None) -> H
         )
         data.wishes = open_wishes(session, cid, exclude_user=user.id, limit=3)
     start, end = local_day_bounds(now.astimezone(LOCAL_TZ).date())
-    for community in staff_communities(session, user):
+    streets = administered_streets(session, user)
+    street_ids = {s.id for s in streets}
+    managed = staff_communities(session, user)
+    # A street admin sees their streets as one card each; their own staff posts in other
+    # streets still get a card per community.
+    own = [c for c in managed if c.street_id not in street_ids]
+    waiting = {w.community.id: w for w in waiting_for(session, user, managed, now)}
+    for street in streets:
+        data.streets.append(
+            StreetLine(
+                street, [waiting[c.id] for c in managed if c.street_id == street.id and c.id in waiting]
+            )
+        )
+    data.shops = [
+        ShopLine(s.community_id, s.org_key, s.name) for s in scopes_for(session, user) if s.organisation_id
+    ]
+    for community in own:
         today = list(
             session.scalars(
                 select(Activity)
@@ -74,6 +112,7 @@ def home_data(session: Session, user: User, now: dt.datetime | None = None) -> H
                 .order_by(Activity.starts_at)
             )
         )
-        data.staff.append(StaffLine(community, pending_count(session, user, community.id), today))
+        w = waiting[community.id]
+        data.staff.append(StaffLine(community, w.hours, today, w))
     data.party_cards = my_progress(session, user, year)
     return data

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey
+from sqlalchemy import CheckConstraint, ForeignKey, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
@@ -23,6 +23,7 @@ class CommunitySettings(Base):
         CheckConstraint("wish_claim_days BETWEEN 1 AND 90", name="wish_claim_days_range"),
         CheckConstraint("gift_daily_limit BETWEEN 0 AND 100000", name="gift_limit_range"),
         CheckConstraint("expiry_months IS NULL OR expiry_months BETWEEN 1 AND 120", name="expiry_range"),
+        CheckConstraint("wish_auto_pay_max_minutes BETWEEN 15 AND 480", name="wish_auto_pay_range"),
     )
 
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id"), primary_key=True)
@@ -44,6 +45,10 @@ class CommunitySettings(Base):
     exchange_points_per_hour: Mapped[int] = mapped_column(default=10)
     # 转赠: most points one member may give away per day.
     gift_daily_limit: Mapped[int] = mapped_column(default=200)
+    # 微心愿 payment: on the requester's confirmation (for up to this many minutes), or
+    # after a staff review (the default).
+    wish_pay_on_confirm: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    wish_auto_pay_max_minutes: Mapped[int] = mapped_column(default=120, server_default=text("120"))
     # Expiry of points (off when NULL).
     expiry_months: Mapped[int | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

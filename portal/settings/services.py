@@ -46,9 +46,11 @@ RANGES: dict[str, tuple[int, int] | tuple[int, ...]] = {
     "wish_claim_days": (1, 90),
     "gift_daily_limit": (0, 100000),
     "expiry_months": (1, 120),
+    "wish_auto_pay_max_minutes": (15, 480),
 }
 ROUNDING = (1, 5, 10, 15, 30, 60)
-EDITABLE = tuple(RANGES) + ("hours_rounding_minutes", "post_claim_needs_approval")
+BOOLEANS = ("post_claim_needs_approval", "wish_pay_on_confirm")
+EDITABLE = tuple(RANGES) + ("hours_rounding_minutes",) + BOOLEANS
 
 
 def update_settings(
@@ -75,7 +77,7 @@ def update_settings(
     for name, value in values.items():
         if name not in EDITABLE:
             raise ServiceError(_l("Unknown setting."), code="unknown_setting")
-        if name == "post_claim_needs_approval":
+        if name in BOOLEANS:
             if not isinstance(value, bool):
                 raise ServiceError(_l("Choose yes or no."), code="bad_value", field=name)
             continue

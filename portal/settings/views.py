@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField
+from wtforms import BooleanField, IntegerField, RadioField, SelectField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from portal.errors import ServiceError
@@ -42,6 +42,15 @@ class SettingsForm(FlaskForm):
     team_cap = _int(_l("Teams per person"), 1, 10)
     party_activity_goal = _int(_l("Party members: activities per year"), 0, 52)
     wish_claim_days = _int(_l("Days to fulfil a claimed wish"), 1, 90)
+    wish_pay_on_confirm = RadioField(
+        _l("Pay wish helpers"),
+        choices=[
+            ("review", _l("After a staff review")),
+            ("confirm", _l("When the resident confirms (within the limit below)")),
+        ],
+        default="review",
+    )
+    wish_auto_pay_max_minutes = _int(_l("Pay on confirmation for at most (minutes per wish)"), 15, 480)
 
 
 def _community(community_id: int | None) -> tuple[Any, list[Any]]:
@@ -64,6 +73,8 @@ def edit() -> Any:
     settings = svc.get_settings(db.session, community.id)
     form = SettingsForm(obj=settings if request.method == "GET" else None)
     if request.method == "GET":
+        form.wish_pay_on_confirm.data = "confirm" if settings.wish_pay_on_confirm else "review"
+    if request.method == "GET":
         return render_template("settings/edit.html", form=form, community=community, communities=communities)
     if not form.validate():
         return render_template(
@@ -71,6 +82,7 @@ def edit() -> Any:
         ), 400
     values = {name: getattr(form, name).data for name in svc.EDITABLE}
     values["post_claim_needs_approval"] = bool(values["post_claim_needs_approval"])
+    values["wish_pay_on_confirm"] = values["wish_pay_on_confirm"] == "confirm"
     try:
         svc.update_settings(db.session, current_user, community.id, values)
     except ServiceError as exc:

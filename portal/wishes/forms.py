@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField, TimeField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms import DateField, RadioField, SelectField, StringField, TextAreaField, TimeField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from portal.wishes.models import WISH_CATEGORIES
 
@@ -32,7 +32,12 @@ class FulfilForm(FlaskForm):
 
 
 class ConfirmForm(FlaskForm):
-    rating = IntegerField(_l("Stars (1–5)"), validators=[DataRequired(), NumberRange(min=1, max=5)])
+    rating = RadioField(
+        _l("How was the help?"),
+        coerce=int,
+        choices=[(n, str(n)) for n in (1, 2, 3, 4, 5)],
+        validators=[InputRequired(message=_l("Choose 1 to 5 stars."))],
+    )
     comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=500)])
 
 

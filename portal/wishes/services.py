@@ -292,6 +292,9 @@ def confirm_wish(
     wish.rating = rating
     wish.comment = comment
     session.flush()
+    from portal.hours.services import approve_on_confirmation
+
+    paid = approve_on_confirmation(session, actor, wish.id, now=wish.confirmed_at)
     if wish.claimed_by_id is not None:
         notify(
             session,
@@ -309,6 +312,7 @@ def confirm_wish(
         community_id=wish.community_id,
         target=("wish", wish.id),
         rating=rating,
+        paid_log_id=paid.id if paid else None,
     )
     return wish
 

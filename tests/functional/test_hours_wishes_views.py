@@ -565,4 +565,5 @@ def test_staff_home_shows_queue(app, client, session, w):
     session.flush()
     login(client, w["staff"])
     home = client.get("/")
-    assert home.status_code == 200 and b"waiting for approval: 1" in home.data
+    assert home.status_code == 200 and b"Hours waiting for approval" in home.data
+    assert b'<span class="badge badge-warn">1</span>' in home.data
