@@ -34,6 +34,7 @@ FEATURES = (
     "portal.compliance",
     "portal.exchange",
     "portal.settings",
+    "portal.api",
     "portal.cli",
     "portal.ledger_cli",
 )

@@ -18,6 +18,7 @@ MODEL_MODULES = (
     "portal.hours.models",
     "portal.rewards.models",
     "portal.exchange.models",
+    "portal.api.models",
 )
 
 for _name in MODEL_MODULES:

@@ -16,9 +16,39 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or (request.accept_mimetypes.best == "application/json")
 
 
-def error_response(status: int, title: str, message: str) -> Response:
+# Stable machine-readable codes for refusals that do not come from a service rule.
+DEFAULT_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "rate_limited",
+    500: "server_error",
+}
+
+
+def json_error(
+    status: int, message: str, *, code: str | None = None, details: dict | None = None
+) -> Response:
+    """The one JSON error body: ``{"code", "message", "details"}`` (message in the
+    reader's language, code stable for programs)."""
+    resp = jsonify(
+        code=code or DEFAULT_CODES.get(status, "error"), message=str(message), details=details or {}
+    )
+    resp.status_code = status
+    return resp
+
+
+def error_response(
+    status: int, title: str, message: str, *, code: str | None = None, details: dict | None = None
+) -> Response:
     if _wants_json():
-        resp = jsonify(error={"status": status, "title": title, "message": message})
+        return json_error(status, message, code=code, details=details)
     else:
         resp = Response(render_template("errors/error.html", status=status, title=title, message=message))
     resp.status_code = status
@@ -59,19 +89,30 @@ def init_app(app: Flask) -> None:
             _(
                 "This form has expired or was not sent from this site. Please go back, reload the page and try again."  # noqa: E501
             ),
+            code="csrf_failed",
         )
 
     @app.errorhandler(ServiceError)
     def service_error(e: ServiceError) -> Response:
         # A rule refused the request and the view did not render its own page for it.
         title, _message = _messages(e.status)
-        return error_response(e.status, title, str(e.message))
+        details = {"field": e.field} if e.field else None
+        return error_response(e.status, title, str(e.message), code=e.code, details=details)
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> Response:
         status = e.code or 500
         title, message = _messages(status)
-        return error_response(status, title, message)
+        # webargs (the JSON API's input parsing) attaches the per-field messages.
+        messages = (
+            getattr(e, "data", {}).get("messages") if isinstance(getattr(e, "data", None), dict) else None
+        )
+        details = {"fields": messages} if messages else None
+        resp = error_response(status, title, message, details=details)
+        for name, value in e.get_headers():
+            if name.lower() not in ("content-type", "content-length"):
+                resp.headers[name] = value
+        return resp
 
     @app.errorhandler(Exception)
     def unhandled(e: Exception) -> Response:

@@ -22,12 +22,23 @@ def select_locale() -> str:
     supported = current_app.config["LANGUAGES"]
     if not has_request_context():
         return current_app.config["BABEL_DEFAULT_LOCALE"]
+    if request.path.startswith("/api/"):
+        # Programs say which language they read in each request (no cookies).
+        return accept_language_locale()
     chosen = request.cookies.get(LOCALE_COOKIE)
     if chosen in supported:
         return chosen
     if getattr(current_user, "is_authenticated", False) and current_user.locale in supported:
         return current_user.locale
     return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def accept_language_locale() -> str:
+    """The supported locale the ``Accept-Language`` header prefers; zh-CN by default."""
+    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
+    if best is None:
+        return str(current_app.config["BABEL_DEFAULT_LOCALE"])
+    return "en" if best == "en" else "zh_Hans_CN"
 
 
 def html_lang() -> str:

@@ -94,6 +94,24 @@ def monthly(session: Session, account_id: int, now: dt.datetime) -> list[Month]:
     return months
 
 
+@dataclass(frozen=True)
+class Summary:
+    account_id: int | None
+    balance: int
+    held: int
+    available: int
+
+
+def summary(session: Session, user_id: int, community_id: int) -> Summary:
+    """Balance, held (reserved by pending redemptions) and available of one person's
+    account in one community; zeros when no account was opened yet."""
+    account_id = ledger.find_account(session, community_id, f"user:{user_id}")
+    if account_id is None:
+        return Summary(None, 0, 0, 0)
+    info = ledger.get_account(session, account_id)
+    return Summary(account_id, info.balance, info.held, info.balance - info.held)
+
+
 def my_points(
     session: Session,
     user_id: int,
@@ -103,15 +121,15 @@ def my_points(
     now: dt.datetime,
     page_size: int = 30,
 ) -> MyPoints:
-    account_id = ledger.find_account(session, community_id, f"user:{user_id}")
+    points = summary(session, user_id, community_id)
+    account_id = points.account_id
     if account_id is None:
         return MyPoints(0, 0, 0, [], None, monthly_empty(now))
-    info = ledger.get_account(session, account_id)
     page = ledger.statement(session, account_id, limit=page_size, before=before)
     return MyPoints(
-        info.balance,
-        info.held,
-        info.balance - info.held,
+        points.balance,
+        points.held,
+        points.available,
         list(page.lines),
         page.next_before,
         monthly(session, account_id, now),

@@ -28,6 +28,10 @@ PUBLIC = {
     "main.points",
     "accounts.login",
     "accounts.signup",
+    # The JSON API's document, its docs page and the list of token scopes.
+    "api_docs.openapi_json",
+    "api_docs.docs_page",
+    "Auth.list_scopes",
 }
 # Tables a GET may legitimately write to: audit rows of refused access.
 GET_MAY_WRITE = {"audit_event"}

@@ -1,0 +1,59 @@
+"""Schemas shared by every API resource: the error body, list pages and their arguments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from portal.api.pagination import MAX_CURSOR
+
+# Ids in bodies and filters: a positive 64-bit integer (bigger numbers are refused as input,
+# never passed to the database).
+MAX_ID = 2**63 - 1
+
+
+def Id(**kw: Any) -> fields.Integer:  # noqa: N802 - reads like a field class
+    """An id in a JSON body (a JSON number only)."""
+    return fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), **kw)
+
+
+def QueryId(**kw: Any) -> fields.Integer:  # noqa: N802
+    """An id in the query string (digits)."""
+    return fields.Integer(validate=validate.Range(1, MAX_ID), **kw)
+
+
+class ErrorSchema(Schema):
+    code = fields.String(required=True, metadata={"description": "Stable machine-readable code."})
+    message = fields.String(required=True, metadata={"description": "In the Accept-Language (zh-CN, en)."})
+    details = fields.Dict(
+        required=True,
+        metadata={
+            "description": "More about the refusal: `field` (the input it concerns) or `fields` "
+            "(per-location, per-field messages for invalid input)."
+        },
+    )
+
+
+class PageArgs(Schema):
+    cursor = fields.String(
+        validate=validate.Length(1, MAX_CURSOR),
+        metadata={"description": "The `next_cursor` of the previous page; omit for the first page."},
+    )
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+
+
+def page_of(item: type[Schema] | Schema, name: str) -> type[Schema]:
+    """``{"items": [...], "next_cursor": str | null}`` for ``item``."""
+    attrs: dict[str, Any] = {
+        "items": fields.List(fields.Nested(item), required=True),
+        "next_cursor": fields.String(
+            required=True, allow_none=True, metadata={"description": "null on the last page."}
+        ),
+    }
+    return Schema.from_dict(attrs, name=name)
+
+
+class CommunityRefSchema(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
