@@ -1,7 +1,7 @@
 """api tokens and idempotency
 
 Revision ID: 98f40662447f
-Revises: 1bf1e30b9f03
+Revises: 2bbbabf4592f
 Create Date: 2026-12-01 04:02:50.944418
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import core.db  # noqa: F401  (custom column types such as core.db.UTCDateTime)
 
 revision = "98f40662447f"
-down_revision = "1bf1e30b9f03"
+down_revision = "2bbbabf4592f"
 branch_labels = None
 depends_on = None
 
