@@ -21,6 +21,7 @@ FEATURES = (
     "portal.security_headers",
     "portal.security",
     "portal.errors",
+    "portal.health",
     "portal.main",
     "portal.accounts",
     "portal.community",

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterator
 
 from flask import Flask, Response, g, request
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import make_engine, make_session_factory, set_read_only
@@ -103,20 +105,66 @@ class Database:
         if sess is None:
             return response
         if response.status_code >= 400 or g.get("_fufen_rollback"):
-            sess.rollback()
+            _quiet_rollback(sess)
         else:
-            try:
-                sess.commit()
-            except (IntegrityError, OperationalError) as exc:
-                # A race lost at commit time (unique key, serialisation, lock timeout):
-                # nothing was written; tell the user to try again instead of a 500.
-                sess.rollback()
-                log.warning("commit failed: %s", exc)
-                from portal.errors import conflict_response
-
-                response = conflict_response()
+            response = self._commit(sess, response)
         self._run_deferred(sess)
         return response
+
+    def _commit(self, sess: Session, response: Response) -> Response:
+        """Commit the request's transaction and answer honestly about the outcome.
+
+        A race lost at commit time (unique key, serialisation, deadlock, lock timeout) means
+        nothing was written: 409 "try again". A lost connection *during* COMMIT means the
+        outcome is unknown — the server may have committed before the link died. On
+        PostgreSQL the transaction id is read just before COMMIT and its fate asked with
+        ``pg_xact_status`` on a new connection: committed → the normal answer; aborted →
+        "nothing was saved"; still unknown (database unreachable) → a page that says it
+        may have been saved and where to check. Resubmitting the same form replays its
+        idempotency key, so it never does the thing twice.
+        """
+        from portal.health import is_db_unavailable, standalone_error
+
+        xid: str | None = None
+        try:
+            if request.method not in _READ_METHODS and sess.in_transaction():
+                sess.flush()
+                if sess.get_bind().dialect.name == "postgresql":
+                    xid = sess.scalar(text("SELECT pg_current_xact_id_if_assigned()::text"))
+            sess.commit()
+            return response
+        except (IntegrityError, OperationalError, DBAPIError) as exc:
+            _quiet_rollback(sess)
+            if not is_db_unavailable(exc):
+                log.warning("commit failed (race lost, nothing written): %s", exc)
+                from portal.errors import conflict_response
+
+                return conflict_response()
+            outcome = self._resolve(xid) if xid else "aborted"
+            log.warning("connection lost at commit (xid %s): outcome %s; %s", xid, outcome, exc)
+            if outcome == "committed":
+                return response
+            if outcome == "aborted":
+                return standalone_error(503, "unavailable", retry_after=30)
+            return standalone_error(503, "unknown_outcome")
+
+    def _resolve(self, xid: str, attempts: int = 8, pause_s: float = 0.5) -> str | None:
+        """``committed`` / ``aborted`` for a transaction id, None when the database cannot
+        be asked within ~4 s (a restarting server comes back within that time)."""
+        for attempt in range(attempts):
+            try:
+                with self.engine.connect() as conn:
+                    status = conn.scalar(text("SELECT pg_xact_status(CAST(:x AS xid8))"), {"x": xid})
+                    conn.rollback()
+                if status in ("committed", "aborted"):
+                    return str(status)
+                if status is None:  # too old to know (never the case for our own, just-ended one)
+                    return None
+            except DBAPIError:
+                pass
+            if attempt + 1 < attempts:
+                time.sleep(pause_s)
+        return None
 
     def _run_deferred(self, sess: Session) -> None:
         deferred = g.pop("_fufen_deferred", None)
@@ -127,13 +175,13 @@ class Database:
                 fn(sess)
             sess.commit()
         except Exception:  # an audit write must never turn a response into a 500
-            sess.rollback()
+            _quiet_rollback(sess)
             log.exception("deferred write failed")
 
     def _teardown(self, _exc: BaseException | None) -> None:
         sess: Session | None = g.pop("_fufen_session", None)
         if sess is not None:
-            sess.rollback()
+            _quiet_rollback(sess)
             sess.close()
         token = g.pop("_fufen_ro_token", None)
         if token is not None:
@@ -148,3 +196,11 @@ class Database:
         engine = self._engines.get(id(app))
         if engine is not None:
             engine.dispose()
+
+
+def _quiet_rollback(sess: Session) -> None:
+    """Roll back; on a dead connection there is nothing to roll back (the server did)."""
+    try:
+        sess.rollback()
+    except DBAPIError as exc:
+        log.warning("rollback failed: %s", exc)

@@ -9,6 +9,8 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from portal.health import is_db_unavailable, standalone_error
+
 log = logging.getLogger(__name__)
 
 
@@ -102,6 +104,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> Response:
         status = e.code or 500
+        if status >= 500:
+            return standalone_error(status)
         title, message = _messages(status)
         # webargs (the JSON API's input parsing) attaches the per-field messages.
         messages = (
@@ -116,9 +120,13 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unhandled(e: Exception) -> Response:
+        # Never touch the database here (it may be the thing that failed): the standalone
+        # page reads no user, settings or session.
+        if is_db_unavailable(e):
+            log.warning("database unavailable on %s %s: %s", request.method, request.path, e)
+            return standalone_error(503, "unavailable", retry_after=30)
         log.exception("unhandled error on %s %s", request.method, request.path)
-        title, message = _messages(500)
-        return error_response(500, title, message)
+        return standalone_error(500)
 
 
 class ServiceError(Exception):

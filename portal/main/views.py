@@ -8,7 +8,6 @@ from typing import Any
 from flask import Blueprint, render_template
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import text
 
 from portal.extensions import db
 from portal.main.nav import url_for_safe
@@ -89,9 +88,3 @@ def points() -> str:
     return render_template(
         "main/points.html", data=data, summary=data, paged=request.args.get("before") is not None
     )
-
-
-@bp.get("/healthz")
-def healthz() -> tuple[dict[str, str], int]:
-    db.session.execute(text("SELECT 1"))
-    return {"status": "ok"}, 200

@@ -23,7 +23,8 @@ from tests.conftest import make_test_app
 PUBLIC = {
     "static",
     "main.index",
-    "main.healthz",
+    "health.healthz",
+    "health.readyz",
     "main.services",
     "main.points",
     "accounts.login",
