@@ -17,6 +17,7 @@ import config as config_module
 
 # Feature packages, in registration order. Each exposes ``init_app(app)``.
 FEATURES = (
+    "portal.ids",
     "portal.i18n",
     "portal.security_headers",
     "portal.security",

@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from flask import Flask, current_app, g, has_request_context, redirect, request, url_for
+from flask import Flask, current_app, g, has_request_context, redirect, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal.extensions import babel, login_manager
+from portal.urls import safe_next
 
 LOCALE_COOKIE = "fufen_lang"
 LARGE_TEXT_COOKIE = "fufen_large"
@@ -55,13 +56,6 @@ def large_text_enabled() -> bool:
     if cookie is not None:
         return cookie == "1"
     return bool(getattr(current_user, "is_authenticated", False) and current_user.large_text)
-
-
-def safe_next(target: str | None) -> str:
-    """Only same-site relative paths are followed (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("main.index")
 
 
 def init_app(app: Flask) -> None:

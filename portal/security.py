@@ -13,9 +13,11 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, g, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, logout_user
 
 from core.db import utcnow
+from portal.accounts import sessions
 from portal.accounts.models import Role, User
 from portal.audit.services import record_refusal
 from portal.community.models import Community
@@ -108,43 +110,77 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
 
 
 # --- session lifetime ---------------------------------------------------------------
+# The cookie names a server-side session row (portal.accounts.sessions); the user loader
+# accepts a user only together with a live row, so a revoked session ends at once.
+
+SID = "sid"
+_TOUCH_EVERY = dt.timedelta(minutes=1)
+
+
+def current_session_row() -> Any:
+    """The ``UserSession`` row of this request (None when not logged in)."""
+    return g.get("_user_session")
 
 
 def _enforce_session_timeouts() -> None:
     """Idle and absolute timeouts on the server side (ASVS 7.3.1/7.3.2)."""
     if not current_user.is_authenticated:
         return
+    row = current_session_row()
     now = utcnow()
-    started = session.get("auth_at")
-    seen = session.get("seen_at")
     idle: dt.timedelta = current_app.config["SESSION_IDLE_TIMEOUT"]
     absolute: dt.timedelta = current_app.config["SESSION_ABSOLUTE_TIMEOUT"]
-    expired = (
-        started is None
-        or seen is None
-        or now - dt.datetime.fromtimestamp(seen, dt.UTC) > idle
-        or now - dt.datetime.fromtimestamp(started, dt.UTC) > absolute
-    )
-    if expired:
+    if row is None or now - row.last_seen_at > idle or now - row.created_at > absolute:
+        if row is not None:
+            row_id = row.id
+            db.defer(lambda s: _end_row(s, row_id, sessions.EXPIRED))
         logout_user()
         session.clear()
         g.session_expired = True
         return
-    # Only touch the cookie once a minute: fewer Set-Cookie headers on busy pages.
-    if now.timestamp() - seen > 60:
-        session["seen_at"] = int(now.timestamp())
+    # Only touch the row once a minute, after the request's own transaction (a GET
+    # stays a reader; a failed touch never fails the page).
+    if now - row.last_seen_at > _TOUCH_EVERY:
+        row_id = row.id
+        db.defer(lambda s: sessions.touch(s, row_id, now))
+
+
+def _end_row(sess: Any, row_id: int, reason: str) -> None:
+    from portal.accounts.models import UserSession
+
+    row = sess.get(UserSession, row_id)
+    if row is not None:
+        sessions.end(sess, row, reason)
 
 
 def start_session(user: User, remember: bool = False) -> None:
-    """Log ``user`` in with a fresh session (ASVS 7.2.4: new token on login)."""
+    """Log ``user`` in with a fresh server-side session (ASVS 7.2.4: new token on login).
+
+    The old session row, if any, is ended: a token planted before log-in is worthless."""
     from flask_login import login_user
 
+    old = current_session_row()
+    if old is not None:
+        sessions.end(db.session, old, sessions.LOGOUT)
+    token, row = sessions.open_session(
+        db.session, user, user_agent=request.headers.get("User-Agent", ""), ip=request.remote_addr or ""
+    )
     session.clear()
-    login_user(user, remember=remember, fresh=True)
-    now = int(utcnow().timestamp())
-    session["auth_at"] = now
-    session["seen_at"] = now
+    session[SID] = token
+    g._user_session = row
+    # Flask-Login's "remember me" cookie is never used: it would outlive the server row.
+    login_user(user, remember=False, fresh=True)
     session.permanent = True
+
+
+def end_session(reason: str = sessions.LOGOUT) -> None:
+    """Log out of this session: end its row, forget the cookie."""
+    row = current_session_row()
+    if row is not None:
+        sessions.end(db.session, row, reason)
+    logout_user()
+    session.clear()
+    g._user_session = None
 
 
 def init_app(app: Flask) -> None:
@@ -159,11 +195,29 @@ def init_app(app: Flask) -> None:
     def load_user(token: str) -> User | None:
         try:
             raw_id, raw_version = token.split(":", 1)
-            user = db.session.get(User, int(raw_id))
-        except (ValueError, TypeError):
+            user_id = int(raw_id)
+        except (ValueError, TypeError, AttributeError):
             return None
+        if not 0 < user_id < 2**31:
+            return None
+        row = sessions.current(db.session, user_id, session.get(SID))
+        if row is None:
+            return None
+        user = db.session.get(User, user_id)
         if user is None or not user.is_active or str(user.session_version) != raw_version:
             return None
+        g._user_session = row
         return user
 
     app.before_request(_enforce_session_timeouts)
+    app.session_interface = _NoSessionOnFailure()
+
+
+class _NoSessionOnFailure(SecureCookieSessionInterface):
+    """A response that failed (5xx) never sets or changes the session cookie: whatever
+    the request did to the session is dropped together with its transaction."""
+
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        if response.status_code >= 500:
+            return
+        super().save_session(app, session, response)

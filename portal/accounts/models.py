@@ -93,3 +93,29 @@ class RoleAssignment(Base):
 
     user: Mapped[User] = relationship(back_populates="roles", foreign_keys=[user_id])
     community: Mapped[Community | None] = relationship()
+
+
+class UserSession(Base):
+    """A logged-in device, kept on the server so that it can be ended at once.
+
+    The browser's signed cookie carries a random token; only its SHA-256 is stored here.
+    Every request checks that the row exists, belongs to the user and is not revoked,
+    so logout, a password change, deactivation and "log out my other devices" take
+    effect on the next request — a copied cookie is worth nothing afterwards.
+    """
+
+    __tablename__ = "user_session"
+    __table_args__ = (Index("ix_user_session_user_live", "user_id", "revoked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Set once the second factor was checked in this session (privileged roles).
+    mfa_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+    # logout / password / deactivated / other_devices / expired / admin
+    revoked_reason: Mapped[str | None] = mapped_column(String(20))
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    ip: Mapped[str] = mapped_column(String(45), default="")

@@ -206,6 +206,10 @@ def logged_out(session: Session, user: User) -> None:
     record(session, "logout", actor_id=user.id, community_id=user.community_id)
 
 
+def ended_other_sessions(session: Session, user: User, count: int) -> None:
+    record(session, "sessions.end_others", actor_id=user.id, community_id=user.community_id, count=count)
+
+
 # --- password change --------------------------------------------------------------------
 
 

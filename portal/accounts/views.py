@@ -6,19 +6,19 @@ request's transaction rolls back.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from portal.accounts import services, throttle
+from portal.accounts import services, sessions, throttle
 from portal.accounts.forms import ChangePasswordForm, LoginForm, SignupForm
 from portal.accounts.masking import mask_phone
 from portal.errors import ServiceError
 from portal.extensions import db, limiter
-from portal.i18n import safe_next
-from portal.security import start_session
+from portal.security import current_session_row, end_session, start_session
+from portal.urls import safe_next
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 
@@ -106,8 +106,7 @@ def logout() -> Response:
     # POST only (no log-out by a cross-site <img>); CSRFProtect checks the token.
     if current_user.is_authenticated:
         services.logged_out(db.session, current_user._get_current_object())
-    logout_user()
-    session.clear()
+    end_session()
     flash(_("You have logged out."), "info")
     return redirect(url_for("accounts.login"))
 
@@ -140,8 +139,21 @@ def change_password() -> Response | tuple[str, int]:
         except ServiceError as exc:
             _attach(form, exc)
             return render_template("accounts/change_password.html", form=form), exc.status
-        # session_version went up: every other session is over; this one starts afresh.
+        # Every other session is over (rows ended, session_version up); this one
+        # starts afresh.
         start_session(user)
+        sessions.end_all(db.session, user.id, sessions.PASSWORD, keep=current_session_row())
         flash(_("Your password has been changed. You have been logged out everywhere else."), "success")
         return redirect(url_for("accounts.me"))
     return render_template("accounts/change_password.html", form=form), _invalid_status(form)
+
+
+@bp.post("/sessions/others/end")
+@login_required
+def end_other_sessions() -> Response:
+    """ "Log out my other devices": every other live session ends now."""
+    user = current_user._get_current_object()
+    count = sessions.end_all(db.session, user.id, sessions.OTHER_DEVICES, keep=current_session_row())
+    services.ended_other_sessions(db.session, user, count)
+    flash(_("You have been logged out on your other devices."), "success")
+    return redirect(url_for("accounts.me"))

@@ -23,6 +23,7 @@ from portal.activities.models import Activity, ActivityStatus, Attendance, Signu
 from portal.community.models import Community
 from portal.errors import Forbidden, NotFound, ServiceError
 from portal.extensions import db
+from portal.ids import id_arg
 from portal.security import deny
 
 bp = Blueprint("activities", __name__, url_prefix="/activities")
@@ -306,7 +307,7 @@ def _render_form(
 @login_required
 def new() -> Response | tuple[str, int]:
     actor = _actor()
-    community_id = request.args.get("community_id", type=int)
+    community_id = request.args.get("community_id", type=id_arg)
     communities = _publish_communities(actor)
     if community_id is None:
         if len(communities) == 1:

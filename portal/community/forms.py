@@ -10,6 +10,7 @@ from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitFi
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from portal.community.models import OrgKind
+from portal.ids import coerce_id
 
 
 class NameForm(FlaskForm):
@@ -20,7 +21,7 @@ class NameForm(FlaskForm):
 
 
 class BuildingForm(FlaskForm):
-    grid_id = SelectField(_l("Grid"), coerce=int, validators=[DataRequired()], validate_choice=False)
+    grid_id = SelectField(_l("Grid"), coerce=coerce_id, validators=[DataRequired()], validate_choice=False)
     name = StringField(
         _l("Building"), validators=[DataRequired(), Length(max=80)], description=_l("For example: 3号楼")
     )
@@ -28,7 +29,7 @@ class BuildingForm(FlaskForm):
 
 
 class ReportForm(FlaskForm):
-    community_id = SelectField(_l("Community where you live"), coerce=int, validate_choice=False)
+    community_id = SelectField(_l("Community where you live"), coerce=coerce_id, validate_choice=False)
     work_unit = StringField(
         _l("Work unit"),
         validators=[DataRequired(), Length(max=120)],
@@ -72,7 +73,9 @@ class GrantRoleForm(FlaskForm):
         choices=[("staff", _l("Community staff")), ("merchant", _l("Merchant"))],
         validators=[DataRequired()],
     )
-    organisation_id = SelectField(_l("Organisation (merchants only)"), coerce=int, validate_choice=False)
+    organisation_id = SelectField(
+        _l("Organisation (merchants only)"), coerce=coerce_id, validate_choice=False
+    )
     submit = SubmitField(_l("Grant role"))
 
 
@@ -84,7 +87,7 @@ class OrganisationForm(FlaskForm):
     )
     community_id = SelectField(
         _l("Community served"),
-        coerce=int,
+        coerce=coerce_id,
         validate_choice=False,
         description=_l("Required for merchants; partner units may serve the whole street."),
     )

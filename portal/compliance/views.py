@@ -13,6 +13,7 @@ from portal.compliance import services as svc
 from portal.errors import Forbidden
 from portal.extensions import db
 from portal.hours.forms import ActionForm
+from portal.ids import require_id
 
 bp = Blueprint("compliance", __name__, url_prefix="/compliance")
 
@@ -25,11 +26,11 @@ def _args() -> tuple[int, int, bool]:
     mine = staff_communities(db.session, _actor())
     raw_c = request.values.get("community_id", "")
     raw_y = request.values.get("year", "")
-    if (raw_c and not raw_c.isdigit()) or (raw_y and not raw_y.isdigit()) or len(raw_c) > 12:
+    if raw_y and not (raw_y.isascii() and raw_y.isdigit() and len(raw_y) == 4):
         abort(400)
     if not raw_c and not mine:
         abort(403)
-    community_id = int(raw_c) if raw_c else mine[0].id
+    community_id = require_id(raw_c) if raw_c else mine[0].id
     year = int(raw_y) if raw_y else svc.current_year()
     if not 2000 <= year <= 2100:
         abort(400)

@@ -17,6 +17,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
+from portal.ids import coerce_id
+
 AMOUNT_MSG = _l("Enter a whole number of points greater than zero.")
 PHONE = Regexp(r"^1\d{10}$", message=_l("Enter an 11-digit mobile number."))
 
@@ -108,9 +110,11 @@ class GrantForm(IdemForm):
     )
     phone = StringField(_l("Mobile number (one person)"), validators=[Optional(), PHONE])
     activity_id = SelectField(
-        _l("Activity"), coerce=int, choices=[], validate_choice=False, validators=[Optional()]
+        _l("Activity"), coerce=coerce_id, choices=[], validate_choice=False, validators=[Optional()]
     )
-    team_id = SelectField(_l("Team"), coerce=int, choices=[], validate_choice=False, validators=[Optional()])
+    team_id = SelectField(
+        _l("Team"), coerce=coerce_id, choices=[], validate_choice=False, validators=[Optional()]
+    )
     amount = IntegerField(
         _l("Points for each person"),
         validators=[DataRequired(message=AMOUNT_MSG), NumberRange(min=1, message=AMOUNT_MSG)],

@@ -26,6 +26,7 @@ from portal.exchange.forms import (
 )
 from portal.exchange.models import AgreementStatus, GrantCategory
 from portal.extensions import db
+from portal.ids import id_arg
 
 bp = Blueprint("exchange", __name__, url_prefix="/exchange")
 
@@ -359,7 +360,7 @@ def _grants_page(community: Any, communities: Any, form: GrantForm, status: int 
 @bp.get("/staff/grants")
 @login_required
 def grants() -> Any:
-    community, communities = _staff_community(request.args.get("community_id", type=int))
+    community, communities = _staff_community(request.args.get("community_id", type=id_arg))
     form = GrantForm()
     form.fill_key()
     _grant_form_choices(form, community.id)
@@ -369,7 +370,7 @@ def grants() -> Any:
 @bp.post("/staff/grants")
 @login_required
 def grants_post() -> Any:
-    community, communities = _staff_community(request.form.get("community_id", type=int) or -1)
+    community, communities = _staff_community(request.form.get("community_id", type=id_arg) or -1)
     form = GrantForm()
     _grant_form_choices(form, community.id)
     if not form.validate():
@@ -404,7 +405,7 @@ def grants_post() -> Any:
 @login_required
 def reverse_grant(grant_id: int) -> Any:
     form = ReverseForm()
-    community, communities = _staff_community(request.form.get("community_id", type=int) or -1)
+    community, communities = _staff_community(request.form.get("community_id", type=id_arg) or -1)
     grant_form = GrantForm()
     grant_form.idem_key.data = None
     grant_form.fill_key()
@@ -426,7 +427,7 @@ def reverse_grant(grant_id: int) -> Any:
 @bp.get("/staff/disputes")
 @login_required
 def disputes() -> Any:
-    community, communities = _staff_community(request.args.get("community_id", type=int))
+    community, communities = _staff_community(request.args.get("community_id", type=id_arg))
     return render_template(
         "exchange/disputes.html",
         community=community,

@@ -36,6 +36,7 @@ from portal.hours import services as svc
 from portal.hours.forms import ActionForm, ReasonForm, ReportForm
 from portal.hours.models import HourLog, HourSource, HourStatus
 from portal.hours.uploads import MIMETYPES, photo_file, save_photo
+from portal.ids import parse_id, require_id
 from portal.security import deny
 
 bp = Blueprint("hours", __name__, url_prefix="/hours")
@@ -117,7 +118,8 @@ def report() -> Any:
     if not form.validate():
         return render_template("hours/report.html", form=form), 400
     kind, _sep, raw_id = (form.source.data or "").partition(":")
-    if not raw_id.isdigit():
+    source_id = parse_id(raw_id)
+    if source_id is None:
         form.source.errors.append(_("Choose a service post or a wish."))
         return render_template("hours/report.html", form=form), 400
     started = dt.datetime.combine(form.day.data, form.start.data, tzinfo=svc.LOCAL_TZ).astimezone(dt.UTC)
@@ -128,7 +130,7 @@ def report() -> Any:
             db.session,
             actor,
             source=kind,
-            source_id=int(raw_id),
+            source_id=source_id,
             started_at=started,
             ended_at=ended,
             description=form.description.data or "",
@@ -182,9 +184,7 @@ def _int_arg(name: str, args: Any) -> int | None:
     raw = (args.get(name) or "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 12:
-        abort(400)
-    return int(raw)
+    return require_id(raw)
 
 
 def _filter_from(args: Any, community_id: int) -> svc.QueueFilter:
@@ -275,9 +275,7 @@ def _check_filter(args: Any) -> None:
 
 def _selected_ids() -> list[int]:
     raw = request.form.getlist("log_id")
-    if any(not r.isdigit() or len(r) > 12 for r in raw):
-        abort(400)
-    return [int(r) for r in raw]
+    return [require_id(r) for r in raw]
 
 
 def _ids_for_action(args: Any) -> list[int]:

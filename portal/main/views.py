@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.extensions import db
+from portal.ids import id_arg
 from portal.main.nav import url_for_safe
 from portal.main.queries import points_summary, role_lines
 
@@ -81,7 +82,7 @@ def points() -> str:
 
     data = None
     if current_user.is_authenticated and current_user.community_id is not None:
-        before = request.args.get("before", type=int)
+        before = request.args.get("before", type=id_arg)
         if before is not None and before <= 0:
             before = None
         data = my_points(db.session, current_user.id, current_user.community_id, before=before, now=utcnow())

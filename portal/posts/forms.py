@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from portal.ids import coerce_id
 from portal.posts.services import DUTIES_MAX, NOTE_MAX, PLACES_MAX, POINTS_MAX, SCHEDULE_MAX, TITLE_MAX
 
 
@@ -22,8 +23,8 @@ class PostForm(FlaskForm):
         validators=[Optional(), Length(max=DUTIES_MAX)],
         description=_l("What the volunteer does in this post."),
     )
-    grid_id = SelectField(_l("Grid"), coerce=int, validate_choice=False)
-    building_id = SelectField(_l("Building"), coerce=int, validate_choice=False)
+    grid_id = SelectField(_l("Grid"), coerce=coerce_id, validate_choice=False)
+    building_id = SelectField(_l("Building"), coerce=coerce_id, validate_choice=False)
     schedule = StringField(
         _l("Schedule"),
         validators=[Optional(), Length(max=SCHEDULE_MAX)],

@@ -26,6 +26,7 @@ from portal.community.models import Community
 from portal.community.services import is_staff, staff_communities
 from portal.errors import Forbidden, NotFound, ServiceError, error_response
 from portal.extensions import db
+from portal.ids import id_arg
 from portal.posts import services as svc
 from portal.posts.forms import ActionForm, NoteForm, PostForm
 from portal.posts.models import ClaimStatus, PostClaim, PostStatus, ServicePost
@@ -62,7 +63,7 @@ def my_post_claims() -> list[PostClaim]:
 
 
 def _home_community_id(actor: User) -> int | None:
-    wanted = request.args.get("community_id", type=int)
+    wanted = request.args.get("community_id", type=id_arg)
     if wanted:
         return wanted
     if actor.community_id is not None:

@@ -14,6 +14,7 @@ from wtforms.validators import InputRequired, NumberRange, Optional
 
 from portal.errors import ServiceError
 from portal.extensions import db
+from portal.ids import id_arg
 from portal.settings import services as svc
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -69,7 +70,7 @@ def _community(community_id: int | None) -> tuple[Any, list[Any]]:
 @bp.route("/", methods=["GET", "POST"])
 @login_required
 def edit() -> Any:
-    community, communities = _community(request.values.get("community_id", type=int))
+    community, communities = _community(request.values.get("community_id", type=id_arg))
     settings = svc.get_settings(db.session, community.id)
     form = SettingsForm(obj=settings if request.method == "GET" else None)
     if request.method == "GET":

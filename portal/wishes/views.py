@@ -16,6 +16,7 @@ from portal.community.services import is_staff, staff_communities
 from portal.errors import NotFound, ServiceError
 from portal.extensions import db
 from portal.hours.services import LOCAL_TZ
+from portal.ids import optional_id
 from portal.wishes import services as svc
 from portal.wishes.forms import ActionForm, ClaimForm, ConfirmForm, FulfilForm, WishForm
 from portal.wishes.models import Wish, WishStatus
@@ -146,10 +147,11 @@ def claim(wish_id: int) -> Any:
     form = ClaimForm()
     raw = request.form.get("team_id", "")
     form.team_id.choices = [(raw, raw)]
-    if not form.validate() or (raw and not raw.isdigit()):
+    if not form.validate():
         abort(400)
+    team_id = optional_id(raw)
     try:
-        svc.claim_wish(db.session, _actor(), wish_id, team_id=int(raw) if raw else None)
+        svc.claim_wish(db.session, _actor(), wish_id, team_id=team_id)
     except ServiceError as exc:
         return _fail(wish_id, exc)
     flash(_("You claimed this wish. Thank you!"), "success")

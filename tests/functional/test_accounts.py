@@ -6,11 +6,11 @@ import datetime as dt
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from core.db import utcnow
 from portal.accounts import services
-from portal.accounts.models import Role, User
+from portal.accounts.models import Role, User, UserSession
 from portal.audit.models import AuditEvent
 from tests.conftest import make_test_app
 from tests.factories import DEFAULT_PASSWORD, login, make_community, make_street, make_user, next_phone
@@ -231,7 +231,7 @@ def test_login_ok_starts_a_new_session(client, session):
     assert resp.status_code == 302
     with client.session_transaction() as s:
         assert "planted" not in s  # fresh session on login (ASVS 7.2.4)
-        assert s["auth_at"] and s["seen_at"]
+        assert len(s["sid"]) >= 40  # names a server-side session row
     assert _logged_in(client)
     session.refresh(user)
     assert user.last_login_at is not None
@@ -392,33 +392,37 @@ def test_change_password_requires_login(client):
 # --- session timeouts ------------------------------------------------------------------
 
 
-def _ts(delta: dt.timedelta) -> int:
-    return int((utcnow() - delta).timestamp())
+def _age_session(session, user, *, started: dt.timedelta, seen: dt.timedelta) -> None:
+    """Move the user's server-side session row back in time."""
+    session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user.id)
+        .values(created_at=utcnow() - started, last_seen_at=utcnow() - seen)
+    )
+    session.flush()
 
 
 def test_session_idle_timeout(client, session):
-    login(client, make_user(session, community=make_community(session)))
-    with client.session_transaction() as s:
-        s["seen_at"] = _ts(dt.timedelta(minutes=31))
+    user = make_user(session, community=make_community(session))
+    login(client, user)
+    _age_session(session, user, started=dt.timedelta(minutes=31), seen=dt.timedelta(minutes=31))
     resp = client.get("/accounts/me")
     assert resp.status_code == 302 and "/accounts/login" in resp.headers["Location"]
     assert not _logged_in(client)
 
 
 def test_session_absolute_timeout(client, session):
-    login(client, make_user(session, community=make_community(session)))
-    with client.session_transaction() as s:
-        s["auth_at"] = _ts(dt.timedelta(hours=12, minutes=1))
-        s["seen_at"] = _ts(dt.timedelta(seconds=5))
+    user = make_user(session, community=make_community(session))
+    login(client, user)
+    _age_session(session, user, started=dt.timedelta(hours=12, minutes=1), seen=dt.timedelta(seconds=5))
     resp = client.get("/accounts/me")
     assert resp.status_code == 302 and "/accounts/login" in resp.headers["Location"]
 
 
 def test_session_within_limits_stays(client, session):
-    login(client, make_user(session, community=make_community(session)))
-    with client.session_transaction() as s:
-        s["auth_at"] = _ts(dt.timedelta(hours=11))
-        s["seen_at"] = _ts(dt.timedelta(minutes=29))
+    user = make_user(session, community=make_community(session))
+    login(client, user)
+    _age_session(session, user, started=dt.timedelta(hours=11), seen=dt.timedelta(minutes=29))
     assert _logged_in(client)
 
 
