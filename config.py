@@ -56,6 +56,12 @@ class Config:
     PROXY_FIX_X_FOR = 0
     # Security headers
     TALISMAN_FORCE_HTTPS = False
+    # Second factor (TOTP) for staff, street admins, merchants and system admins. On in
+    # production; off by default for `make run` and the tests (see README) — anyone who
+    # has enrolled is asked for a code whatever this says.
+    MFA_REQUIRED = True
+    # Version of the sensitive-information consent text (templates/accounts/consent_text.html).
+    CONSENT_VERSION = "2026-12-01"
     # Ledger
     LEDGER_MAX_POSTING = 100_000
     # Password hashing (argon2id). Tests lower the cost.
@@ -74,6 +80,8 @@ class Config:
             values["RATELIMIT_STORAGE_URI"] = os.environ["RATELIMIT_STORAGE_URI"]
         if os.environ.get("PROXY_FIX_X_FOR"):
             values["PROXY_FIX_X_FOR"] = int(os.environ["PROXY_FIX_X_FOR"])
+        if os.environ.get("FUFEN_MFA_REQUIRED") is not None:
+            values["MFA_REQUIRED"] = _env_bool("FUFEN_MFA_REQUIRED", True)
         if os.environ.get("SESSION_COOKIE_SECURE") is not None:
             values["SESSION_COOKIE_SECURE"] = _env_bool("SESSION_COOKIE_SECURE", False)
         return values
@@ -84,6 +92,8 @@ class DevelopmentConfig(Config):
     # A fixed development key keeps sessions across restarts of `make run`; production
     # refuses to start without SECRET_KEY.
     SECRET_KEY = "dev-only-not-secret"
+    # Demo logins work without an authenticator app; FUFEN_MFA_REQUIRED=1 turns it on.
+    MFA_REQUIRED = False
 
 
 class TestingConfig(Config):
@@ -92,6 +102,7 @@ class TestingConfig(Config):
     SECRET_KEY = "test-only-not-secret"
     DATABASE_URL = "sqlite:///:memory:"
     WTF_CSRF_ENABLED = False  # functional tests that check CSRF switch it back on
+    MFA_REQUIRED = False  # tests of the second factor switch it on
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024
     ARGON2_PARALLELISM = 1

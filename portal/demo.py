@@ -370,6 +370,7 @@ def seed_reports(ctx: DemoContext) -> None:
             )
         )
         reviewer = ctx.users[REVIEWERS[spec["home"]]]
+        _ensure_consent(ctx, user)
         if existing is None:
             now = utcnow()
             confirmed = status == ReportStatus.CONFIRMED
@@ -390,6 +391,16 @@ def seed_reports(ctx: DemoContext) -> None:
             ctx.count("party_report")
         if status == ReportStatus.CONFIRMED:
             _ensure_role(ctx, user, Role.PARTY_MEMBER, spec["home"], None, granted_by=reviewer)
+
+
+def _ensure_consent(ctx: DemoContext, user: User) -> None:
+    """Demo party members gave the separate sensitive-information consent (PIPL)."""
+    from config import Config
+    from portal.accounts.models import ConsentRecord
+
+    if ctx.session.scalar(select(ConsentRecord.id).where(ConsentRecord.user_id == user.id)) is None:
+        ctx.session.add(ConsentRecord(user_id=user.id, kind="sensitive_info", version=Config.CONSENT_VERSION))
+        ctx.session.flush()
 
 
 register_step("places", seed_places)

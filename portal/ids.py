@@ -62,6 +62,8 @@ def coerce_id(raw: Any) -> int | None:
     (ints, including a 0 "none" entry) pass through for rendering."""
     if raw is None or raw == "":
         return None
+    if raw == "0":  # the forms' "none" entry
+        return 0
     if isinstance(raw, int) and not isinstance(raw, bool):
         return raw
     value = parse_id(raw)
@@ -71,13 +73,16 @@ def coerce_id(raw: Any) -> int | None:
 
 
 class IdConverter(BaseConverter):
-    """``<int:x>``: digits only, 1 ≤ x ≤ MAX_ID; anything else does not match (404)."""
+    """``<int:x>``: digits only, 0 ≤ x ≤ MAX_ID (0 is a "none" sentinel in some URLs,
+    e.g. community-run rewards); anything else does not match (404)."""
 
     regex = r"\d{1,10}"
     weight = 50
     part_isolating = True
 
     def to_python(self, value: str) -> int:
+        if value == "0":
+            return 0
         parsed = parse_id(value)
         if parsed is None:
             raise ValidationError()

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, abort, current_app, g, request, session
+from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, logout_user
 
@@ -122,7 +122,7 @@ def current_session_row() -> Any:
     return g.get("_user_session")
 
 
-def _enforce_session_timeouts() -> None:
+def _enforce_session_timeouts() -> Any:
     """Idle and absolute timeouts on the server side (ASVS 7.3.1/7.3.2)."""
     if not current_user.is_authenticated:
         return
@@ -138,11 +138,53 @@ def _enforce_session_timeouts() -> None:
         session.clear()
         g.session_expired = True
         return
+    second = _second_factor_gate(row)
+    if second is not None:
+        return second
     # Only touch the row once a minute, after the request's own transaction (a GET
     # stays a reader; a failed touch never fails the page).
     if now - row.last_seen_at > _TOUCH_EVERY:
         row_id = row.id
         db.defer(lambda s: sessions.touch(s, row_id, now))
+
+
+# Pages a logged-in person may reach before passing the second factor.
+_MFA_OPEN = frozenset(
+    {
+        "accounts.mfa_challenge",
+        "accounts.mfa_setup",
+        "accounts.logout",
+        "set_language",
+        "toggle_large_text",
+        "static",
+        "main.healthz",
+    }
+)
+
+
+def _second_factor_gate(row: Any) -> Any:
+    """Privileged roles (and anyone enrolled) pass a TOTP code once per session before
+    any other page; until then every request is sent to the challenge or enrolment."""
+    from portal.accounts import mfa
+
+    if row.mfa_at is not None or request.endpoint in _MFA_OPEN:
+        return None
+    user = current_user._get_current_object()
+    if not mfa.required_for(user):
+        return None
+    target = "accounts.mfa_challenge" if mfa.is_enrolled(user) else "accounts.mfa_setup"
+    nxt = request.full_path if request.method == "GET" else None
+    if request.path.startswith("/api/"):
+        abort(401)
+    return redirect(url_for(target, next=nxt.rstrip("?") if nxt else None))
+
+
+def mark_second_factor() -> None:
+    """This session has passed the second factor."""
+    row = current_session_row()
+    if row is not None:
+        row.mfa_at = utcnow()
+        db.session.flush()
 
 
 def _end_row(sess: Any, row_id: int, reason: str) -> None:

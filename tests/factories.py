@@ -242,3 +242,11 @@ def make_reward(
     return rewards.create_reward(
         session, owner, community.id, merchant_org_id(owner) if merchant else None, data
     )
+
+
+def give_consent(session: Session, *users: User, version: str = "2026-12-01") -> None:
+    """Record the separate sensitive-information consent (PIPL) for ``users``."""
+    from portal.accounts.models import ConsentRecord
+
+    session.add_all(ConsentRecord(user_id=u.id, kind="sensitive_info", version=version) for u in users)
+    session.flush()

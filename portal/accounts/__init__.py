@@ -8,6 +8,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from portal.accounts import trust_views  # noqa: F401  (routes on the same blueprint)
     from portal.accounts.views import bp, small_bodies
 
     app.register_blueprint(bp)

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField
+from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
 from portal.accounts.policy import PASSWORD_MAX, PHONE_INPUT_MAX, normalize_phone
@@ -81,6 +81,14 @@ class SignupForm(_PhoneMixin, FlaskForm):
             Optional(),
             Length(max=NAME_MAX, message=_l("Use at most %(max)d characters.", max=NAME_MAX)),
         ],
+    )
+    # PIPL Art. 29: a separate consent, never pre-ticked, not needed to sign up.
+    sensitive_consent = BooleanField(
+        _l(
+            "I separately agree that my community may process my sensitive personal information "
+            "(party membership, ID number) to confirm my party-member report (optional)"
+        ),
+        default=False,
     )
     # Choices are rendered grouped by street from the view; the service checks the id.
     community = SelectField(

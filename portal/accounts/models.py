@@ -44,6 +44,11 @@ class User(UserMixin, Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[dt.datetime | None]
+    # TOTP second factor (RFC 6238): base32 secret once enrolled; the last accepted time
+    # step, so that one code cannot be used twice.
+    mfa_secret: Mapped[str | None] = mapped_column(String(64))
+    mfa_enabled_at: Mapped[dt.datetime | None]
+    mfa_last_step: Mapped[int | None]
 
     community: Mapped[Community | None] = relationship()
     building: Mapped[Building | None] = relationship()
@@ -119,3 +124,29 @@ class UserSession(Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(20))
     user_agent: Mapped[str] = mapped_column(String(200), default="")
     ip: Mapped[str] = mapped_column(String(45), default="")
+
+
+class RecoveryCode(Base):
+    """One-time recovery codes for a lost phone; only a hash is kept."""
+
+    __tablename__ = "mfa_recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[dt.datetime | None]
+
+
+class ConsentRecord(Base):
+    """A person's separate consent (PIPL Art. 29) to a purpose, with the version of the
+    text they agreed to. Withdrawal sets ``withdrawn_at``; rows are never deleted."""
+
+    __tablename__ = "consent_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    version: Mapped[str] = mapped_column(String(20))
+    granted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[dt.datetime | None]

@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from portal.accounts import services, sessions, throttle
+from portal.accounts import consent, services, sessions, throttle
 from portal.accounts.forms import ChangePasswordForm, LoginForm, SignupForm
 from portal.accounts.masking import mask_phone
 from portal.errors import ServiceError
@@ -66,6 +66,8 @@ def signup() -> Response | tuple[str, int]:
         except ServiceError as exc:
             _attach(form, exc)
             return _render_signup(form), exc.status
+        if form.sensitive_consent.data is True:
+            consent.grant(db.session, user, consent.SENSITIVE)
         start_session(user)
         flash(_("Welcome, %(name)s! Your account is ready.", name=user.display_name), "success")
         return redirect(url_for("accounts.me"))

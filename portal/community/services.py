@@ -668,7 +668,11 @@ def submit_report(
     session: Session, actor: User, community_id: int, work_unit: str, party_org: str
 ) -> PartyReport:
     """Report to the community where ``actor`` lives; with no home community yet, the
-    chosen (open) community becomes it. One live report per person."""
+    chosen (open) community becomes it. One live report per person. Party membership
+    is sensitive personal information: a live separate consent is required (PIPL)."""
+    from portal.accounts import consent
+
+    consent.require(session, actor)
     community = get_community(session, community_id)
     if actor.community_id is None:
         if not community.is_open:

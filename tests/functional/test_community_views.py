@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import func, select
 
 from core.db import Base
-from portal.accounts.models import Role, RoleAssignment
+from portal.accounts.models import Role, RoleAssignment, User
 from portal.audit.models import AuditEvent
 from portal.community.models import Building, Grid, Organisation, PartyReport, ReportStatus
 from tests.conftest import make_test_app
-from tests.factories import login, make_community, make_street, make_user
+from tests.factories import give_consent, login, make_community, make_street, make_user
 
 
 @pytest.fixture()
@@ -25,7 +25,7 @@ def world(session):
     grid_b = Grid(community_id=b.id, name="东片网格")
     session.add_all([grid_a, grid_b])
     session.flush()
-    return {
+    people = {
         "street": street,
         "other_street": other_street,
         "a": a,
@@ -39,6 +39,8 @@ def world(session):
         "admin": make_user(session, roles=((Role.STREET_ADMIN, street),)),
         "far_admin": make_user(session, roles=((Role.STREET_ADMIN, other_street),)),
     }
+    give_consent(session, *(v for v in people.values() if isinstance(v, User)))
+    return people
 
 
 def _refusals(session, actor, community=None):

@@ -67,7 +67,9 @@ def _urls(app: Any, method: str) -> list[tuple[str, str]]:
         values = {}
         for arg in rule.arguments:
             conv = rule._converters.get(arg)  # noqa: SLF001 - werkzeug has no public accessor
-            values[arg] = 1 if conv is not None and type(conv).__name__ in {"IntegerConverter"} else "en"
+            values[arg] = (
+                1 if conv is not None and type(conv).__name__ in {"IntegerConverter", "IdConverter"} else "en"
+            )
         with app.test_request_context():
             from flask import url_for
 

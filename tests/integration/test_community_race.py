@@ -14,7 +14,7 @@ from portal.accounts.models import Role, RoleAssignment, User
 from portal.community import services as svc
 from portal.community.models import PartyReport, ReportStatus
 from portal.errors import Conflict
-from tests.factories import make_community, make_user
+from tests.factories import give_consent, make_community, make_user
 
 pytestmark = pytest.mark.slow
 
@@ -54,6 +54,7 @@ def test_duplicate_report_race(factory):
     with factory() as session:
         community = make_community(session)
         user = make_user(session, community=community)
+        give_consent(session, user)
         ids = (community.id, user.id)
         session.commit()
 

@@ -7,12 +7,12 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from portal.accounts.models import Role, RoleAssignment
+from portal.accounts.models import Role, RoleAssignment, User
 from portal.audit.models import AuditEvent
 from portal.community import services as svc
 from portal.community.models import Grid, Organisation, OrgKind, PartyReport, ReportStatus
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
-from tests.factories import make_community, make_street, make_user
+from tests.factories import give_consent, make_community, make_street, make_user
 
 
 @pytest.fixture()
@@ -23,7 +23,7 @@ def world(session, app):
         a = make_community(session, street=street)
         b = make_community(session, street=street)
         far = make_community(session, street=other_street)
-        yield {
+        people = {
             "street": street,
             "other_street": other_street,
             "a": a,
@@ -37,6 +37,8 @@ def world(session, app):
             "far_admin": make_user(session, roles=((Role.STREET_ADMIN, other_street),)),
             "sysadmin": make_user(session, roles=(Role.SYSADMIN,)),
         }
+        give_consent(session, *(v for v in people.values() if isinstance(v, User)))
+        yield people
 
 
 def _roles(session, user, role, community):
