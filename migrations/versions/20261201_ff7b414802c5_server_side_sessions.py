@@ -1,7 +1,7 @@
 """server-side sessions
 
 Revision ID: ff7b414802c5
-Revises: 1bf1e30b9f03
+Revises: 98f40662447f
 Create Date: 2026-12-01 04:02:03.438296
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import core.db  # noqa: F401  (custom column types such as core.db.UTCDateTime)
 
 revision = "ff7b414802c5"
-down_revision = "1bf1e30b9f03"
+down_revision = "98f40662447f"
 branch_labels = None
 depends_on = None
 
