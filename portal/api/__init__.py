@@ -21,6 +21,11 @@ RESOURCES = (
     "portal.api.views.auth",
     "portal.api.views.me",
     "portal.api.views.activities",
+    "portal.api.views.community",
+    "portal.api.views.hours",
+    "portal.api.views.wishes",
+    "portal.api.views.points",
+    "portal.api.views.notifications",
 )
 MAX_PATH_ID = 2**63 - 1
 
@@ -40,6 +45,14 @@ def _ids_in_range() -> None:
     for value in (request.view_args or {}).values():
         if isinstance(value, int) and value > MAX_PATH_ID:
             abort(404)
+
+
+def _register(api: Api, csrf: Any, blp: Any, names: set[str]) -> None:
+    # Token requests carry no cookie to forge; cookie sessions are CSRF-checked in
+    # authenticate_request.
+    csrf.exempt(blp)
+    api.register_blueprint(blp, url_prefix=f"{PREFIX}{blp.url_prefix or ''}")
+    names.add(blp.name)
 
 
 def spec_options() -> dict[str, Any]:
@@ -84,14 +97,11 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
     app.config.setdefault("API_SPEC_OPTIONS", spec_options())
     api = Api(app)
-    names = set()
+    names: set[str] = set()
     for name in RESOURCES:
-        blp = importlib.import_module(name).blp
-        # Token requests carry no cookie to forge; cookie sessions are CSRF-checked in
-        # authenticate_request.
-        csrf.exempt(blp)
-        api.register_blueprint(blp, url_prefix=f"{PREFIX}{blp.url_prefix or ''}")
-        names.add(blp.name)
+        module = importlib.import_module(name)
+        for blp in getattr(module, "blueprints", (module.blp,)):
+            _register(api, csrf, blp, names)
 
     @app.before_request
     def api_request() -> None:

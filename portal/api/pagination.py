@@ -124,3 +124,12 @@ def paginate(
             key = key_of(last) if key_of else getattr(last, key_col.key)
         next_cursor = _encode(key, last.id, filters)
     return Page(rows, next_cursor)
+
+
+def id_cursor(row_id: int | None, filters: Mapping[str, Any]) -> str | None:
+    """A cursor for APIs that page by an id of their own (e.g. ``ledger.statement``)."""
+    return None if row_id is None else _encode(None, row_id, filters)
+
+
+def id_from_cursor(cursor: str | None, filters: Mapping[str, Any]) -> int | None:
+    return None if not cursor else _decode(cursor, None, filters)[1]
