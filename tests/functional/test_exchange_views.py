@@ -291,6 +291,7 @@ def test_settings_page(client, session, w):
         "team_cap": "2",
         "party_activity_goal": "4",
         "wish_claim_days": "7",
+        "wish_auto_pay_max_minutes": "120",
     }
     assert client.post("/settings/", data=data).status_code == 302
     s = session.get(CommunitySettings, w["a"].id)
