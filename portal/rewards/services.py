@@ -13,6 +13,7 @@ import datetime as dt
 import re
 import secrets
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
@@ -188,11 +189,28 @@ def scope_for(session: Session, user: User, community_id: int, org_key: int, act
 
 
 def owner_name(session: Session, reward: Reward) -> str:
-    if reward.organisation_id is not None:
-        org = session.get(Organisation, reward.organisation_id)
-        return org.name if org else ""
-    community = session.get(Community, reward.community_id)
-    return community.name if community else ""
+    return owner_names(session, [reward])[reward.id]
+
+
+def owner_names(session: Session, rewards: Sequence[Reward]) -> dict[int, str]:
+    """Who offers each reward (its organisation, else its community): two queries for any
+    number of rewards (the store lists up to 500)."""
+    org_ids = {r.organisation_id for r in rewards if r.organisation_id is not None}
+    community_ids = {r.community_id for r in rewards if r.organisation_id is None}
+    orgs: dict[int, str] = {}
+    if org_ids:
+        rows = session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(org_ids)))
+        orgs = {i: n for i, n in rows}
+    places: dict[int, str] = {}
+    if community_ids:
+        rows = session.execute(select(Community.id, Community.name).where(Community.id.in_(community_ids)))
+        places = {i: n for i, n in rows}
+    return {
+        r.id: (orgs if r.organisation_id is not None else places).get(
+            r.organisation_id if r.organisation_id is not None else r.community_id, ""
+        )
+        for r in rewards
+    }
 
 
 # --- the catalogue ---------------------------------------------------------------------------
@@ -458,12 +476,13 @@ def store(
             pass
     rewards = list(session.scalars(q.order_by(Reward.price, Reward.id).limit(500)))
     balances = {cid: spendable(session, cid, user.id) for cid in ids}
+    owners = owner_names(session, rewards)
     items = []
     for r in rewards:
         ok = r.stock > 0 and r.price <= balances.get(r.community_id, 0)
         if affordable_only and not ok:
             continue
-        items.append(StoreItem(r, owner_name(session, r), ok))
+        items.append(StoreItem(r, owners[r.id], ok))
     return StorePage(items, balances)
 
 
