@@ -2,10 +2,10 @@
 
 Each page is requested once with a small world and once after more rows were added
 (activities, sign-ups, hour logs, rewards, ledger postings, notifications). The test fails
-when a page needs more statements than its budget, or when its count grows with the
-number of rows (an N+1: one query per listed item), and when a read request writes. Savepoint bookkeeping of the test
-harness is not counted. Budgets are what the pages need today plus a little room; lower
-them when a page gets leaner, never raise them to hide a regression.
+when a page needs more statements than its budget, when its count grows with the number
+of rows (an N+1: one query per listed item), or when a read request writes. Savepoint
+bookkeeping of the test harness is not counted. Budgets are what the pages need today plus
+a little room; lower them when a page gets leaner, never raise them to hide a regression.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ PAGES = {
     "/hours/review": ("staff", 12),
 }
 _HARNESS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
+_WRITES = ("INSERT", "UPDATE", "DELETE")
 
 
 @contextmanager
@@ -93,7 +94,7 @@ def _counts(app, engine, w: dict) -> dict[str, int]:
             resp = clients[who].get(url)
         assert resp.status_code == 200, (url, resp.status_code)
         out[page] = len(statements)
-        writes = [sql for sql in statements if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+        writes = [sql for sql in statements if sql.lstrip().upper().startswith(_WRITES)]
         assert not writes, f"{url} writes on a read request: {writes}"
         if os.environ.get("FUFEN_DUMP_SQL"):  # FUFEN_DUMP_SQL=1 pytest -s …: see what a page runs
             print(f"\n== {url}: {len(statements)} statements")
