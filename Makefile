@@ -12,7 +12,7 @@ PORT   ?= 5000
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: run test lint venv dev-venv translations migrate seed check-migrations browser clean bench
+.PHONY: run test lint venv dev-venv translations migrate seed check-migrations browser clean bench fuzz mutation mutation-ci
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,22 @@ lint: dev-venv
 
 test: dev-venv translations browser lint
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+# Hypothesis exploration: fresh seeds, many more examples, the example database kept in
+# .hypothesis/ (the suite itself runs the deterministic profile). Turn what it finds into @example.
+fuzz: dev-venv
+	HYPOTHESIS_PROFILE=fuzz TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest -q \
+	  tests/ledger/test_stateful.py tests/ledger/test_integrity.py -k "state_machine or serialization" $(PYTEST_ARGS)
+
+# Mutation testing (mutmut, one core, seeded sample): see docs/reliability.md.
+#   make mutation MUTATION_ARGS="--target services --backend pg --sample 150"
+MUTATION_ARGS ?= --target ledger --backend sqlite --sample 300 --seed 1
+mutation: dev-venv
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/mutation.py $(MUTATION_ARGS)
+
+# The bounded sample CI runs (.ci/run): fails below the bar.
+mutation-ci: dev-venv
+	$(PY) scripts/mutation.py --target ledger --backend sqlite --sample 25 --seed 20261201 --bar 90 --quiet
 
 bench: dev-venv
 	$(PY) -m bench.ledger --help

@@ -142,6 +142,7 @@ def main() -> int:
     p.add_argument("--only", default="", help="glob of mutant names to sample from (e.g. 'ledger.audit.*')")
     p.add_argument("--workdir", type=Path)
     p.add_argument("--keep", action="store_true", help="reuse the scratch directory (results cached)")
+    p.add_argument("--quiet", action="store_true", help="mutmut's progress to <workdir>/mutmut.log only")
     args = p.parse_args()
 
     workdir = args.workdir or ROOT / ".mutation" / f"{args.target}-{args.backend}"
@@ -159,12 +160,18 @@ def main() -> int:
         chosen = sorted(random.Random(args.seed).sample(pool, args.sample))
     print(f"{len(names)} mutants ({len(names) - len(pool)} equivalent/excluded); running {len(chosen)}")
     env = dict(os.environ, HYPOTHESIS_PROFILE="deterministic", PYTHONDONTWRITEBYTECODE="1")
-    subprocess.run(
-        ["nice", "-n", "10", str(ROOT / ".venv/bin/mutmut"), "run", "--max-children", "1", *chosen],
-        cwd=workdir,
-        env=env,
-        check=False,
-    )
+    with open(workdir / "mutmut.log", "w") as log:
+        done = subprocess.run(
+            ["nice", "-n", "10", str(ROOT / ".venv/bin/mutmut"), "run", "--max-children", "1", *chosen],
+            cwd=workdir,
+            env=env,
+            check=False,
+            stdout=log if args.quiet else None,
+            stderr=subprocess.STDOUT if args.quiet else None,
+        )
+    if done.returncode != 0:
+        print(f"mutmut failed (exit {done.returncode}); see {workdir / 'mutmut.log'}")
+        return 2
     status = dict(ln.split()[1:3] for ln in python(workdir, RESULTS) if ln.startswith("RESULT "))
     ran = {n: status.get(n, "not_checked") for n in chosen}
     counts: dict[str, int] = {}
