@@ -68,7 +68,18 @@ def create_app(config: str | Mapping[str, Any] | type | None = None) -> Flask:
     limiter.init_app(app)
     for name in FEATURES:
         importlib.import_module(name).init_app(app)
+    _configure_ledger(app)
     return app
+
+
+def _configure_ledger(app: Flask) -> None:
+    """The ledger has no Flask: its settings (process-wide) come from the app's config."""
+    import ledger
+
+    ledger.configure(
+        max_posting_amount=app.config["LEDGER_MAX_POSTING"],
+        use_pg_functions=app.config["LEDGER_USE_PG_FUNCTIONS"],
+    )
 
 
 def _resolve_config(config: str | Mapping[str, Any] | type | None) -> dict[str, Any]:

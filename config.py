@@ -64,7 +64,10 @@ class Config:
     # Version of the sensitive-information consent text (templates/accounts/consent_text.html).
     CONSENT_VERSION = "2026-12-01"
     # Ledger
-    LEDGER_MAX_POSTING = 100_000
+    # Largest total of one posting or hold (sum of its positive amounts); None = no cap.
+    LEDGER_MAX_POSTING: int | None = 100_000
+    # PostgreSQL: post through the one-round-trip plpgsql functions (False: the portable path).
+    LEDGER_USE_PG_FUNCTIONS = True
     # Password hashing (argon2id). Tests lower the cost.
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_COST = 65536
@@ -79,6 +82,11 @@ class Config:
             values["SECRET_KEY"] = os.environ["SECRET_KEY"]
         if os.environ.get("RATELIMIT_STORAGE_URI"):
             values["RATELIMIT_STORAGE_URI"] = os.environ["RATELIMIT_STORAGE_URI"]
+        if os.environ.get("LEDGER_MAX_POSTING"):
+            raw = os.environ["LEDGER_MAX_POSTING"].strip().lower()
+            values["LEDGER_MAX_POSTING"] = None if raw in {"none", "0"} else int(raw)
+        if os.environ.get("LEDGER_USE_PG_FUNCTIONS") is not None:
+            values["LEDGER_USE_PG_FUNCTIONS"] = _env_bool("LEDGER_USE_PG_FUNCTIONS", True)
         if os.environ.get("PROXY_FIX_X_FOR"):
             values["PROXY_FIX_X_FOR"] = int(os.environ["PROXY_FIX_X_FOR"])
         if os.environ.get("FUFEN_MFA_REQUIRED") is not None:

@@ -1,9 +1,15 @@
 """Database objects beyond the tables: immutability triggers (SQLite and PostgreSQL) and
-the PostgreSQL posting functions.
+the PostgreSQL posting functions — the *current* version.
 
-They are installed by ``Base.metadata.create_all`` (listeners at the bottom of this module)
-and can be installed by a migration with ``install(connection)`` / ``statements(dialect)``.
-Every statement is idempotent (``CREATE OR REPLACE`` / ``IF NOT EXISTS``).
+Versioning: the database gets these objects only through Alembic revisions that carry their
+SQL literally (version 1 is frozen in the initial revision; each later change is a new
+revision). ``Base.metadata.create_all`` installs the current version directly (listeners at
+the bottom), which is what the test databases use. ``tests/ledger/test_ddl_versions.py``
+migrates a fresh database to head and fails when what the revisions installed differs from
+what this module says — so editing a trigger or a function here without a revision fails the
+suite. ``python -m ledger.ddl postgresql|sqlite`` prints the statements to paste into one.
+At run time ``verify`` checks that every guard is installed and each function's body is
+this version's (``installed`` / ``missing_or_changed``).
 """
 
 from __future__ import annotations
@@ -420,6 +426,69 @@ def install(connection: Connection) -> None:
     _run(connection, statements(connection.dialect.name))
 
 
+# --- what is installed ------------------------------------------------------------------
+
+_PG_INSTALLED = """
+SELECT 'function ' || p.proname AS name, p.prosrc AS definition
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = current_schema() AND p.proname LIKE 'ledger%'
+UNION ALL
+SELECT 'trigger ' || t.tgname, pg_get_triggerdef(t.oid)
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE NOT t.tgisinternal AND n.nspname = current_schema() AND c.relname LIKE 'ledger%'
+UNION ALL
+SELECT 'options ' || c.relname, array_to_string(c.reloptions, ',')
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname LIKE 'ledger%'
+   AND c.reloptions IS NOT NULL"""
+_SQLITE_INSTALLED = (
+    "SELECT 'trigger ' || name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name LIKE 'ledger%'"
+)
+
+
+def installed(connection: Connection) -> dict[str, str]:
+    """The ledger's functions, triggers and table options as the database holds them
+    (PostgreSQL: function bodies verbatim, triggers as ``pg_get_triggerdef`` renders them)."""
+    sql = _PG_INSTALLED if connection.dialect.name == "postgresql" else _SQLITE_INSTALLED
+    rows = connection.exec_driver_sql(sql, execution_options={"no_parameters": True})
+    return {name: definition.replace(f"{_schema(connection)}.", "") for name, definition in rows}
+
+
+def _schema(connection: Connection) -> str:
+    if connection.dialect.name != "postgresql":
+        return "main"
+    return str(connection.exec_driver_sql("SELECT current_schema()").scalar())
+
+
+def expected(dialect_name: str) -> dict[str, str | None]:
+    """What this version installs, as far as it can be known without a database: the body of
+    each function; for triggers only their presence (PostgreSQL re-renders their text; the
+    exact text is compared against a migrated database by the DDL-version test)."""
+    out: dict[str, str | None] = {}
+    for stmt in statements(dialect_name):
+        words = stmt.split()
+        if stmt.startswith("CREATE OR REPLACE FUNCTION"):
+            name = words[4].split("(")[0]
+            out[f"function {name}"] = stmt.split("$$")[1]
+        elif dialect_name == "sqlite" and stmt.startswith("CREATE TRIGGER IF NOT EXISTS"):
+            out[f"trigger {words[5]}"] = stmt.replace("CREATE TRIGGER IF NOT EXISTS", "CREATE TRIGGER", 1)
+        elif stmt.startswith("CREATE OR REPLACE TRIGGER"):
+            out[f"trigger {words[4]}"] = None
+    return out
+
+
+def missing_or_changed(connection: Connection) -> list[str]:
+    """Guards or functions that are missing or differ from this version (empty when intact)."""
+    have = installed(connection)
+    problems = []
+    for name, definition in expected(connection.dialect.name).items():
+        if name not in have:
+            problems.append(f"{name} is missing")
+        elif definition is not None and have[name] != definition:
+            problems.append(f"{name} differs from this version of the ledger")
+    return problems
+
+
 # --- create_all hooks -----------------------------------------------------------------
 
 
@@ -435,3 +504,9 @@ def _after_table_create(target: Any, connection: Connection, **kw: Any) -> None:
 event.listen(Base.metadata, "before_create", _before_metadata_create)
 for _name in GUARDED:
     event.listen(Base.metadata.tables[_name], "after_create", _after_table_create)
+
+if __name__ == "__main__":  # python -m ledger.ddl postgresql|sqlite: SQL for a new revision
+    import sys
+
+    for _stmt in statements(sys.argv[1] if len(sys.argv) > 1 else "postgresql"):
+        print(_stmt.strip() + ";\n")

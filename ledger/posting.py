@@ -58,6 +58,7 @@ from ledger.types import (
     config,
     conn_of,
     use_pg_function,
+    use_sqlite_statements,
     write_conn_of,
 )
 
@@ -696,7 +697,7 @@ def post(
         if req.over_cap is not None and _idem(conn, req.key) is None:
             raise req.over_cap
         return _pg_outcome(db, req, _pg_call(conn, _PG_POST, _pg_params(req))[0])
-    if conn.dialect.name == "sqlite":
+    if use_sqlite_statements(conn):
         return _post_sqlite(db, conn, req)
     return _post_py(db, write_conn_of(conn), req)
 
@@ -742,7 +743,7 @@ def post_many(db: Db, postings: Sequence[Posting]) -> list[PostResult]:
                     raise errors.from_code(row[0], json.loads(row[3] or "{}"))
                 results.append(_pg_outcome(None, req, row))
         else:
-            post_one = _post_sqlite if conn.dialect.name == "sqlite" else _post_py
+            post_one = _post_sqlite if use_sqlite_statements(conn) else _post_py
             for req in reqs:
                 results.append(post_one(None, conn, req))
     except errors.LedgerError as err:

@@ -170,7 +170,9 @@ def config() -> LedgerConfig:
 
 @contextlib.contextmanager
 def python_path() -> Iterator[None]:
-    """Force the portable Python posting path on PostgreSQL too (tests compare both)."""
+    """Force the portable Python posting path (SQLAlchemy Core) for plain postings instead
+    of the plpgsql functions (PostgreSQL) or the prepared sqlite3 statements (SQLite); the
+    tests run the same operations through every path and compare."""
     token = _python_path.set(True)
     try:
         yield
@@ -180,3 +182,7 @@ def python_path() -> Iterator[None]:
 
 def use_pg_function(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql" and _config.use_pg_functions and not _python_path.get()
+
+
+def use_sqlite_statements(conn: Connection) -> bool:
+    return conn.dialect.name == "sqlite" and not _python_path.get()

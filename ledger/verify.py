@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection
 
-from ledger import canonical
+from ledger import canonical, ddl
 from ledger.models import GENESIS_HASH, Account, AuditHead, AuditRecord, Entry, Hold, Transaction
 from ledger.types import Db, read_conn_of
 
@@ -186,6 +186,9 @@ def verify(db: Db) -> Report:
     )
     _verify_chains(conn, r)
     _verify_tx_records(conn, r)
+    r.checks.append("database guards")
+    for problem in ddl.missing_or_changed(conn):
+        r.add("database guards", f"{problem}: the database no longer enforces the ledger's rules")
     return r
 
 

@@ -7,18 +7,338 @@ Create Date: 2026-11-21 06:57:18.659640
 
 from __future__ import annotations
 
-import re
-
 import sqlalchemy as sa
 from alembic import op
 
 import core.db  # noqa: F401  (custom column types such as core.db.UTCDateTime)
-from ledger import ddl as ledger_ddl
 
 revision = "1bf1e30b9f03"
 down_revision = None
 branch_labels = None
 depends_on = None
+
+# --- ledger DDL, version 1 (frozen: never edit; change it in a new revision) -------------------
+# Immutability triggers (both dialects) and the PostgreSQL posting functions as they were
+# when the ledger was first released; `ledger.ddl` generated them. A later change to a trigger
+# or function is a new revision with its SQL (tests/ledger/test_ddl_versions.py fails until
+# the migrated database matches the code).
+LEDGER_DDL_PG = [
+    r"""CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'ledger: % on % is not allowed (append-only; post a reversal instead)',
+        TG_OP, TG_TABLE_NAME USING ERRCODE = 'restrict_violation';
+END $$""",
+    r"""CREATE OR REPLACE FUNCTION ledger_post(
+    p_key text, p_hash text, p_kind text, p_actor bigint, p_reason text,
+    p_ref_type text, p_ref_id bigint, p_accounts bigint[], p_amounts bigint[],
+    p_allow_cross boolean, p_shard int,
+    OUT o_status text, OUT o_tx_id bigint, OUT o_created_at timestamptz, OUT o_detail text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_n int := cardinality(p_accounts);  -- entries arrive in account-id order
+    v_idem record;
+    v_found int;
+    v_comms bigint[];
+    v_closed bigint;
+    v_ncur int;
+    v_seq bigint;
+    v_prev text;
+    v_hash text;
+    v_i int := 0;
+    v_after bigint;
+    v_debt boolean;
+    v_any_debt boolean := false;
+    v_balances bigint[] := array_fill(0::bigint, ARRAY[cardinality(p_accounts)]);
+    v_legs text := '';
+    r record;
+BEGIN
+    SELECT count(*), array_agg(DISTINCT community_id ORDER BY community_id),
+           min(id) FILTER (WHERE closed_at IS NOT NULL), count(DISTINCT currency)
+      INTO v_found, v_comms, v_closed, v_ncur
+      FROM ledger_accounts WHERE id = ANY(p_accounts);
+    IF v_found < v_n OR v_closed IS NOT NULL OR v_ncur > 1
+       OR (cardinality(v_comms) > 1 AND NOT p_allow_cross) THEN
+        -- Invalid now; a replay of a request accepted earlier still gets its result.
+        SELECT * INTO v_idem FROM ledger_idempotency WHERE key = p_key;
+        IF NOT FOUND THEN
+            IF v_found < v_n THEN
+                o_status := 'unknown_account';
+                o_detail := json_build_object('account_ids', (
+                    SELECT array_agg(u ORDER BY u) FROM unnest(p_accounts) AS u
+                     WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.id = u)))::text;
+            ELSIF v_closed IS NOT NULL THEN
+                o_status := 'account_closed';
+                o_detail := json_build_object('account_id', v_closed)::text;
+            ELSIF v_ncur > 1 THEN
+                o_status := 'currency_mismatch';
+                o_detail := '{}';
+            ELSE
+                o_status := 'cross_community';
+                o_detail := json_build_object('community_ids', v_comms)::text;
+            END IF;
+            RETURN;
+        END IF;
+    ELSE
+        -- Chain heads (shard p_shard of each community, in community order): serializes the
+        -- writers of this chain only; same key => same shard, so the look-up below is final.
+        IF cardinality(v_comms) > 1 THEN
+            INSERT INTO ledger_audit_heads (community_id, shard, seq, hash)
+            SELECT c, p_shard, 0, repeat('0', 64) FROM unnest(v_comms) AS c ON CONFLICT DO NOTHING;
+            PERFORM 1 FROM ledger_audit_heads WHERE community_id = ANY(v_comms) AND shard = p_shard
+             ORDER BY community_id FOR UPDATE;
+        END IF;
+        SELECT seq, hash INTO v_seq, v_prev FROM ledger_audit_heads
+         WHERE community_id = v_comms[1] AND shard = p_shard FOR UPDATE;
+        IF NOT FOUND THEN  -- a shard not yet created for this community
+            INSERT INTO ledger_audit_heads (community_id, shard, seq, hash)
+            VALUES (v_comms[1], p_shard, 0, repeat('0', 64)) ON CONFLICT DO NOTHING;
+            SELECT seq, hash INTO v_seq, v_prev FROM ledger_audit_heads
+             WHERE community_id = v_comms[1] AND shard = p_shard FOR UPDATE;
+        END IF;
+        -- Under the lock, so a concurrent twin of this request has committed or not run.
+        SELECT * INTO v_idem FROM ledger_idempotency WHERE key = p_key;
+    END IF;
+    IF v_idem.key IS NOT NULL THEN
+        IF v_idem.request_hash <> p_hash THEN
+            o_status := 'idempotency_conflict';
+            o_detail := json_build_object('key', p_key)::text;
+        ELSIF v_idem.error_code IS NOT NULL THEN
+            o_status := 'replayed_rejection';
+            o_detail := json_build_object('code', v_idem.error_code, 'detail', v_idem.error_detail::json)::text;
+        ELSE
+            o_status := 'replayed';
+            o_tx_id := v_idem.tx_id;
+            SELECT created_at INTO o_created_at FROM ledger_transactions WHERE id = v_idem.tx_id;
+        END IF;
+        RETURN;
+    END IF;
+
+    -- Each entry a conditional update (the overdraft rule) that also locks the row, in
+    -- account-id order (the one lock order of every ledger writer); only a debit can fail,
+    -- and then the entries already applied are undone.
+    FOR i IN 1..v_n LOOP
+        UPDATE ledger_accounts SET balance = balance + p_amounts[i]
+         WHERE id = p_accounts[i]
+           AND (may_go_negative OR p_amounts[i] >= 0 OR balance + p_amounts[i] - held >= 0)
+        RETURNING balance, debt_allowed > 0 INTO v_after, v_debt;
+        IF NOT FOUND THEN
+            FOR j IN 1..i - 1 LOOP
+                UPDATE ledger_accounts SET balance = balance - p_amounts[j] WHERE id = p_accounts[j];
+            END LOOP;
+            SELECT id, balance - held AS available INTO r FROM ledger_accounts WHERE id = p_accounts[i];
+            o_status := 'insufficient_funds';
+            o_detail := json_build_object('account_id', r.id, 'available', r.available,
+                                          'required', -p_amounts[i])::text;
+            INSERT INTO ledger_idempotency (key, op, request_hash, error_code, error_detail, created_at)
+            VALUES (p_key, 'post', p_hash, o_status, o_detail, clock_timestamp());
+            RETURN;
+        END IF;
+        v_balances[i] := v_after;
+        v_any_debt := v_any_debt OR v_debt;
+    END LOOP;
+    -- A recorded (forced-reversal) debt ends once the account is back at zero spendable
+    -- (only looked at when a locked account carries one: rare, and one statement less).
+    IF v_any_debt THEN
+        UPDATE ledger_accounts SET debt_allowed = 0
+         WHERE id = ANY(p_accounts) AND debt_allowed > 0 AND balance - held >= 0;
+    END IF;
+
+    o_created_at := clock_timestamp();
+    INSERT INTO ledger_transactions (community_id, kind, actor_id, reason, ref_type, ref_id, forced, created_at)
+    VALUES (v_comms[1], p_kind, p_actor, p_reason, p_ref_type, p_ref_id, false, o_created_at)
+    RETURNING id INTO o_tx_id;
+    INSERT INTO ledger_entries (tx_id, account_id, amount, balance_after)
+    SELECT o_tx_id, a, m, b FROM unnest(p_accounts, p_amounts, v_balances) AS u(a, m, b);
+
+    FOR i IN 1..v_n LOOP
+        v_legs := v_legs || CASE WHEN i > 1 THEN ',' ELSE '' END || '[' || p_accounts[i] || ',' || p_amounts[i] || ']';
+    END LOOP;
+    -- Byte-identical to ledger.canonical.tx_payload (tested).
+    v_hash := '["tx",' || o_tx_id || ',' || v_comms[1] || ',' || to_json(p_kind)::text || ','
+        || coalesce(p_actor::text, 'null') || ',' || to_json(p_reason)::text || ','
+        || coalesce(to_json(p_ref_type)::text, 'null') || ',' || coalesce(p_ref_id::text, 'null')
+        || ',null,null,false,' || (extract(epoch FROM o_created_at) * 1000000)::bigint
+        || ',[' || v_legs || ']]';
+    INSERT INTO ledger_audit_records (community_id, shard, seq, event, tx_id, actor_id, payload, prev_hash, hash, created_at)
+    VALUES (v_comms[1], p_shard, v_seq + 1, 'tx', o_tx_id, p_actor, v_hash, v_prev,
+            encode(sha256(convert_to(v_prev || v_hash, 'UTF8')), 'hex'), o_created_at)
+    RETURNING hash INTO v_hash;
+    UPDATE ledger_audit_heads SET seq = v_seq + 1, hash = v_hash
+     WHERE community_id = v_comms[1] AND shard = p_shard;
+
+    INSERT INTO ledger_idempotency (key, op, request_hash, tx_id, created_at)
+    VALUES (p_key, 'post', p_hash, o_tx_id, o_created_at);
+    o_status := 'ok';
+END $$""",
+    r"""CREATE OR REPLACE FUNCTION ledger_post_many(
+    p_keys text[], p_hashes text[], p_kinds text[], p_actors bigint[], p_reasons text[],
+    p_ref_types text[], p_ref_ids bigint[], p_sizes int[], p_accounts bigint[],
+    p_amounts bigint[], p_allow_cross boolean[], p_shards int[], p_entry_tx int[])
+RETURNS TABLE (o_status text, o_tx_id bigint, o_created_at timestamptz, o_detail text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_n int := cardinality(p_keys);
+    v_off int := 0;
+    v_ok boolean;
+    v_comm bigint[];          -- per posting: its community
+    v_slot int[];             -- per posting: index of its chain head in v_h*
+    v_hkey text[]; v_hcomm bigint[]; v_hshard int[]; v_hseq bigint[]; v_hhash text[];
+    v_after bigint[];
+    v_ids bigint[];
+    v_payload text[];
+    v_seqs bigint[]; v_prevs text[]; v_hashes text[];
+    v_now timestamptz;
+    v_s int;
+    r record;
+BEGIN
+    -- 1. every account exists, is open, one currency, each posting within one community
+    SELECT bool_and(ok), array_agg(comm ORDER BY i) INTO v_ok, v_comm FROM (
+        SELECT u.i, min(a.community_id) AS comm,
+               count(a.id) = count(*) AND min(a.community_id) = max(a.community_id)
+               AND bool_and(a.closed_at IS NULL) AND count(DISTINCT a.currency) = 1 AS ok
+          FROM unnest(p_entry_tx, p_accounts) AS u(i, acc)
+          LEFT JOIN ledger_accounts a ON a.id = u.acc GROUP BY u.i) x;
+    IF v_ok AND (SELECT count(DISTINCT currency) FROM ledger_accounts WHERE id = ANY(p_accounts)) = 1 THEN
+        -- 2. lock the chain heads involved, in (community, shard) order
+        SELECT array_agg(community_id::text || ':' || shard ORDER BY community_id, shard),
+               array_agg(community_id ORDER BY community_id, shard), array_agg(shard ORDER BY community_id, shard),
+               array_agg(seq ORDER BY community_id, shard), array_agg(hash ORDER BY community_id, shard)
+          INTO v_hkey, v_hcomm, v_hshard, v_hseq, v_hhash
+          FROM (SELECT h.community_id, h.shard, h.seq, h.hash FROM ledger_audit_heads h
+                 WHERE (h.community_id, h.shard) IN (SELECT DISTINCT c, s FROM unnest(v_comm, p_shards) AS u(c, s))
+                 ORDER BY h.community_id, h.shard FOR UPDATE) x;
+        SELECT array_agg(array_position(v_hkey, c::text || ':' || s) ORDER BY o) INTO v_slot
+          FROM unnest(v_comm, p_shards) WITH ORDINALITY AS u(c, s, o);
+        -- 3. all keys new (checked under the head locks of their shards)
+        v_ok := array_position(v_slot, NULL) IS NULL
+                AND NOT EXISTS (SELECT 1 FROM unnest(p_keys) AS k,  -- one index probe per key
+                                    LATERAL (SELECT 1 FROM ledger_idempotency i WHERE i.key = k LIMIT 1) x);
+    END IF;
+    IF v_ok THEN
+        -- 4. lock the accounts in id order; running balances in posting order; overdraft rule
+        PERFORM 1 FROM ledger_accounts WHERE id = ANY(p_accounts) ORDER BY id FOR UPDATE;
+        SELECT array_agg(after ORDER BY o), NOT coalesce(bool_or(bad), false) INTO v_after, v_ok FROM (
+            SELECT o, after, NOT a.may_go_negative AND m < 0 AND after - a.held < 0 AS bad
+              FROM (SELECT u.o, u.acc, u.m, a.balance + sum(u.m) OVER (PARTITION BY u.acc ORDER BY u.i) AS after
+                      FROM unnest(p_entry_tx, p_accounts, p_amounts) WITH ORDINALITY AS u(i, acc, m, o)
+                      JOIN ledger_accounts a ON a.id = u.acc) x
+              JOIN ledger_accounts a ON a.id = x.acc) y;
+    END IF;
+    IF NOT coalesce(v_ok, false) THEN
+        FOR i IN 1..v_n LOOP
+            SELECT * INTO r FROM ledger_post(
+                p_keys[i], p_hashes[i], p_kinds[i], p_actors[i], p_reasons[i], p_ref_types[i],
+                p_ref_ids[i], p_accounts[v_off + 1 : v_off + p_sizes[i]],
+                p_amounts[v_off + 1 : v_off + p_sizes[i]], p_allow_cross[i], p_shards[i]);
+            v_off := v_off + p_sizes[i];
+            o_status := r.o_status; o_tx_id := r.o_tx_id; o_created_at := r.o_created_at; o_detail := r.o_detail;
+            RETURN NEXT;
+            EXIT WHEN r.o_status NOT IN ('ok', 'replayed');
+        END LOOP;
+        RETURN;
+    END IF;
+
+    -- 5. write: balances, transactions, entries, chain records, heads, keys
+    v_now := clock_timestamp();
+    UPDATE ledger_accounts a
+       SET balance = a.balance + s.total,
+           debt_allowed = CASE WHEN s.lowest_ok THEN 0 ELSE a.debt_allowed END
+      FROM (SELECT u.acc, sum(u.m) AS total, bool_or(u.after - b.held >= 0) AS lowest_ok
+              FROM unnest(p_accounts, p_amounts, v_after) AS u(acc, m, after)
+              JOIN ledger_accounts b ON b.id = u.acc GROUP BY u.acc) s
+     WHERE a.id = s.acc;
+    WITH ins AS (
+        INSERT INTO ledger_transactions (community_id, kind, actor_id, reason, ref_type, ref_id, forced, created_at)
+        SELECT c, k, act, rsn, rt, ri, false, v_now
+          FROM unnest(v_comm, p_kinds, p_actors, p_reasons, p_ref_types, p_ref_ids)
+               WITH ORDINALITY AS u(c, k, act, rsn, rt, ri, o)
+         ORDER BY o RETURNING id)
+    SELECT array_agg(id ORDER BY id) INTO v_ids FROM ins;
+    INSERT INTO ledger_entries (tx_id, account_id, amount, balance_after)
+    SELECT v_ids[i], acc, m, after
+      FROM unnest(p_entry_tx, p_accounts, p_amounts, v_after) WITH ORDINALITY AS u(i, acc, m, after, o)
+     ORDER BY o;
+    -- Payloads byte-identical to ledger.canonical.tx_payload (tested).
+    SELECT array_agg('["tx",' || v_ids[x.i] || ',' || v_comm[x.i] || ',' || to_json(p_kinds[x.i])::text || ','
+               || coalesce(p_actors[x.i]::text, 'null') || ',' || to_json(p_reasons[x.i])::text || ','
+               || coalesce(to_json(p_ref_types[x.i])::text, 'null') || ',' || coalesce(p_ref_ids[x.i]::text, 'null')
+               || ',null,null,false,' || (extract(epoch FROM v_now) * 1000000)::bigint
+               || ',[' || x.legs || ']]' ORDER BY x.i)
+      INTO v_payload
+      FROM (SELECT u.i, string_agg('[' || u.acc || ',' || u.m || ']', ',' ORDER BY u.acc) AS legs
+              FROM unnest(p_entry_tx, p_accounts, p_amounts) AS u(i, acc, m) GROUP BY u.i) x;
+    v_seqs := array_fill(0::bigint, ARRAY[v_n]);
+    v_prevs := array_fill(''::text, ARRAY[v_n]);
+    v_hashes := array_fill(''::text, ARRAY[v_n]);
+    FOR i IN 1..v_n LOOP
+        v_s := v_slot[i];
+        v_hseq[v_s] := v_hseq[v_s] + 1;
+        v_seqs[i] := v_hseq[v_s];
+        v_prevs[i] := v_hhash[v_s];
+        v_hhash[v_s] := encode(sha256(convert_to(v_hhash[v_s] || v_payload[i], 'UTF8')), 'hex');
+        v_hashes[i] := v_hhash[v_s];
+    END LOOP;
+    INSERT INTO ledger_audit_records (community_id, shard, seq, event, tx_id, actor_id, payload, prev_hash, hash, created_at)
+    SELECT c, s, q, 'tx', t, act, pl, pv, h, v_now
+      FROM unnest(v_comm, p_shards, v_seqs, v_ids, p_actors, v_payload, v_prevs, v_hashes)
+           WITH ORDINALITY AS u(c, s, q, t, act, pl, pv, h, o)
+     ORDER BY o;
+    UPDATE ledger_audit_heads h SET seq = u.q, hash = u.hh
+      FROM unnest(v_hcomm, v_hshard, v_hseq, v_hhash) AS u(c, s, q, hh)
+     WHERE h.community_id = u.c AND h.shard = u.s AND h.seq <> u.q;
+    INSERT INTO ledger_idempotency (key, op, request_hash, tx_id, created_at)
+    SELECT k, 'post', hh, t, v_now FROM unnest(p_keys, p_hashes, v_ids) AS u(k, hh, t);
+    RETURN QUERY SELECT 'ok'::text, t, v_now, NULL::text FROM unnest(v_ids) WITH ORDINALITY AS u(t, o) ORDER BY o;
+END $$""",
+    "CREATE OR REPLACE TRIGGER ledger_transactions_no_delete BEFORE DELETE ON ledger_transactions FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()",
+    "CREATE OR REPLACE TRIGGER ledger_transactions_no_truncate BEFORE TRUNCATE ON ledger_transactions FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()",
+    "CREATE OR REPLACE TRIGGER ledger_transactions_no_update BEFORE UPDATE ON ledger_transactions FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()",
+    "CREATE OR REPLACE TRIGGER ledger_entries_no_delete BEFORE DELETE ON ledger_entries FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()",
+    "CREATE OR REPLACE TRIGGER ledger_entries_no_truncate BEFORE TRUNCATE ON ledger_entries FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()",
+    "CREATE OR REPLACE TRIGGER ledger_entries_no_update BEFORE UPDATE ON ledger_entries FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()",
+    "CREATE OR REPLACE TRIGGER ledger_audit_records_no_delete BEFORE DELETE ON ledger_audit_records FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()",
+    "CREATE OR REPLACE TRIGGER ledger_audit_records_no_truncate BEFORE TRUNCATE ON ledger_audit_records FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()",
+    "CREATE OR REPLACE TRIGGER ledger_audit_records_no_update BEFORE UPDATE ON ledger_audit_records FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()",
+    "CREATE OR REPLACE TRIGGER ledger_idempotency_no_delete BEFORE DELETE ON ledger_idempotency FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()",
+    "CREATE OR REPLACE TRIGGER ledger_idempotency_no_truncate BEFORE TRUNCATE ON ledger_idempotency FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()",
+    "CREATE OR REPLACE TRIGGER ledger_idempotency_no_update BEFORE UPDATE ON ledger_idempotency FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()",
+    "CREATE OR REPLACE TRIGGER ledger_holds_no_delete BEFORE DELETE ON ledger_holds FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()",
+    "CREATE OR REPLACE TRIGGER ledger_holds_no_truncate BEFORE TRUNCATE ON ledger_holds FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()",
+    "ALTER TABLE ledger_holds SET (fillfactor = 50)",
+    "CREATE OR REPLACE TRIGGER ledger_holds_guard BEFORE UPDATE ON ledger_holds FOR EACH ROW WHEN (NEW.id IS DISTINCT FROM OLD.id OR NEW.account_id IS DISTINCT FROM OLD.account_id OR NEW.community_id IS DISTINCT FROM OLD.community_id OR NEW.amount IS DISTINCT FROM OLD.amount OR NEW.actor_id IS DISTINCT FROM OLD.actor_id OR NEW.reason IS DISTINCT FROM OLD.reason OR NEW.ref_type IS DISTINCT FROM OLD.ref_type OR NEW.ref_id IS DISTINCT FROM OLD.ref_id OR NEW.expires_at IS DISTINCT FROM OLD.expires_at OR NEW.created_at IS DISTINCT FROM OLD.created_at OR (OLD.status <> 'pending')) EXECUTE FUNCTION ledger_refuse_change()",
+    "CREATE OR REPLACE TRIGGER ledger_accounts_no_delete BEFORE DELETE ON ledger_accounts FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()",
+    "CREATE OR REPLACE TRIGGER ledger_accounts_no_truncate BEFORE TRUNCATE ON ledger_accounts FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()",
+    "ALTER TABLE ledger_accounts SET (fillfactor = 50)",
+    "CREATE OR REPLACE TRIGGER ledger_accounts_guard BEFORE UPDATE ON ledger_accounts FOR EACH ROW WHEN (NEW.id IS DISTINCT FROM OLD.id OR NEW.community_id IS DISTINCT FROM OLD.community_id OR NEW.kind IS DISTINCT FROM OLD.kind OR NEW.holder IS DISTINCT FROM OLD.holder OR NEW.user_id IS DISTINCT FROM OLD.user_id OR NEW.merchant_id IS DISTINCT FROM OLD.merchant_id OR NEW.org_id IS DISTINCT FROM OLD.org_id OR NEW.currency IS DISTINCT FROM OLD.currency OR NEW.may_go_negative IS DISTINCT FROM OLD.may_go_negative OR NEW.created_at IS DISTINCT FROM OLD.created_at OR (OLD.closed_at IS NOT NULL AND NEW.closed_at IS DISTINCT FROM OLD.closed_at)) EXECUTE FUNCTION ledger_refuse_change()",
+    "CREATE OR REPLACE TRIGGER ledger_audit_heads_no_delete BEFORE DELETE ON ledger_audit_heads FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()",
+    "CREATE OR REPLACE TRIGGER ledger_audit_heads_no_truncate BEFORE TRUNCATE ON ledger_audit_heads FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()",
+    "ALTER TABLE ledger_audit_heads SET (fillfactor = 50)",
+    "CREATE OR REPLACE TRIGGER ledger_audit_heads_guard BEFORE UPDATE ON ledger_audit_heads FOR EACH ROW WHEN (NEW.community_id IS DISTINCT FROM OLD.community_id OR NEW.shard IS DISTINCT FROM OLD.shard OR (NEW.seq <= OLD.seq)) EXECUTE FUNCTION ledger_refuse_change()",
+]
+LEDGER_DDL_SQLITE = [
+    "CREATE TRIGGER IF NOT EXISTS ledger_transactions_no_delete BEFORE DELETE ON ledger_transactions BEGIN SELECT RAISE(ABORT, 'ledger: DELETE on ledger_transactions is not allowed'); END",
+    "CREATE TRIGGER IF NOT EXISTS ledger_transactions_no_update BEFORE UPDATE ON ledger_transactions BEGIN SELECT RAISE(ABORT, 'ledger: UPDATE on ledger_transactions (append-only; post a reversal instead) is not allowed'); END",
+    "CREATE TRIGGER IF NOT EXISTS ledger_entries_no_delete BEFORE DELETE ON ledger_entries BEGIN SELECT RAISE(ABORT, 'ledger: DELETE on ledger_entries is not allowed'); END",
+    "CREATE TRIGGER IF NOT EXISTS ledger_entries_no_update BEFORE UPDATE ON ledger_entries BEGIN SELECT RAISE(ABORT, 'ledger: UPDATE on ledger_entries (append-only; post a reversal instead) is not allowed'); END",
+    "CREATE TRIGGER IF NOT EXISTS ledger_audit_records_no_delete BEFORE DELETE ON ledger_audit_records BEGIN SELECT RAISE(ABORT, 'ledger: DELETE on ledger_audit_records is not allowed'); END",
+    "CREATE TRIGGER IF NOT EXISTS ledger_audit_records_no_update BEFORE UPDATE ON ledger_audit_records BEGIN SELECT RAISE(ABORT, 'ledger: UPDATE on ledger_audit_records (append-only; post a reversal instead) is not allowed'); END",
+    "CREATE TRIGGER IF NOT EXISTS ledger_idempotency_no_delete BEFORE DELETE ON ledger_idempotency BEGIN SELECT RAISE(ABORT, 'ledger: DELETE on ledger_idempotency is not allowed'); END",
+    "CREATE TRIGGER IF NOT EXISTS ledger_idempotency_no_update BEFORE UPDATE ON ledger_idempotency BEGIN SELECT RAISE(ABORT, 'ledger: UPDATE on ledger_idempotency (append-only; post a reversal instead) is not allowed'); END",
+    "CREATE TRIGGER IF NOT EXISTS ledger_holds_no_delete BEFORE DELETE ON ledger_holds BEGIN SELECT RAISE(ABORT, 'ledger: DELETE on ledger_holds is not allowed'); END",
+    "CREATE TRIGGER IF NOT EXISTS ledger_holds_guard BEFORE UPDATE ON ledger_holds WHEN NEW.id IS NOT OLD.id OR NEW.account_id IS NOT OLD.account_id OR NEW.community_id IS NOT OLD.community_id OR NEW.amount IS NOT OLD.amount OR NEW.actor_id IS NOT OLD.actor_id OR NEW.reason IS NOT OLD.reason OR NEW.ref_type IS NOT OLD.ref_type OR NEW.ref_id IS NOT OLD.ref_id OR NEW.expires_at IS NOT OLD.expires_at OR NEW.created_at IS NOT OLD.created_at OR (OLD.status <> 'pending') BEGIN SELECT RAISE(ABORT, 'ledger: this UPDATE on ledger_holds is not allowed'); END",
+    "CREATE TRIGGER IF NOT EXISTS ledger_accounts_no_delete BEFORE DELETE ON ledger_accounts BEGIN SELECT RAISE(ABORT, 'ledger: DELETE on ledger_accounts is not allowed'); END",
+    "CREATE TRIGGER IF NOT EXISTS ledger_accounts_guard BEFORE UPDATE ON ledger_accounts WHEN NEW.id IS NOT OLD.id OR NEW.community_id IS NOT OLD.community_id OR NEW.kind IS NOT OLD.kind OR NEW.holder IS NOT OLD.holder OR NEW.user_id IS NOT OLD.user_id OR NEW.merchant_id IS NOT OLD.merchant_id OR NEW.org_id IS NOT OLD.org_id OR NEW.currency IS NOT OLD.currency OR NEW.may_go_negative IS NOT OLD.may_go_negative OR NEW.created_at IS NOT OLD.created_at OR (OLD.closed_at IS NOT NULL AND NEW.closed_at IS NOT OLD.closed_at) BEGIN SELECT RAISE(ABORT, 'ledger: this UPDATE on ledger_accounts is not allowed'); END",
+    "CREATE TRIGGER IF NOT EXISTS ledger_audit_heads_no_delete BEFORE DELETE ON ledger_audit_heads BEGIN SELECT RAISE(ABORT, 'ledger: DELETE on ledger_audit_heads is not allowed'); END",
+    "CREATE TRIGGER IF NOT EXISTS ledger_audit_heads_guard BEFORE UPDATE ON ledger_audit_heads WHEN NEW.community_id IS NOT OLD.community_id OR NEW.shard IS NOT OLD.shard OR (NEW.seq <= OLD.seq) BEGIN SELECT RAISE(ABORT, 'ledger: this UPDATE on ledger_audit_heads is not allowed'); END",
+]
+LEDGER_PG_FUNCTIONS = ("ledger_post_many", "ledger_post", "ledger_refuse_change")
+
+
+def _run_sql(statements: list[str]) -> None:
+    bind = op.get_bind()
+    for stmt in statements:
+        # no_parameters: the driver must not read the % of the plpgsql text as placeholders
+        bind.exec_driver_sql(stmt, execution_options={"no_parameters": True})
 
 
 def upgrade() -> None:
@@ -1335,8 +1655,8 @@ def upgrade() -> None:
         )
 
     # ### end Alembic commands ###
-    # Ledger immutability triggers and PostgreSQL posting functions (idempotent).
-    ledger_ddl.install(op.get_bind())
+    # Ledger immutability triggers and PostgreSQL posting functions, version 1 (above).
+    _run_sql(LEDGER_DDL_PG if op.get_bind().dialect.name == "postgresql" else LEDGER_DDL_SQLITE)
 
 
 def downgrade() -> None:
@@ -1538,6 +1858,4 @@ def downgrade() -> None:
     op.drop_table("ledger_accounts")
     # ### end Alembic commands ###
     if op.get_bind().dialect.name == "postgresql":
-        names = re.findall(r"CREATE OR REPLACE FUNCTION (\w+)", "".join(ledger_ddl.PG_FUNCTIONS))
-        for fn in reversed(names):
-            op.execute(f"DROP FUNCTION IF EXISTS {fn} CASCADE")
+        _run_sql([f"DROP FUNCTION IF EXISTS {fn} CASCADE" for fn in LEDGER_PG_FUNCTIONS])

@@ -74,12 +74,16 @@ def ledger_backend(request: pytest.FixtureRequest) -> str:
 def ledger_engine(
     ledger_backend: str, request: pytest.FixtureRequest, tmp_path: os.PathLike[str]
 ) -> Iterator[Engine]:
-    """A fresh, empty ledger database. ``backend`` "pg-python" = PostgreSQL without the
-    plpgsql fast path (the portable path the SQLite backend uses)."""
-    if ledger_backend == "sqlite":
+    """A fresh, empty ledger database. ``backend`` "pg-python" / "sqlite-python" = the
+    portable Python posting path instead of the plpgsql functions / sqlite3 statements."""
+    if ledger_backend.startswith("sqlite"):
         engine = make_engine(f"sqlite:///{tmp_path}/ledger.db")
         create_schema(engine)
-        yield engine
+        if ledger_backend == "sqlite-python":
+            with ledger.python_path():
+                yield engine
+        else:
+            yield engine
         engine.dispose()
         return
     server = request.getfixturevalue("ledger_pg_server")
