@@ -38,6 +38,21 @@ BEGIN
     RAISE EXCEPTION 'ledger: % on % is not allowed (append-only; post a reversal instead)',
         TG_OP, TG_TABLE_NAME USING ERRCODE = 'restrict_violation';
 END $$""",
+    # (version 2) A stored balance changes only together with the entry that explains it:
+    # at commit, each account whose balance changed must equal the running balance of its
+    # latest entry. Deferred, because the plpgsql paths update balances before inserting
+    # the entries; re-reads the row, since NEW may be an intermediate version.
+    r"""
+CREATE OR REPLACE FUNCTION ledger_balance_explained() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF (SELECT balance FROM ledger_accounts WHERE id = NEW.id) IS DISTINCT FROM coalesce(
+           (SELECT balance_after FROM ledger_entries WHERE account_id = NEW.id ORDER BY id DESC LIMIT 1), 0)
+    THEN
+        RAISE EXCEPTION 'ledger: a balance change without the entries that explain it is not allowed (account %)', NEW.id
+            USING ERRCODE = 'restrict_violation';
+    END IF;
+    RETURN NULL;
+END $$""",
     # One round trip per posting: idempotency, validation, ordered locking, overdraft check,
     # inserts, running balances, audit-chain link. Mirrors ledger.posting._post_py exactly;
     # rejections are *returned* (never raised) so the caller's transaction stays usable.
@@ -373,6 +388,13 @@ def _pg_triggers(table: str) -> list[str]:
             f"FOR EACH ROW WHEN ({_update_condition(table, 'IS DISTINCT FROM')}) "
             f"EXECUTE FUNCTION ledger_refuse_change()"
         )
+    if table == m.Account.__tablename__:
+        out += [  # no CREATE OR REPLACE for constraint triggers
+            f"DROP TRIGGER IF EXISTS {table}_balance_explained ON {table}",
+            f"CREATE CONSTRAINT TRIGGER {table}_balance_explained AFTER UPDATE OF balance ON {table} "
+            f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.balance IS DISTINCT FROM OLD.balance) "
+            f"EXECUTE FUNCTION ledger_balance_explained()",
+        ]
     return out
 
 
@@ -395,6 +417,14 @@ def _sqlite_triggers(table: str) -> list[str]:
         out.append(
             f"{t}_guard BEFORE UPDATE ON {table} WHEN {_update_condition(table, 'IS NOT')} "
             f"{_sqlite_raise(f'this UPDATE on {table}')}"
+        )
+    if table == m.Account.__tablename__:
+        # Both SQLite paths insert a posting's entries before they update the balances.
+        out.append(
+            f"{t}_balance_explained AFTER UPDATE OF balance ON {table} WHEN NEW.balance IS NOT OLD.balance "
+            f"AND NEW.balance IS NOT coalesce((SELECT balance_after FROM ledger_entries "
+            f"WHERE account_id = NEW.id ORDER BY id DESC LIMIT 1), 0) "
+            f"{_sqlite_raise('a balance change without the entries that explain it')}"
         )
     return out
 
@@ -474,6 +504,8 @@ def expected(dialect_name: str) -> dict[str, str | None]:
             out[f"trigger {words[5]}"] = stmt.replace("CREATE TRIGGER IF NOT EXISTS", "CREATE TRIGGER", 1)
         elif stmt.startswith("CREATE OR REPLACE TRIGGER"):
             out[f"trigger {words[4]}"] = None
+        elif stmt.startswith("CREATE CONSTRAINT TRIGGER"):
+            out[f"trigger {words[3]}"] = None
     return out
 
 

@@ -71,6 +71,10 @@ def history(session: Session, books: dict[str, int]) -> dict[str, int]:
         "DELETE FROM ledger_accounts",
         "UPDATE ledger_audit_heads SET seq = 0",
         "DELETE FROM ledger_audit_heads",
+        # a balance changes only with the entries that explain it (checked at commit on PostgreSQL)
+        "UPDATE ledger_accounts SET balance = balance + 5 WHERE kind = 'merchant'",
+        "UPDATE ledger_accounts SET balance = balance - 1 WHERE kind = 'fund'",
+        "UPDATE ledger_accounts SET balance = balance + 1 WHERE kind = 'user'",
     ],
 )
 def test_raw_sql_edits_are_refused(ledger_engine: Engine, history: dict[str, int], sql: str) -> None:
@@ -90,6 +94,23 @@ def test_truncate_refused_on_postgres(
     with pytest.raises(sa.exc.DatabaseError, match="not allowed"):
         with ledger_engine.begin() as c:
             c.exec_driver_sql(f"TRUNCATE {table} CASCADE")
+
+
+def test_balance_moves_only_with_an_explaining_entry(ledger_engine: Engine, history: dict[str, int]) -> None:
+    """An entry forged to explain a changed balance gets past the trigger, but then the
+    books no longer balance and verify names the transaction and the accounts."""
+    shop = history["shop"]
+    with ledger_engine.begin() as c:  # raising the balance to what a forged entry says
+        tx = c.exec_driver_sql("SELECT max(id) FROM ledger_transactions").scalar()
+        c.exec_driver_sql(
+            "INSERT INTO ledger_entries (tx_id, account_id, amount, balance_after) "
+            f"VALUES ({tx}, {shop}, 5, 13)"
+        )
+        c.exec_driver_sql(f"UPDATE ledger_accounts SET balance = 13 WHERE id = {shop}")
+    with Session(ledger_engine) as s:
+        report = ledger.verify(s)
+    assert f"transaction {tx}: 3 entries summing to 5" in report.violations["transaction sums to zero"]
+    assert "ledger sums to zero" in report.violations
 
 
 def test_overdraft_check_constraint_backstop(ledger_engine: Engine, history: dict[str, int]) -> None:
