@@ -19,6 +19,7 @@ import config as config_module
 FEATURES = (
     "portal.ids",
     "portal.i18n",
+    "portal.ui",
     "portal.security_headers",
     "portal.security",
     "portal.errors",

@@ -19,6 +19,7 @@ from flask.cli import AppGroup
 
 import ledger
 from core.db import read_only
+from portal.reasons import code as reason_code
 
 ledger_cli = AppGroup("ledger", help="福分 ledger commands.")
 
@@ -109,7 +110,7 @@ def seed_ledger(ctx: object) -> None:
                 to_account=account,
                 amount=DEMO_GRANT,
                 actor=actor,
-                reason="示范数据：开户赠送福分",
+                reason=reason_code("demo.opening"),
                 kind="grant",
             )
             if not result.replayed:

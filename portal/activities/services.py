@@ -292,7 +292,7 @@ def cancel_activity(
             session,
             signup.user_id,
             "activity.cancelled",
-            str(_l("Activity cancelled: %(title)s", title=activity.title)),
+            _l("Activity cancelled: %(title)s", title=activity.title),
             body=reason.strip()[:300],
             link=f"/activities/{activity.id}",
             dedupe_key=f"activity:{activity.id}:cancelled:{signup.user_id}",
@@ -426,7 +426,7 @@ def _promote_waitlist(session: Session, activity: Activity, now: dt.datetime) ->
             session,
             head.user_id,
             "activity.promoted",
-            str(_l("A place opened up: you are now confirmed for %(title)s", title=activity.title)),
+            _l("A place opened up: you are now confirmed for %(title)s", title=activity.title),
             link=f"/activities/{activity.id}",
             dedupe_key=f"activity:{activity.id}:promoted:{head.id}",
         )
@@ -506,7 +506,7 @@ def send_reminders(session: Session, *, hours: int = 24, now: dt.datetime | None
                 session,
                 row.user_id,
                 "activity.reminder",
-                str(_l("Reminder: %(title)s starts soon", title=activity.title)),
+                _l("Reminder: %(title)s starts soon", title=activity.title),
                 body=activity.place,
                 link=f"/activities/{activity.id}",
                 dedupe_key=f"activity:{activity.id}:remind:{row.user_id}",
@@ -648,10 +648,20 @@ def check(
         )
     opens, closes = phase_window(activity, phase)
     if activity.status == ActivityStatus.FINISHED or not opens <= now <= closes:
+        from portal.ui.dates import format_datetime
+
         message = (
-            _l("Check-in is open from 30 minutes before the start until the end.")
+            _l(
+                "Check-in is open from %(opens)s to %(closes)s (from 30 minutes before the start).",
+                opens=format_datetime(opens),
+                closes=format_datetime(closes),
+            )
             if phase == "in"
-            else _l("Check-out is open from the start until one hour after the end.")
+            else _l(
+                "Check-out is open from %(opens)s to %(closes)s.",
+                opens=format_datetime(opens),
+                closes=format_datetime(closes),
+            )
         )
         raise _refuse(session, actor, activity, "closed", message, 409)
     if phase == "in" and row.checked_in_at is not None:
@@ -668,7 +678,9 @@ def check(
             actor,
             activity,
             "wrong_code",
-            _l("This code is wrong or has expired. Enter the code shown now."),
+            _l("This code is wrong or has expired. Enter the code shown now.")
+            if phase == "in"
+            else _l("This check-out code is wrong or has expired. Enter the check-out code shown now."),
             400,
         )
     if phase == "in":

@@ -138,6 +138,8 @@ def _render_detail(activity: Activity, status: int = 200) -> tuple[str, int]:
             and now < activity.starts_at
         ),
         started=activity.starts_at <= now,
+        now=now,
+        windows={phase: svc.phase_window(activity, phase) for phase in svc.PHASES},
         form=ActionForm(),
         check_form=CheckForm(),
         ActivityStatus=ActivityStatus,

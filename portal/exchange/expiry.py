@@ -35,6 +35,7 @@ from portal.accounts.models import User
 from portal.exchange.points import _aware, all_lines
 from portal.exchange.services import LOCAL_TZ
 from portal.notifications.services import notify
+from portal.reasons import code as reason_code
 from portal.settings.models import CommunitySettings
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ def run_expiry(
                 actor=actor,
                 kind="expire",
                 ref_type="expiry",
-                reason=f"Points credited before {month} expired",
+                reason=reason_code("expiry", month=month),
             )
         except ledger.LedgerError as err:  # e.g. spent meanwhile; next run recomputes
             log.warning(
@@ -151,8 +152,8 @@ def run_expiry(
             session,
             item.user_id,
             "points.expired",
-            str(_l("%(n)d 福分 expired", n=item.amount)),
-            str(_l("Points earned before %(month)s expire under your community's policy.", month=month)),
+            _l("%(n)d 福分 expired", n=item.amount),
+            _l("Points earned before %(month)s expire under your community's policy.", month=month),
             link="/points",
             dedupe_key=f"points.expired:{item.community_id}:{item.user_id}:{month}",
         )
@@ -180,7 +181,7 @@ def warn_expiry(
                 session,
                 user_id,
                 "points.expiry_warning",
-                str(_l("%(n)d 福分 will expire on %(day)s", n=amount, day=next_month.isoformat())),
+                _l("%(n)d 福分 will expire on %(day)s", n=amount, day=next_month.isoformat()),
                 str(
                     _l(
                         "Points earned before %(month)s expire then. Use or give them before that day.",

@@ -46,6 +46,7 @@ from portal.exchange.models import (
 )
 from portal.ledger_messages import ledger_error_message
 from portal.notifications.services import notify
+from portal.reasons import code as reason_code
 from portal.settings.services import get_settings
 from portal.teams.models import Team, TeamMembership
 
@@ -323,9 +324,11 @@ def give(
     cid: int = actor.community_id  # type: ignore[assignment]
     giver_acc = ledger.user_account(session, cid, actor.id)
     to_acc = ledger.user_account(session, cid, recipient.id)
-    reason = f"Gift from {mask_name(actor.display_name)} to {mask_name(recipient.display_name)}"
-    if note:
-        reason += f": {note}"
+    reason = reason_code(
+        "gift",
+        note=note[:300] if note else None,
+        **{"from": mask_name(actor.display_name), "to": mask_name(recipient.display_name)},
+    )
     try:
         res = ledger.transfer(
             session,
@@ -356,7 +359,7 @@ def give(
         session,
         recipient.id,
         "exchange.gift_received",
-        str(_l("You received %(n)d 福分 from %(who)s", n=amount, who=mask_name(actor.display_name))),
+        _l("You received %(n)d 福分 from %(who)s", n=amount, who=mask_name(actor.display_name)),
         note,
         link="/points",
         dedupe_key=f"gift:{gift.id}:to",
@@ -365,7 +368,7 @@ def give(
         session,
         actor.id,
         "exchange.gift_sent",
-        str(_l("You gave %(n)d 福分 to %(who)s", n=amount, who=mask_name(recipient.display_name))),
+        _l("You gave %(n)d 福分 to %(who)s", n=amount, who=mask_name(recipient.display_name)),
         note,
         link="/points",
         dedupe_key=f"gift:{gift.id}:from",
@@ -590,7 +593,7 @@ def grant(
     session.flush()
     fund = ledger.community_fund(session, community.id)
     act = ledger.Actor.user(actor.id)
-    text = f"Grant ({category.value})" + (f": {reason}" if reason else "")
+    text = reason_code("grant", note=reason[:400] if reason else None, category=category.value)
     postings = [
         ledger.Posting(
             key=f"grant:{community.id}:{key}:{uid}",
@@ -624,8 +627,10 @@ def grant(
             session,
             uid,
             "exchange.grant",
-            str(_l("You received %(n)d 福分 from your community", n=amount)),
-            f"{CATEGORY_LABELS[category]}" + (f": {reason}" if reason else ""),
+            _l("You received %(n)d 福分 from your community", n=amount),
+            _l("%(category)s: %(reason)s", category=CATEGORY_LABELS[category], reason=reason)
+            if reason
+            else CATEGORY_LABELS[category],
             link="/points",
             dedupe_key=f"grant:{batch.id}:{uid}",
         )
@@ -704,7 +709,7 @@ def reverse_grant(
             tx_id=g.ledger_tx_id,
             key=f"grant:{g.id}:reverse:{key}",
             actor=ledger.Actor.user(actor.id),
-            reason=f"Grant #{g.id} corrected: {reason}"[:500],
+            reason=reason_code("grant.corrected", note=reason[:400], grant=g.id),
             force=force,
         )
     except ledger.LedgerError as err:
@@ -735,7 +740,7 @@ def reverse_grant(
         session,
         g.recipient_id,
         "exchange.grant_reversed",
-        str(_l("A grant of 福分 to you was corrected")),
+        _l("A grant of 福分 to you was corrected"),
         reason,
         link="/points",
         dedupe_key=f"grant:{g.id}:reversed",
@@ -953,7 +958,7 @@ def respond(session: Session, actor: User, listing_id: int) -> Agreement:
         session,
         other,
         "exchange.agreement",
-        str(_l("%(who)s responded to “%(t)s”", who=mask_name(actor.display_name), t=listing.title)),
+        _l("%(who)s responded to “%(t)s”", who=mask_name(actor.display_name), t=listing.title),
         link=f"/exchange/agreements/{agreement.id}",
         dedupe_key=f"agreement:{agreement.id}:new",
     )
@@ -1075,7 +1080,7 @@ def cancel_agreement(
         session,
         other,
         "exchange.cancelled",
-        str(_l("An exchange agreement was cancelled")),
+        _l("An exchange agreement was cancelled"),
         link=f"/exchange/agreements/{agreement.id}",
         dedupe_key=f"agreement:{agreement.id}:cancelled",
     )
@@ -1105,7 +1110,7 @@ def mark_done(
         session,
         agreement.receiver_id,
         "exchange.done",
-        str(_l("The help is done: please confirm and pay, or open a dispute")),
+        _l("The help is done: please confirm and pay, or open a dispute"),
         link=f"/exchange/agreements/{agreement.id}",
         dedupe_key=f"agreement:{agreement.id}:done",
     )
@@ -1135,7 +1140,7 @@ def _pay(session: Session, actor: User, agreement: Agreement, minutes: int, acti
             kind="transfer",
             ref_type="exchange",
             ref_id=agreement.id,
-            reason=f"Mutual help #{agreement.id}: {minutes} min at {rate}/h",
+            reason=reason_code("mutual_help", agreement=agreement.id, minutes=minutes, rate=rate),
         )
     except ledger.LedgerError as err:
         msg = (
@@ -1168,7 +1173,7 @@ def approve_and_pay(
         session,
         agreement.provider_id,
         "exchange.paid",
-        str(_l("You were paid %(n)d 福分 for your help", n=points)),
+        _l("You were paid %(n)d 福分 for your help", n=points),
         link=f"/exchange/agreements/{agreement.id}",
         dedupe_key=f"agreement:{agreement.id}:paid",
     )
@@ -1200,7 +1205,7 @@ def dispute(session: Session, actor: User, agreement_id: int, reason: str) -> Ag
         session,
         agreement.provider_id,
         "exchange.disputed",
-        str(_l("The receiver disputed the reported hours; community staff will decide")),
+        _l("The receiver disputed the reported hours; community staff will decide"),
         reason,
         link=f"/exchange/agreements/{agreement.id}",
         dedupe_key=f"agreement:{agreement.id}:disputed",

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.accounts.models import User
+from portal.community.services import is_street_admin
 from portal.errors import ServiceError
 from portal.exchange import services as svc
 from portal.exchange.forms import (
@@ -354,6 +355,7 @@ def _grants_page(community: Any, communities: Any, form: GrantForm, status: int 
         form=form,
         batches=batches,
         reverse_form=ReverseForm(),
+        can_force=is_street_admin(_actor(), community.street_id),
     ), status
 
 

@@ -31,6 +31,7 @@ from portal.community.services import get_community, is_member, is_staff
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.hours.models import LIVE_STATUSES, HourLog, HourSource, HourStatus
 from portal.notifications.services import notify
+from portal.reasons import code as reason_code
 from portal.settings.services import get_settings
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -688,7 +689,7 @@ def _pay(session: Session, actor: User, todo: list[HourLog], now: dt.datetime, v
                 kind="earn",
                 entries=((funds[log.community_id], -log.points), (accounts[key], log.points)),
                 actor=act,
-                reason=f"Volunteer hours #{log.id} approved ({log.minutes} min)",
+                reason=reason_code("hours.approved", log=log.id, minutes=log.minutes),
                 ref_type="hour_log",
                 ref_id=log.id,
             )
@@ -722,8 +723,8 @@ def _pay(session: Session, actor: User, todo: list[HourLog], now: dt.datetime, v
             session,
             user_id,
             "hours.approved",
-            str(_l("Your hours were approved: +%(points)d 福分", points=pts)),
-            str(_l("%(n)d entries approved.", n=len(mine))),
+            _l("Your hours were approved: +%(points)d 福分", points=pts),
+            _l("%(n)d entries approved.", n=len(mine)),
             link="/hours/",
             dedupe_key=f"hours.approved:{ids}",
         )
@@ -774,7 +775,7 @@ def reject(
             session,
             log.user_id,
             "hours.rejected",
-            str(_l("Your hours were not approved")),
+            _l("Your hours were not approved"),
             reason,
             link="/hours/",
             dedupe_key=f"hours.rejected:{log.id}",
@@ -825,7 +826,7 @@ def reverse(
                 tx_id=log.ledger_tx_id,
                 key=f"hours:{log.id}:reverse",
                 actor=ledger.Actor.user(actor.id),
-                reason=f"Hours #{log.id} reversed: {reason}"[:500],
+                reason=reason_code("hours.reversed", note=reason[:400], log=log.id),
             )
         except ledger.LedgerError as err:
             msg = (
@@ -851,7 +852,7 @@ def reverse(
         session,
         log.user_id,
         "hours.reversed",
-        str(_l("An approval of your hours was corrected")),
+        _l("An approval of your hours was corrected"),
         reason,
         link="/hours/",
         dedupe_key=f"hours.reversed:{log.id}",

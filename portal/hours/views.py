@@ -337,7 +337,11 @@ def approve() -> Any:
         return _render_queue(args, exc.status)
     if result.approved:
         flash(_("Approved %(n)d entries (%(p)d 福分).", n=len(result.approved), p=result.points), "success")
-    if result.skipped:
+    already = [log for log in result.skipped if log.status == HourStatus.APPROVED]
+    if not result.approved and result.skipped and len(already) == len(result.skipped):
+        # A second click (or a colleague) got there first: the outcome is what was wanted.
+        flash(_("Already approved: %(n)d entries. Nothing else to do.", n=len(already)), "success")
+    elif result.skipped:
         flash(
             _("%(n)d entries were already reviewed and were left unchanged.", n=len(result.skipped)), "info"
         )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask_babel.speaklater import LazyString
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -14,21 +17,27 @@ def notify(
     session: Session,
     user_id: int,
     kind: str,
-    title: str,
-    body: str = "",
+    title: Any,
+    body: Any = "",
     link: str | None = None,
     dedupe_key: str | None = None,
 ) -> None:
     """Put a message in ``user_id``'s inbox (once per ``dedupe_key``) and hand it to the
-    delivery channel after the surrounding transaction commits."""
+    delivery channel after the surrounding transaction commits.
+
+    Pass ``title``/``body`` as ``lazy_gettext`` strings: their message ids and parameters are
+    stored and the inbox renders them in the reader's language. A plain ``str`` (someone's
+    own words, e.g. a rejection reason) is stored and shown as written."""
+    i18n = {k: v for k, v in (("title", as_message(title)), ("body", as_message(body))) if v}
     values = dict(
         user_id=user_id,
         kind=kind,
-        title=title[:120],
-        body=body[:500],
+        title=str(title)[:120],
+        body=str(body)[:500],
         link=link,
         dedupe_key=dedupe_key,
         created_at=utcnow(),
+        i18n=i18n or None,
     )
     if dedupe_key is None:
         session.add(Notification(**values))
@@ -43,6 +52,41 @@ def notify(
         if result.rowcount == 0:
             return
     _after_commit(session, values)
+
+
+def as_message(value: Any) -> dict[str, Any] | None:
+    """``{"msgid", "params"}`` for a lazy_gettext string (parameters that are lazy strings
+    themselves nest); None for plain text."""
+    if isinstance(value, LazyString) and getattr(value, "_args", None):
+        params = {
+            k: as_message(v) or (v if isinstance(v, (int, float)) else str(v))
+            for k, v in value._kwargs.items()
+        }
+        return {"msgid": str(value._args[0]), "params": params}
+    return None
+
+
+def render_message(stored: Any) -> str:
+    """A stored ``{"msgid", "params"}`` in the current request's language."""
+    from flask_babel import gettext
+
+    if not isinstance(stored, dict) or not isinstance(stored.get("msgid"), str):
+        return ""
+    params = {
+        k: (render_message(v) if isinstance(v, dict) else v) for k, v in (stored.get("params") or {}).items()
+    }
+    try:
+        return gettext(stored["msgid"], **params) if params else gettext(stored["msgid"])
+    except (KeyError, ValueError, TypeError):
+        return gettext(stored["msgid"])
+
+
+def title_of(n: Notification) -> str:
+    return render_message((n.i18n or {}).get("title")) or n.title
+
+
+def body_of(n: Notification) -> str:
+    return render_message((n.i18n or {}).get("body")) or n.body
 
 
 def _after_commit(session: Session, values: dict[str, object]) -> None:

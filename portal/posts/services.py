@@ -624,7 +624,7 @@ def approve_claim(session: Session, actor: User, claim_id: int) -> PostClaim:
         session,
         claim,
         "posts.approved",
-        str(_l("Your post claim was approved: %(title)s", title=claim.post.title)),
+        _l("Your post claim was approved: %(title)s", title=claim.post.title),
     )
     return claim
 
@@ -651,7 +651,7 @@ def reject_claim(session: Session, actor: User, claim_id: int, note: str) -> Pos
         session,
         claim,
         "posts.rejected",
-        str(_l("Your post claim was not approved: %(title)s", title=claim.post.title)),
+        _l("Your post claim was not approved: %(title)s", title=claim.post.title),
         note,
     )
     return claim
@@ -679,7 +679,7 @@ def release_claim(session: Session, actor: User, claim_id: int, note: str = "") 
         session,
         claim,
         "posts.released",
-        str(_l("You were released from the post: %(title)s", title=claim.post.title)),
+        _l("You were released from the post: %(title)s", title=claim.post.title),
         note,
     )
     return claim

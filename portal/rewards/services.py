@@ -33,6 +33,7 @@ from portal.community.services import is_member, is_staff, is_street_admin
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.ledger_messages import ledger_error_message
 from portal.notifications.services import notify
+from portal.reasons import code as reason_code
 from portal.rewards.models import (
     LIVE_VOUCHER_STATUSES,
     MAX_MONTHLY_LIMIT,
@@ -658,7 +659,7 @@ def redeem(
             account_id=account,
             amount=reward.price,
             actor=ledger.Actor.user(actor.id),
-            reason=f"Reward #{reward.id}: {reward.title}"[:200],
+            reason=reason_code("reward.redeemed", reward=reward.id, title=reward.title[:150]),
             expires_at=expires_at,
             ref_type="reward",
             ref_id=reward.id,
@@ -805,7 +806,7 @@ def cancel(session: Session, actor: User, voucher_id: int, *, now: dt.datetime |
             voucher,
             key=f"rewards:voucher:{voucher.id}:cancel",
             actor=ledger.Actor.user(actor.id),
-            reason=f"Voucher #{voucher.id} cancelled",
+            reason=reason_code("voucher.cancelled", voucher=voucher.id),
         )
     except ledger.LedgerError as err:
         raise _refuse(
@@ -852,7 +853,7 @@ def expire_due(session: Session, *, now: dt.datetime | None = None, limit: int =
             voucher,
             key=f"rewards:voucher:{voucher.id}:expire",
             actor=actor,
-            reason=f"Voucher #{voucher.id} expired",
+            reason=reason_code("voucher.expired", voucher=voucher.id),
             tolerate_released=True,
         )
         voucher.status = VoucherStatus.EXPIRED
@@ -862,8 +863,8 @@ def expire_due(session: Session, *, now: dt.datetime | None = None, limit: int =
             session,
             voucher.user_id,
             "rewards.expired",
-            str(_l("A reward voucher expired")),
-            str(_l("Your 福分 are available again.")),
+            _l("A reward voucher expired"),
+            _l("Your 福分 are available again."),
             link="/rewards/vouchers",
             dedupe_key=f"rewards.expired:{voucher.id}",
         )
@@ -949,7 +950,7 @@ def fulfil(session: Session, actor: User, code: str, *, now: dt.datetime | None 
             hold_id=voucher.hold_id,
             to_account=to_account,
             actor=ledger.Actor.user(actor.id),
-            reason=f"Voucher #{voucher.id} used",
+            reason=reason_code("voucher.used", voucher=voucher.id),
             kind="redeem",
         )
     except ledger.LedgerError as err:
@@ -979,8 +980,8 @@ def fulfil(session: Session, actor: User, code: str, *, now: dt.datetime | None 
         session,
         voucher.user_id,
         "rewards.fulfilled",
-        str(_l("Your reward voucher was used")),
-        str(_l("%(n)d 福分 were spent.", n=voucher.price)),
+        _l("Your reward voucher was used"),
+        _l("%(n)d 福分 were spent.", n=voucher.price),
         link=f"/rewards/vouchers/{voucher.id}",
         dedupe_key=f"rewards.fulfilled:{voucher.id}",
     )
@@ -1237,7 +1238,7 @@ def confirm_settlement(
             to_account=ledger.system_account(session, community_id, "settlement"),
             amount=st.points,
             actor=ledger.Actor.user(actor.id),
-            reason=f"Settlement {month}: merchant #{organisation_id}",
+            reason=reason_code("settlement", month=month, merchant=organisation_id),
             kind="settle",
             ref_type="organisation",
             ref_id=organisation_id,

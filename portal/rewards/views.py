@@ -144,9 +144,10 @@ def redeem(reward_id: int) -> Any:
         return _render_confirm(reward_id, exc.status)
     if result.replayed:
         flash(_("This reward was already redeemed with this form; here is your voucher."), "info")
-    else:
-        flash(_("Redeemed! Show this voucher at the counter."), "success")
-    return redirect(url_for("rewards.voucher", voucher_id=result.voucher.id))
+        return redirect(url_for("rewards.voucher", voucher_id=result.voucher.id))
+    # The success message travels with this tab's redirect, not in the session's flashes:
+    # another tab that lost a race for the last item must not show "Redeemed!".
+    return redirect(url_for("rewards.voucher", voucher_id=result.voucher.id, new=1))
 
 
 @bp.get("/<int:reward_id>/picture")
@@ -185,6 +186,7 @@ def _render_voucher(voucher: Voucher, status: int = 200) -> tuple[str, int]:
         qr=qr,
         owner=svc.owner_name(db.session, voucher.reward),
         form=ActionForm(),
+        just_redeemed=request.args.get("new") == "1" and state == "open",
     ), status
 
 

@@ -338,7 +338,7 @@ def join_team(session: Session, actor: User, team_id: int) -> TeamMembership:
             session,
             leader.user_id,
             "teams.joined",
-            str(_l("%(name)s joined your team %(team)s", name=actor.display_name, team=team.name)),
+            _l("%(name)s joined your team %(team)s", name=actor.display_name, team=team.name),
             link=link,
             dedupe_key=f"teams.joined:{membership.id}:{leader.user_id}",
         )
@@ -408,7 +408,7 @@ def make_leader(
             session,
             target.user_id,
             "teams.leader",
-            str(_l("You are now a leader of the team %(team)s", team=team.name)),
+            _l("You are now a leader of the team %(team)s", team=team.name),
         )
     return target
 

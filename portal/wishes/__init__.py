@@ -7,7 +7,9 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from portal.wishes.cli import register
+    from portal.wishes.models import wish_category_label
     from portal.wishes.views import bp
 
     app.register_blueprint(bp)
+    app.jinja_env.globals.update(wish_category_label=wish_category_label)
     register(app)

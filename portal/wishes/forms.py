@@ -5,14 +5,16 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from portal.wishes.models import WISH_CATEGORIES
+from portal.wishes.models import WISH_CATEGORIES, WISH_CATEGORY_LABELS
 
 
 class WishForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=80)])
     description = TextAreaField(_l("Details"), validators=[Optional(), Length(max=1000)])
     category = SelectField(
-        _l("Category"), choices=[(c, c) for c in WISH_CATEGORIES], validators=[DataRequired()]
+        _l("Category"),
+        choices=[(c, WISH_CATEGORY_LABELS[c]) for c in WISH_CATEGORIES],
+        validators=[DataRequired()],
     )
     due_date = DateField(_l("Needed by (optional)"), validators=[Optional()])
     requester_phone = StringField(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -20,6 +21,19 @@ class WishStatus(str, enum.Enum):
 
 
 WISH_CATEGORIES = ("生活帮扶", "陪伴就医", "学习用品", "维修", "其他")
+# The stored value is a stable code (the Chinese name); pages show it in the reader's language.
+WISH_CATEGORY_LABELS = {
+    "生活帮扶": _l("Help at home"),
+    "陪伴就医": _l("Company to the doctor"),
+    "学习用品": _l("School supplies"),
+    "维修": _l("Repairs"),
+    "其他": _l("Other"),
+}
+
+
+def wish_category_label(code: str) -> str:
+    label = WISH_CATEGORY_LABELS.get(code)
+    return str(label) if label is not None else code
 
 
 class Wish(Base):

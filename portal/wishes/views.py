@@ -49,6 +49,8 @@ def board() -> str:
     actor = _actor()
     wishes = svc.open_wishes(db.session, actor.community_id) if actor.community_id else []
     made, claimed = svc.my_wishes(db.session, actor.id)
+    # "Open wishes near me" are the neighbours' wishes; mine are listed under "My wishes".
+    wishes = [w for w in wishes if w.requester_id != actor.id]
     return render_template("wishes/board.html", wishes=wishes, made=made, claimed=claimed)
 
 

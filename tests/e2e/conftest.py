@@ -211,3 +211,84 @@ def demo_login(live_server: str) -> dict[str, str]:
         next((p for p in PEOPLE if p.get("home")), PEOPLE[0]),
     )
     return {"phone": person["phone"], "password": DEMO_PASSWORD, "name": person["name"]}
+
+
+# --- accessibility: axe-core in the page --------------------------------------------------
+AXE_JS = Path(__file__).parent / "vendor" / "axe.min.js"
+# Impacts that fail a page. "moderate"/"minor" findings are reported by AXE_REPORT only.
+AXE_FAILING = ("serious", "critical")
+AXE_REPORT = os.environ.get("AXE_REPORT")  # a file: every finding (all impacts) as JSON lines
+
+
+def axe_violations(page: Any, label: str = "") -> list[str]:
+    """Run axe-core on the page as it is now; returns "rule (impact): target" strings for
+    serious and critical violations. The script is evaluated through the DevTools protocol,
+    so the page's CSP (script-src 'self') stays on."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE_JS.read_text(encoding="utf-8"))
+    result = page.evaluate(
+        """async () => {
+            const r = await axe.run(document, {resultTypes: ['violations']});
+            return r.violations.map(v => ({id: v.id, impact: v.impact,
+                targets: v.nodes.map(n => n.target.join(' ')).slice(0, 5), count: v.nodes.length}));
+        }"""
+    )
+    where = label or page.url
+    if AXE_REPORT:
+        import json
+
+        with open(AXE_REPORT, "a", encoding="utf-8") as fh:
+            for v in result:
+                fh.write(json.dumps({"page": where, **v}, ensure_ascii=False) + "\n")
+    return [
+        f"{where}: {v['id']} ({v['impact']}): {', '.join(v['targets'])}"
+        for v in result
+        if v["impact"] in AXE_FAILING
+    ]
+
+
+@pytest.fixture(autouse=True)
+def _axe_every_journey_page(request: pytest.FixtureRequest) -> Iterator[None]:
+    """axe-core on every page a journey shows: each time a test is about to leave a page
+    (``page.goto`` or a click), and on the last page, the page as the user sees it is
+    checked once per URL. Serious or critical violations fail the test."""
+    if "page" not in request.fixturenames:
+        yield
+        return
+    from playwright.sync_api import Locator, Page
+
+    page = request.getfixturevalue("page")
+    seen: set[str] = set()
+    found: list[str] = []
+
+    def check(p: Any) -> None:
+        if p is not page or p.is_closed():
+            return
+        url = p.url
+        if url in seen or not url.startswith("http"):
+            return
+        seen.add(url)
+        try:
+            p.wait_for_load_state("load")
+            found.extend(axe_violations(p, f"{request.node.name} {url}"))
+        except Exception as exc:  # noqa: BLE001 - a page closing mid-check is not a finding
+            if "closed" not in str(exc).lower():
+                raise
+
+    original_goto, original_click = Page.goto, Locator.click
+
+    def goto(self: Any, *args: Any, **kwargs: Any) -> Any:
+        check(self)
+        return original_goto(self, *args, **kwargs)
+
+    def click(self: Any, *args: Any, **kwargs: Any) -> Any:
+        check(self.page)
+        return original_click(self, *args, **kwargs)
+
+    Page.goto, Locator.click = goto, click  # type: ignore[method-assign]
+    try:
+        yield
+        check(page)
+    finally:
+        Page.goto, Locator.click = original_goto, original_click  # type: ignore[method-assign]
+    assert found == [], "axe-core found serious/critical problems:\n" + "\n".join(found)

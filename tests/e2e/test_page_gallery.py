@@ -2,7 +2,9 @@
 Chinese and English.
 
 Screenshots land in <SCREENSHOTS>/<lang>-<who>-<page>.png (what the phone screen shows).
-Each page must load, fit the phone width (no sideways scrolling) and obey the CSP.
+Each page must load, fit the phone width (no sideways scrolling), obey the CSP, pass axe-core
+(no serious or critical violation) and speak one language: no English sentence of the UI or of
+stored data in the Chinese UI, and the reverse (tests/e2e/quality.py).
 Set GALLERY_FULL=<dir> to also save full-page captures there for review.
 
 Issue 5 pages (rewards store, vouchers, merchant portal, settlements, gifts, grants, the time
@@ -22,6 +24,9 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.conftest import axe_violations
+from tests.e2e.quality import language_problems
 
 pytestmark = pytest.mark.e2e
 
@@ -295,6 +300,8 @@ def test_gallery(
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             if overflow > 0:
                 problems.append(f"{url}: {overflow}px wider than the phone")
+            problems.extend(axe_violations(page, f"{lang}-{who}-{name} {url}"))
+            problems.extend(language_problems(page, lang, f"{lang}-{who}-{name} {url}"))
             shoot(page, f"{lang}-{who}-{name}")
             if FULL:
                 Path(FULL).mkdir(parents=True, exist_ok=True)

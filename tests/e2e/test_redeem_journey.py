@@ -121,13 +121,17 @@ def test_resident_redeems_and_merchant_accepts(
     resident.locator(f"form[action='/rewards/{reward_id}/redeem'] button[type=submit]").click()
 
     # 3. The voucher: a QR code and the code to show at the counter.
-    expect(resident).to_have_url(re.compile(r"/rewards/vouchers/\d+$"))
-    voucher_url = resident.url
+    expect(resident).to_have_url(re.compile(r"/rewards/vouchers/\d+\?new=1$"))
+    expect(resident.locator(".flash-success")).to_be_visible()  # "Redeemed!" for this tab only
+    voucher_url = resident.url.split("?")[0]
     voucher_id = int(voucher_url.rsplit("/", 1)[1])
     shown = resident.locator(".voucher-code")
     expect(shown).to_have_text(re.compile(r"^\s*[A-Z0-9]{4} [A-Z0-9]{4}\s*$"))
     expect(resident.locator("img.voucher-qr")).to_be_visible()
-    expect(resident.locator("form[action$='/cancel']")).to_be_visible()
+    # Cancelling asks first: the button opens a confirmation holding the real form.
+    expect(resident.locator("form[action$='/cancel']")).to_be_hidden()
+    resident.locator("details.confirm summary").click()
+    expect(resident.locator("form[action$='/cancel'] button")).to_be_visible()
     code = shown.inner_text().strip()  # as the shopkeeper reads it: "ABCD EFGH"
 
     # The price is held, not yet spent.

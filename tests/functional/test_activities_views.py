@@ -173,7 +173,10 @@ def test_check_in_screen_and_qr_flow(client, session, app):
     screen = client.get(f"/activities/{activity.id}/screen?phase=in")
     html = screen.get_data(as_text=True)
     assert screen.status_code == 200
-    assert 'src="data:image/svg+xml;base64,' in html and 'http-equiv="refresh"' in html
+    assert 'src="data:image/svg+xml;base64,' in html
+    # No <meta refresh> (axe: critical); a script fetches the new code when it is due.
+    assert 'http-equiv="refresh"' not in html and "/static/js/screen.js" in html
+    assert re.search(r'id="checkin-screen" data-refresh="\d+"', html)
     code = svc.current_code(activity, "in")
     assert code in html
     client.get("/accounts/logout")

@@ -95,11 +95,12 @@ def test_redeem_confirm_voucher_and_replay(client, session, w):
     resp, key = _redeem(client, w["reward"].id)
     assert resp.status_code == 302
     voucher = session.scalar(select(Voucher))
-    assert resp.headers["Location"].endswith(f"/rewards/vouchers/{voucher.id}")
-    html = client.get(f"/rewards/vouchers/{voucher.id}").get_data(as_text=True)
+    assert resp.headers["Location"].endswith(f"/rewards/vouchers/{voucher.id}?new=1")
+    html = client.get(f"/rewards/vouchers/{voucher.id}?new=1").get_data(as_text=True)
     assert 'src="data:image/svg+xml;base64,' in html and voucher.code[:4] in html
+    assert "flash-success" in html  # the success message comes with this tab's redirect
     again, _ = _redeem(client, w["reward"].id, key)
-    assert again.status_code == 302 and again.headers["Location"] == resp.headers["Location"]
+    assert again.status_code == 302 and again.headers["Location"].endswith(f"/rewards/vouchers/{voucher.id}")
     assert len(session.scalars(select(Voucher)).all()) == 1
     session.refresh(w["reward"])
     assert w["reward"].stock == 2
@@ -127,8 +128,14 @@ def test_sold_out_and_limit_pages(client, session, w):
     resp, _ = _redeem(client, w["reward"].id)
     assert resp.status_code == 409 and "limit" in resp.get_data(as_text=True)
     session.execute(update(Reward).where(Reward.id == w["reward"].id).values(stock=0, monthly_limit=9))
-    resp, _ = _redeem(client, w["reward"].id)
-    assert resp.status_code == 409 and "sold out" in resp.get_data(as_text=True)
+    # The confirm page no longer offers the button; a tab opened before (a race's loser)
+    # is refused, with no "Redeemed!" and no button to try again.
+    page = client.get(f"/rewards/{w['reward'].id}/redeem").get_data(as_text=True)
+    assert "None left right now" in page and 'name="idem_key"' not in page
+    resp, _ = _redeem(client, w["reward"].id, "6f1d2a52-0b7e-4c59-9d35-2b0c1a9d8e11")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 409 and "sold out" in html
+    assert "Redeemed!" not in html and 'name="idem_key"' not in html
 
 
 def test_redeem_is_rate_limited_per_user(db_url, engine, connection, session, w):

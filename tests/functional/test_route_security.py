@@ -33,6 +33,10 @@ PUBLIC = {
     "api_docs.openapi_json",
     "api_docs.docs_page",
     "Auth.list_scopes",
+    # The installable app's worker and offline page, and the style guide (no data in them).
+    "ui.service_worker",
+    "ui.offline",
+    "ui.styleguide",
 }
 # Tables a GET may legitimately write to: audit rows of refused access.
 GET_MAY_WRITE = {"audit_event"}

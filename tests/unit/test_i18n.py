@@ -36,9 +36,12 @@ def _copy_catalogs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_compile_writes_mo_once_until_the_po_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = _copy_catalogs(tmp_path, monkeypatch)
     written = i18n.compile_catalogs()
-    assert written == [str(target / "zh_Hans_CN" / "LC_MESSAGES" / "messages.mo")]
+    assert written == [
+        str(target / "en" / "LC_MESSAGES" / "messages.mo"),
+        str(target / "zh_Hans_CN" / "LC_MESSAGES" / "messages.mo"),
+    ]
     assert i18n.compile_catalogs() == []  # fresh: nothing to do
-    assert len(i18n.compile_catalogs(force=True)) == 1
+    assert len(i18n.compile_catalogs(force=True)) == 2
 
 
 def test_compile_refuses_a_translation_that_breaks_placeholders(
