@@ -74,3 +74,13 @@ def test_service_worker_and_offline_page(client) -> None:
     assert re.search(r'const VERSION = "[0-9a-f]{16}"', body) and '"/offline"' in body
     offline = client.get("/offline")
     assert offline.status_code == 200 and "/static/js/app.js" in offline.get_data(as_text=True)
+
+
+def test_the_offline_page_leaves_pending_messages_alone(app, client) -> None:
+    """The service worker fetches /offline in the background (install): a message flashed
+    for the page the person is about to see must still be there for it."""
+    with client.session_transaction() as sess:
+        sess["_flashes"] = [("success", "Approved 1 entries (15 福分).")]
+    assert "Approved 1 entries" not in client.get("/offline").get_data(as_text=True)
+    with client.session_transaction() as sess:
+        assert sess.get("_flashes") == [("success", "Approved 1 entries (15 福分).")]
