@@ -1,7 +1,7 @@
 """Inbox messages keep their message id and parameters, rendered in the reader's language.
 
 Revision ID: 5e12a0c0de01
-Revises: 0de1aa687269
+Revises: 5e1d6e7a0b02
 Create Date: 2026-12-01
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "5e12a0c0de01"
-down_revision = "0de1aa687269"
+down_revision = "5e1d6e7a0b02"
 branch_labels = None
 depends_on = None
 
