@@ -252,7 +252,7 @@ def test_micro_wish_from_post_to_rating(
         expect(page.locator("form[action$='/fulfil']")).to_have_count(0)
 
         resident.goto(wish_url)
-        resident.locator("input[name=rating]").fill("5")
+        resident.locator("label[for='rating-5']").click()  # the stars are labels of hidden radios
         resident.locator("textarea[name=comment]").fill("谢谢！")
         resident.locator("form[action$='/confirm'] button").click()
         expect(resident.locator("main")).to_contain_text("★★★★★")
