@@ -26,11 +26,11 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-import core.models  # noqa: F401
 import ledger
+import portal.models  # noqa: F401
 from core.db import Base, make_engine, utcnow
-from portal.accounts.models import Role
-from portal.hours.models import HourLog, HourSource, HourStatus
+from portal.people.models import Role
+from portal.volunteering.hours import HourLog, HourSource, HourStatus
 
 
 def _fresh(backend: str, pg_url: str) -> tuple[str, object]:

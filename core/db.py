@@ -25,6 +25,8 @@ from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator, create_engine, e
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from core import clock
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -63,7 +65,8 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """Now, from the one clock (``core.clock``), in UTC."""
+    return clock.now()
 
 
 class Base(DeclarativeBase):

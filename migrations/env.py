@@ -8,7 +8,7 @@ from logging.config import fileConfig
 
 from alembic import context
 
-import core.models  # noqa: F401  (imports every model so the metadata is complete)
+import portal.models  # noqa: F401  (imports every model so the metadata is complete)
 from core.db import Base, make_engine
 
 config = context.config

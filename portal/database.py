@@ -3,8 +3,7 @@ one commit per request.
 
 Services flush and never commit; ``after_request`` commits once when the response is
 a success or a redirect (status < 400) and rolls back otherwise, so a refused form
-(4xx) or an error (5xx) changes nothing. Views can force a rollback with
-``db.mark_rollback()``.
+(4xx) or an error (5xx) changes nothing.
 """
 
 from __future__ import annotations
@@ -72,6 +71,9 @@ class Database:
 
             factory = self._factories[id(current_app._get_current_object())]  # type: ignore[attr-defined]
             sess = factory()
+            # Lets lower floors (audit) defer a write past this request's transaction
+            # without importing the extension object.
+            sess.info["defer"] = self.defer
             g._fufen_session = sess
         return sess
 
@@ -88,6 +90,7 @@ class Database:
             raise
 
     def mark_rollback(self) -> None:
+        """End this request with a rollback although the response is a success."""
         g._fufen_rollback = True
 
     def defer(self, fn: Callable[[Session], object]) -> None:
@@ -123,7 +126,7 @@ class Database:
         may have been saved and where to check. Resubmitting the same form replays its
         idempotency key, so it never does the thing twice.
         """
-        from portal.health import is_db_unavailable, standalone_error
+        from portal.outage import is_db_unavailable, standalone_error
 
         xid: str | None = None
         try:

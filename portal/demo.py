@@ -28,18 +28,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from portal.accounts.models import Role, RoleAssignment, User
 from portal.accounts.passwords import hash_password
-from portal.community.models import (
-    Building,
-    Community,
-    Grid,
-    Organisation,
-    OrgKind,
-    PartyReport,
-    ReportStatus,
-    Street,
-)
+from portal.people.models import Role, RoleAssignment, User
+from portal.people.reports import PartyReport, ReportStatus
+from portal.places.models import Building, Community, Grid, Organisation, OrgKind, Street
 
 DEMO_PASSWORD = "Fufen-demo-2026"
 
@@ -396,7 +388,7 @@ def seed_reports(ctx: DemoContext) -> None:
 def _ensure_consent(ctx: DemoContext, user: User) -> None:
     """Demo party members gave the separate sensitive-information consent (PIPL)."""
     from config import Config
-    from portal.accounts.models import ConsentRecord
+    from portal.people.models import ConsentRecord
 
     if ctx.session.scalar(select(ConsentRecord.id).where(ConsentRecord.user_id == user.id)) is None:
         ctx.session.add(ConsentRecord(user_id=user.id, kind="sensitive_info", version=Config.CONSENT_VERSION))

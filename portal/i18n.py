@@ -12,10 +12,10 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal.extensions import babel, login_manager
+from portal.outage import LARGE_TEXT_COOKIE as LARGE_TEXT_COOKIE
+from portal.outage import LOCALE_COOKIE as LOCALE_COOKIE
 from portal.urls import safe_next
 
-LOCALE_COOKIE = "fufen_lang"
-LARGE_TEXT_COOKIE = "fufen_large"
 ONE_YEAR = 365 * 24 * 3600
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-import core.models  # noqa: F401
+import portal.models  # noqa: F401
 from core.db import Base, make_engine
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"

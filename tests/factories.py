@@ -15,9 +15,9 @@ from typing import Any
 from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
-from portal.accounts.models import Role, RoleAssignment, User
 from portal.accounts.policy import normalize_password
-from portal.community.models import Community, Organisation, OrgKind, Street
+from portal.people.models import Role, RoleAssignment, User
+from portal.places.models import Community, Organisation, OrgKind, Street
 
 DEFAULT_PASSWORD = "Correct-Horse-9"
 _seq = itertools.count(1)
@@ -168,7 +168,7 @@ def make_post(
     session: Session, community: Community, title: str = "宣传员", places: int = 1, **fields: Any
 ) -> Any:
     """An open 服务岗位 in ``community``."""
-    from portal.posts.models import ServicePost
+    from portal.volunteering.posts import ServicePost
 
     fields.setdefault("points_per_hour", 10)
     post = ServicePost(community_id=community.id, title=title, places=places, **fields)
@@ -185,7 +185,7 @@ def make_team(
     members: Iterable[User] = (),
 ) -> Any:
     """A 志愿队伍 in ``community`` with ``leader`` (if given) and plain ``members``."""
-    from portal.teams.models import Team, TeamMembership, TeamRole
+    from portal.volunteering.teams import Team, TeamMembership, TeamRole
 
     team = Team(
         community_id=community.id,
@@ -246,7 +246,7 @@ def make_reward(
 
 def give_consent(session: Session, *users: User, version: str = "2026-12-01") -> None:
     """Record the separate sensitive-information consent (PIPL) for ``users``."""
-    from portal.accounts.models import ConsentRecord
+    from portal.people.models import ConsentRecord
 
     session.add_all(ConsentRecord(user_id=u.id, kind="sensitive_info", version=version) for u in users)
     session.flush()

@@ -1,6 +1,6 @@
 """Accounts: sign-up, log-in/out, my account, password change (blueprint ``accounts``).
 
-``mask_phone`` / ``mask_id_number`` (``portal.accounts.masking``) and ``normalize_phone``
+``mask_phone`` / ``mask_id_number`` (``portal.people.masking``) and ``normalize_phone``
 (``portal.accounts.policy``) are for every feature to use.
 """
 

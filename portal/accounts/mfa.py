@@ -22,10 +22,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from portal.accounts.models import RecoveryCode, Role, User
 from portal.accounts.throttle import check_budget, spend_budget
 from portal.audit.services import record, record_refusal
 from portal.errors import ServiceError
+from portal.people.models import RecoveryCode, Role, User
 
 PRIVILEGED = frozenset({Role.STAFF, Role.STREET_ADMIN, Role.MERCHANT, Role.SYSADMIN})
 ISSUER = "Fufen 福分"

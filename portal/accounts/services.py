@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session, selectinload
 
 from core.db import utcnow
 from portal.accounts import passwords
-from portal.accounts.masking import mask_id_number, mask_phone  # noqa: F401  (re-exported)
-from portal.accounts.models import Role, RoleAssignment, User
 from portal.accounts.policy import check_password_policy, normalize_phone
 from portal.accounts.throttle import Device, LoginThrottle, check_budget, spend_budget
 from portal.audit.services import record, record_refusal
-from portal.community.models import Community, Street
 from portal.errors import ServiceError
+from portal.people.masking import mask_id_number, mask_phone  # noqa: F401  (re-exported)
+from portal.people.models import Role, RoleAssignment, User
+from portal.places.models import Community, Street
 
 NAME_MAX = 40
 

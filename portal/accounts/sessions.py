@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from portal.accounts.models import User, UserSession
+from portal.people.models import User, UserSession
 
 # Reasons stored in ``revoked_reason``.
 LOGOUT = "logout"

@@ -12,12 +12,13 @@ from werkzeug.wrappers import Response
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from portal.accounts import consent, mfa, sessions
-from portal.accounts.models import User
+from portal.accounts import mfa, sessions
+from portal.accounts.security import current_session_row, mark_second_factor
 from portal.accounts.views import bp
 from portal.errors import ServiceError
 from portal.extensions import db
-from portal.security import current_session_row, mark_second_factor
+from portal.people import consent
+from portal.people.models import User
 from portal.urls import safe_next
 
 PENDING = "mfa_pending"

@@ -12,12 +12,13 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from portal.accounts import consent, services, sessions, throttle
+from portal.accounts import services, sessions, throttle
 from portal.accounts.forms import ChangePasswordForm, LoginForm, SignupForm
-from portal.accounts.masking import mask_phone
+from portal.accounts.security import current_session_row, end_session, start_session
 from portal.errors import ServiceError
 from portal.extensions import db, limiter
-from portal.security import current_session_row, end_session, start_session
+from portal.people import consent
+from portal.people.masking import mask_phone
 from portal.urls import safe_next
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")

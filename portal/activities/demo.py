@@ -8,17 +8,17 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.clock import LOCAL_TZ
 from core.db import utcnow
-from portal.accounts.models import User
-from portal.activities.models import Activity, ActivitySignup, ActivityStatus, Attendance, SignupStatus
-from portal.community.models import Community
+from portal.people.models import User
+from portal.places.models import Community
+from portal.volunteering.activities import Activity, ActivitySignup, ActivityStatus, Attendance, SignupStatus
 
-TZ = ZoneInfo("Asia/Shanghai")
+TZ = LOCAL_TZ
 
 # community name, staff phone, leader phone, participants' phones
 COMMUNITIES = [

@@ -15,6 +15,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
+from portal.forms import ActionForm as ActionForm
+
 DT_FORMAT = ["%Y-%m-%dT%H:%M"]
 
 
@@ -43,12 +45,6 @@ class ActivityForm(FlaskForm):
     leader_id = SelectField(_l("Leader (runs check-in)"), coerce=int, validate_choice=False)
     team_id = SelectField(_l("Team"), coerce=int, validate_choice=False, default=0)
     submit = SubmitField(_l("Save"))
-
-
-class ActionForm(FlaskForm):
-    """A bare POST button: only the CSRF token."""
-
-    submit = SubmitField(_l("Confirm"))
 
 
 class CancelActivityForm(FlaskForm):

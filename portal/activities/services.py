@@ -23,12 +23,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from portal.accounts.models import User
-from portal.activities.models import Activity, ActivitySignup, ActivityStatus, Attendance, SignupStatus
 from portal.audit.services import record, record_refusal
-from portal.community.models import Community
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.notifications.services import notify
+from portal.people.models import User
+from portal.places.models import Community
+from portal.volunteering.activities import Activity, ActivitySignup, ActivityStatus, Attendance, SignupStatus
 
 CHECKIN_OPENS_BEFORE = dt.timedelta(minutes=30)
 CHECKOUT_CLOSES_AFTER = dt.timedelta(minutes=60)
@@ -52,7 +52,7 @@ def is_member(user: User, community_id: int) -> bool:
 
 
 def is_staff(user: User, community: Community) -> bool:
-    from portal.community.services import is_staff as community_staff
+    from portal.policy import is_staff as community_staff
 
     return community_staff(user, community)
 
@@ -61,7 +61,7 @@ def _is_team_leader(session: Session, user: User, team_id: int | None) -> bool:
     if team_id is None:
         return False
     try:
-        from portal.teams.services import is_team_leader
+        from portal.volunteering.rules import is_team_leader
     except ImportError:  # the teams feature is not installed
         return False
     return bool(is_team_leader(session, user.id, team_id))
@@ -69,7 +69,7 @@ def _is_team_leader(session: Session, user: User, team_id: int | None) -> bool:
 
 def _team_in_community(session: Session, team_id: int, community_id: int) -> bool:
     try:
-        from portal.teams.models import Team
+        from portal.volunteering.teams import Team
     except ImportError:
         return False
     team = session.get(Team, team_id)
@@ -735,7 +735,7 @@ def _record_hours(
     start, minutes = credited_minutes(session, activity, row.checked_in_at, row.checked_out_at)
     if minutes <= 0:
         raise ServiceError(_l("The time was too short to count as volunteer hours."), code="too_short")
-    from portal.hours.services import record_hours
+    from portal.volunteering.recording import record_hours
 
     log = record_hours(
         session,
@@ -928,7 +928,7 @@ def my_activities(session: Session, user_id: int) -> list[ActivitySignup]:
 
 def managed(session: Session, user: User, *, now: dt.datetime | None = None) -> list[Activity]:
     """Activities this user leads or may manage, newest first."""
-    from portal.community.services import staff_communities
+    from portal.policy import staff_communities
 
     ids = {c.id for c in staff_communities(session, user)}
     q = select(Activity).where(

@@ -16,15 +16,15 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from core.db import utcnow
-from portal.accounts.models import User
+from portal.accounts.security import deny
 from portal.activities import services as svc
 from portal.activities.forms import ActionForm, ActivityForm, CancelActivityForm, CheckForm, MarkForm
-from portal.activities.models import Activity, ActivityStatus, Attendance, SignupStatus
-from portal.community.models import Community
 from portal.errors import Forbidden, NotFound, ServiceError
 from portal.extensions import db
 from portal.ids import id_arg
-from portal.security import deny
+from portal.people.models import User
+from portal.places.models import Community
+from portal.volunteering.activities import Activity, ActivityStatus, Attendance, SignupStatus
 
 bp = Blueprint("activities", __name__, url_prefix="/activities")
 
@@ -247,13 +247,13 @@ def check_post(activity_id: int) -> Response | tuple[str, int]:
 
 
 def _publish_communities(actor: User) -> list[Community]:
-    from portal.community.services import staff_communities
+    from portal.policy import staff_communities
 
     return staff_communities(db.session, actor)
 
 
 def _leader_choices(community_id: int) -> list[tuple[int, str]]:
-    from portal.accounts.masking import mask_phone
+    from portal.people.masking import mask_phone
 
     users = db.session.scalars(
         select(User)
@@ -267,7 +267,7 @@ def _leader_choices(community_id: int) -> list[tuple[int, str]]:
 def _team_choices(community_id: int) -> list[tuple[int, str]]:
     choices: list[tuple[int, str]] = [(0, _("No team"))]
     try:
-        from portal.teams.models import Team
+        from portal.volunteering.teams import Team
     except ImportError:
         return choices
     teams = db.session.scalars(select(Team).where(Team.community_id == community_id).order_by(Team.name))

@@ -12,11 +12,11 @@ from flask import current_app, g, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from portal.accounts.models import User
 from portal.api import tokens
 from portal.api.models import ApiToken, TokenKind
 from portal.errors import Forbidden, ServiceError
 from portal.extensions import csrf, db
+from portal.people.models import User
 
 F = TypeVar("F", bound=Callable[..., Any])
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from portal.accounts.models import User
 from portal.api.models import ApiToken, TokenKind
 from portal.audit.services import record
 from portal.errors import Forbidden, NotFound, ServiceError
+from portal.people.models import User
 
 TOKEN_PREFIX = "ff_"
 DEVICE_TOKEN_DAYS = 90

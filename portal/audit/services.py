@@ -58,9 +58,8 @@ def record_refusal(
     writer lock. Outside a request it is simply added to ``session``.
     """
     kwargs = dict(actor_id=actor_id, community_id=community_id, outcome="refused", target=target, **detail)
-    if has_request_context():
-        from portal.extensions import db
-
-        db.defer(lambda s: record(s, action, **kwargs))
+    defer = session.info.get("defer") if has_request_context() else None
+    if defer is not None:
+        defer(lambda s: record(s, action, **kwargs))
     else:
         record(session, action, **kwargs)

@@ -27,7 +27,7 @@ def _run(change):  # type: ignore[no-untyped-def]
 
 
 def _street_id(session, street: str) -> int:  # type: ignore[no-untyped-def]
-    from portal.community.models import Street
+    from portal.places.models import Street
 
     found = session.scalar(select(Street.id).where(Street.name == street))
     if found is None and street.isdigit():
@@ -81,8 +81,8 @@ def grid_command(name: str, community_id: int) -> None:
 @click.option("--grid-id", type=int, required=True)
 def building_command(name: str, grid_id: int) -> None:
     """Create a building (楼栋) in a grid."""
-    from portal.community.models import Grid
     from portal.community.services import add_building
+    from portal.places.models import Grid
 
     def change(session):  # type: ignore[no-untyped-def]
         grid = session.get(Grid, grid_id)
@@ -99,8 +99,8 @@ def building_command(name: str, grid_id: int) -> None:
 @click.option("--street", "street", required=True, help="Street name or id.")
 def admin_command(phone: str, street: str) -> None:
     """Appoint the holder of PHONE as an administrator of a street."""
-    from portal.accounts.models import Role, RoleAssignment, User
     from portal.audit.services import record
+    from portal.people.models import Role, RoleAssignment, User
 
     def change(session):  # type: ignore[no-untyped-def]
         sid = _street_id(session, street)
@@ -123,8 +123,8 @@ def admin_command(phone: str, street: str) -> None:
 @group.command("list")
 def list_command() -> None:
     """Print streets, communities, grids and buildings."""
-    from portal.community.models import Street
     from portal.extensions import db
+    from portal.places.models import Street
 
     for st in db.session.scalars(select(Street).order_by(Street.id)):
         click.echo(f"street {st.id} {st.name} ({st.district})")

@@ -9,8 +9,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
-from portal.community.models import OrgKind
+from portal.forms import ActionForm as ActionForm
 from portal.ids import coerce_id
+from portal.places.models import OrgKind
 
 
 class NameForm(FlaskForm):
@@ -41,12 +42,6 @@ class ReportForm(FlaskForm):
         description=_l("The party branch your membership belongs to"),
     )
     submit = SubmitField(_l("Report to the community"))
-
-
-class ActionForm(FlaskForm):
-    """A bare POST button (withdraw, revoke): only the CSRF token."""
-
-    submit = SubmitField(_l("Confirm"))
 
 
 class ReviewForm(FlaskForm):

@@ -5,7 +5,7 @@ what *in which community* (ids from URLs and forms are never trusted), changes r
 flushes and writes the audit record. It never commits: the request boundary does.
 
 Refusals raise :class:`portal.errors.ServiceError` subclasses with translated messages:
-``Forbidden`` for authorisation (the web layer audits it through ``portal.security.deny``),
+``Forbidden`` for authorisation (the web layer audits it through ``portal.accounts.security.deny``),
 ``NotFound`` for unknown ids, ``Conflict`` for state that changed underneath (a report
 already reviewed, a duplicate name), plain ``ServiceError`` for invalid input.
 
@@ -24,19 +24,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from portal.accounts.models import Role, RoleAssignment, User
 from portal.audit.services import record
-from portal.community.models import (
-    Building,
-    Community,
-    Grid,
-    Organisation,
-    OrgKind,
-    PartyReport,
-    ReportStatus,
-    Street,
-)
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
+from portal.people.models import Role, RoleAssignment, User
+from portal.people.reports import PartyReport, ReportStatus
+from portal.places.models import Building, Community, Grid, Organisation, OrgKind, Street
+from portal.places.services import get_community, get_street
+from portal.policy import (
+    community_for_staff,
+    is_staff,
+    is_street_admin,
+    staff_communities,
+    street_for_admin,
+)
 
 NAME_MAX = 80
 ORG_NAME_MAX = 120
@@ -47,112 +47,6 @@ MEMBERS_PAGE_SIZE = 50
 # Roles a street admin may grant or revoke in a community of their street. PARTY_MEMBER
 # comes only from a confirmed 报到; RESIDENT from the home community.
 GRANTABLE_ROLES = (Role.STAFF, Role.MERCHANT)
-
-
-# --- who may act where ------------------------------------------------------------------
-
-
-def is_sysadmin(user: User) -> bool:
-    return any(r.role == Role.SYSADMIN for r in user.roles)
-
-
-def admin_street_ids(user: User) -> set[int]:
-    return {r.street_id for r in user.roles if r.role == Role.STREET_ADMIN and r.street_id is not None}
-
-
-def is_street_admin(user: User, street_id: int) -> bool:
-    return is_sysadmin(user) or street_id in admin_street_ids(user)
-
-
-def is_staff(user: User, community: Community) -> bool:
-    """Staff powers in ``community``: its own staff, admins of its street, sysadmins."""
-    if not user.is_active:
-        return False
-    if any(r.role == Role.STAFF and r.community_id == community.id for r in user.roles):
-        return True
-    return is_street_admin(user, community.street_id)
-
-
-def is_member(user: User, community: Community) -> bool:
-    """Lives there, holds any role there, or oversees it."""
-    if user.community_id == community.id:
-        return True
-    if any(r.community_id == community.id for r in user.roles):
-        return True
-    return is_street_admin(user, community.street_id)
-
-
-def staff_communities(session: Session, user: User) -> list[Community]:
-    """Communities where ``user`` has staff powers, by street then name."""
-    conditions = []
-    own = {r.community_id for r in user.roles if r.role == Role.STAFF and r.community_id is not None}
-    if is_sysadmin(user):
-        return list(session.scalars(select(Community).order_by(Community.street_id, Community.id)))
-    if own:
-        conditions.append(Community.id.in_(own))
-    streets = admin_street_ids(user)
-    if streets:
-        conditions.append(Community.street_id.in_(streets))
-    if not conditions:
-        return []
-    return list(
-        session.scalars(select(Community).where(or_(*conditions)).order_by(Community.street_id, Community.id))
-    )
-
-
-def administered_streets(session: Session, user: User) -> list[Street]:
-    if is_sysadmin(user):
-        return list(session.scalars(select(Street).order_by(Street.id)))
-    ids = admin_street_ids(user)
-    if not ids:
-        return []
-    return list(session.scalars(select(Street).where(Street.id.in_(ids)).order_by(Street.id)))
-
-
-# --- lookups ---------------------------------------------------------------------------
-
-
-def get_community(session: Session, community_id: int) -> Community:
-    community = session.get(Community, community_id)
-    if community is None:
-        raise NotFound(_l("This community does not exist."), code="community_not_found")
-    return community
-
-
-def get_street(session: Session, street_id: int) -> Street:
-    street = session.get(Street, street_id)
-    if street is None:
-        raise NotFound(_l("This street does not exist."), code="street_not_found")
-    return street
-
-
-def community_for_member(session: Session, actor: User, community_id: int) -> Community:
-    community = get_community(session, community_id)
-    if not is_member(actor, community):
-        raise Forbidden(_l("You are not a member of this community."), code="not_member")
-    return community
-
-
-def community_for_staff(session: Session, actor: User, community_id: int) -> Community:
-    community = get_community(session, community_id)
-    if not is_staff(actor, community):
-        raise Forbidden(_l("Only the staff of this community can do this."), code="not_staff")
-    return community
-
-
-def street_for_admin(session: Session, actor: User, street_id: int) -> Street:
-    street = get_street(session, street_id)
-    if not is_street_admin(actor, street.id):
-        raise Forbidden(_l("Only the administrators of this street can do this."), code="not_street_admin")
-    return street
-
-
-def open_communities(session: Session) -> list[Community]:
-    return list(
-        session.scalars(
-            select(Community).where(Community.is_open.is_(True)).order_by(Community.street_id, Community.id)
-        )
-    )
 
 
 def _clean(value: str | None, limit: int, label: str, *, required: bool = True) -> str:
@@ -670,7 +564,7 @@ def submit_report(
     """Report to the community where ``actor`` lives; with no home community yet, the
     chosen (open) community becomes it. One live report per person. Party membership
     is sensitive personal information: a live separate consent is required (PIPL)."""
-    from portal.accounts import consent
+    from portal.people import consent
 
     consent.require(session, actor)
     community = get_community(session, community_id)

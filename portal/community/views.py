@@ -2,7 +2,7 @@
 
 Thin views: parse the form, call one service, render or redirect. Every id in a URL or
 form goes through a service that checks role *and* community; a refusal is audited via
-``portal.security.deny`` (403), an unknown id is a 404, a rule refusal re-renders the
+``portal.accounts.security.deny`` (403), an unknown id is a 404, a rule refusal re-renders the
 page with the message and a 4xx status (so the request's transaction rolls back).
 """
 
@@ -15,8 +15,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from portal.accounts.masking import mask_phone
-from portal.accounts.models import Role, User
+from portal import policy
+from portal.accounts.security import deny
 from portal.community import services as svc
 from portal.community.forms import (
     ActionForm,
@@ -28,10 +28,13 @@ from portal.community.forms import (
     ReportForm,
     ReviewForm,
 )
-from portal.community.models import Community, OrgKind, ReportStatus
 from portal.errors import Forbidden, NotFound, ServiceError
 from portal.extensions import db
-from portal.security import deny
+from portal.people.masking import mask_phone
+from portal.people.models import Role, User
+from portal.people.reports import ReportStatus
+from portal.places import services as places
+from portal.places.models import Community, OrgKind
 
 bp = Blueprint("community", __name__)
 
@@ -58,7 +61,7 @@ def _first_error(form: Any) -> str:
 
 def _staff_community(community_id: int, action: str) -> Community:
     try:
-        return svc.community_for_staff(db.session, _actor(), community_id)
+        return policy.community_for_staff(db.session, _actor(), community_id)
     except ServiceError as exc:
         _refuse(exc, action, community_id)
 
@@ -80,8 +83,8 @@ def home() -> str:
         "community/home.html",
         community=actor.community,
         report=svc.live_report(db.session, actor.id),
-        managed=svc.staff_communities(db.session, actor),
-        streets=svc.administered_streets(db.session, actor),
+        managed=policy.staff_communities(db.session, actor),
+        streets=policy.administered_streets(db.session, actor),
         status_label=svc.status_label,
     )
 
@@ -90,14 +93,14 @@ def home() -> str:
 @login_required
 def show(community_id: int) -> str:
     try:
-        community = svc.community_for_member(db.session, _actor(), community_id)
+        community = policy.community_for_member(db.session, _actor(), community_id)
     except ServiceError as exc:
         _refuse(exc, "community.view", community_id)
     return render_template(
         "community/show.html",
         community=community,
         organisations=svc.organisations_for_community(db.session, community),
-        can_manage=svc.is_staff(_actor(), community),
+        can_manage=policy.is_staff(_actor(), community),
         OrgKind=OrgKind,
     )
 
@@ -111,7 +114,7 @@ def _report_form(actor: User) -> ReportForm:
         form.community_id.choices = [(actor.community.id, actor.community.name)]
     else:
         form.community_id.choices = [
-            (c.id, f"{c.street.name} · {c.name}") for c in svc.open_communities(db.session)
+            (c.id, f"{c.street.name} · {c.name}") for c in places.open_communities(db.session)
         ]
     return form
 
@@ -188,7 +191,7 @@ def _render_manage(
         grid_form=grid_form or NameForm(),
         building_form=building_form,
         pending_count=len(svc.pending_reports(db.session, _actor(), community.id)),
-        is_street_admin=svc.is_street_admin(_actor(), community.street_id),
+        is_street_admin=policy.is_street_admin(_actor(), community.street_id),
     ), status
 
 
@@ -354,7 +357,7 @@ def _render_roles(
         assignments=svc.list_role_assignments(db.session, actor, community.id),
         form=form or _grant_form(community),
         revoke_form=ActionForm(formdata=None),
-        can_grant=svc.is_street_admin(actor, community.street_id),
+        can_grant=policy.is_street_admin(actor, community.street_id),
         mask_phone=mask_phone,
     ), status
 
@@ -369,7 +372,7 @@ def roles(community_id: int) -> tuple[str, int]:
 @login_required
 def grant_role(community_id: int) -> Response | tuple[str, int]:
     community = _staff_community(community_id, "community.role.grant")
-    if not svc.is_street_admin(_actor(), community.street_id):
+    if not policy.is_street_admin(_actor(), community.street_id):
         deny("community.role.grant", community_id=community_id, code="not_street_admin")
     form = _grant_form(community)
     if not form.validate_on_submit():
@@ -421,7 +424,7 @@ def _org_form(street_id: int, community: Community | None) -> OrganisationForm:
         form.kind.choices = [(OrgKind.MERCHANT.value, _("Merchant"))]
         form.community_id.choices = [(community.id, community.name)]
     else:
-        street = svc.get_street(db.session, street_id)
+        street = places.get_street(db.session, street_id)
         form.community_id.choices = [(0, _("— whole street —"))] + [
             (c.id, c.name) for c in street.communities
         ]
@@ -473,7 +476,7 @@ def _organisation_form_view(
 @login_required
 def new_organisation(street_id: int) -> Response | tuple[str, int]:
     try:
-        svc.street_for_admin(db.session, _actor(), street_id)
+        policy.street_for_admin(db.session, _actor(), street_id)
     except ServiceError as exc:
         _refuse(exc, "community.organisation.register")
     return _organisation_form_view(street_id, None, "community.organisation.register")
@@ -497,7 +500,7 @@ def organisations(street_id: int) -> str:
         "community/organisations.html",
         street=street,
         organisations=orgs,
-        can_register=svc.is_street_admin(_actor(), street.id),
+        can_register=policy.is_street_admin(_actor(), street.id),
         mask_phone=mask_phone,
         community_names={c.id: c.name for c in street.communities},
         OrgKind=OrgKind,
@@ -553,7 +556,7 @@ def _community_form_view(form: CommunityForm, title: str, back: str, save: Any, 
 @login_required
 def new_community(street_id: int) -> Response | tuple[str, int]:
     try:
-        street_obj = svc.street_for_admin(db.session, _actor(), street_id)
+        street_obj = policy.street_for_admin(db.session, _actor(), street_id)
     except ServiceError as exc:
         _refuse(exc, "community.create")
     form = CommunityForm()
@@ -578,7 +581,7 @@ def new_community(street_id: int) -> Response | tuple[str, int]:
 @login_required
 def edit_community(community_id: int) -> Response | tuple[str, int]:
     community = _staff_community(community_id, "community.update")
-    if not svc.is_street_admin(_actor(), community.street_id):
+    if not policy.is_street_admin(_actor(), community.street_id):
         deny("community.update", community_id=community_id, code="not_street_admin")
     form = CommunityForm(obj=community) if request.method == "GET" else CommunityForm()
     return _community_form_view(

@@ -20,15 +20,15 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.accounts.masking import mask_phone
-from portal.accounts.models import Role, RoleAssignment, User
+from core.clock import year_bounds
 from portal.audit.services import record, record_refusal
-from portal.community.models import Community
-from portal.community.services import is_staff
 from portal.errors import Forbidden
-from portal.hours.models import HourLog, HourStatus
-from portal.hours.services import year_bounds
+from portal.people.masking import mask_phone
+from portal.people.models import Role, RoleAssignment, User
+from portal.places.models import Community
+from portal.policy import is_staff
 from portal.settings.services import get_settings
+from portal.volunteering.hours import HourLog, HourStatus
 
 
 @dataclass
@@ -63,9 +63,9 @@ def _counts(session: Session, q: object) -> dict[int, int]:
 def year_rows(
     session: Session, community_id: int, year: int, user_ids: list[int] | None = None
 ) -> list[MemberYear]:
-    from portal.activities.models import Activity, ActivitySignup, Attendance
-    from portal.posts.models import ClaimStatus, PostClaim
-    from portal.teams.models import TeamMembership
+    from portal.volunteering.activities import Activity, ActivitySignup, Attendance
+    from portal.volunteering.posts import ClaimStatus, PostClaim
+    from portal.volunteering.teams import TeamMembership
 
     goal = get_settings(session, community_id).party_activity_goal
     members_q = (
@@ -232,6 +232,6 @@ def _safe(value: str) -> str:
 
 
 def current_year(now: dt.datetime | None = None) -> int:
-    from portal.hours.services import local_year
+    from core.clock import local_year
 
     return local_year(now)

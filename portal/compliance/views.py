@@ -7,13 +7,13 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request
 from flask_login import current_user, login_required
 
-from portal.accounts.models import User
-from portal.community.services import staff_communities
 from portal.compliance import services as svc
 from portal.errors import Forbidden
 from portal.extensions import db
-from portal.hours.forms import ActionForm
+from portal.forms import ActionForm
 from portal.ids import require_id
+from portal.people.models import User
+from portal.policy import staff_communities
 
 bp = Blueprint("compliance", __name__, url_prefix="/compliance")
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.accounts.models import User
 from portal.exchange import services as svc
 from portal.exchange.models import Gift, GrantBatch, Listing
+from portal.people.models import User
 
 STAFF = "13900000011"  # 李秀梅, staff
 WANG = "13900000101"  # 王建华

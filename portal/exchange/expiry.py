@@ -31,10 +31,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import ledger
-from portal.accounts.models import User
 from portal.exchange.points import _aware, all_lines
 from portal.exchange.services import LOCAL_TZ
 from portal.notifications.services import notify
+from portal.people.models import User
 from portal.reasons import code as reason_code
 from portal.settings.models import CommunitySettings
 

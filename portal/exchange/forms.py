@@ -17,6 +17,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
+from portal.forms import ActionForm as ActionForm
 from portal.ids import coerce_id
 
 AMOUNT_MSG = _l("Enter a whole number of points greater than zero.")
@@ -91,10 +92,6 @@ class ResolveForm(FlaskForm):
         _l("Hours to pay"), places=1, validators=[Optional(), NumberRange(min=0.5, max=100), half_hours]
     )
     note = TextAreaField(_l("Decision note"), validators=[DataRequired(), Length(max=500)])
-
-
-class ActionForm(FlaskForm):
-    """CSRF only."""
 
 
 class GrantForm(IdemForm):

@@ -15,7 +15,7 @@ from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, U
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, utcnow
-from portal.accounts.models import User
+from portal.people.models import User
 
 
 def _values(e: type[enum.Enum]) -> list[str]:

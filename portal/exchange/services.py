@@ -16,19 +16,15 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import ledger
+from core.clock import LOCAL_TZ
 from core.db import utcnow
-from portal.accounts.models import User
-from portal.activities.models import Activity, ActivitySignup, Attendance
 from portal.audit.services import record, record_refusal
-from portal.community.models import Community
-from portal.community.services import get_community, is_staff, is_street_admin
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.exchange.models import (
     LIVE_AGREEMENT,
@@ -46,11 +42,15 @@ from portal.exchange.models import (
 )
 from portal.ledger_messages import ledger_error_message
 from portal.notifications.services import notify
+from portal.people.models import User
+from portal.places.models import Community
+from portal.places.services import get_community
+from portal.policy import is_staff, is_street_admin
 from portal.reasons import code as reason_code
 from portal.settings.services import get_settings
-from portal.teams.models import Team, TeamMembership
+from portal.volunteering.activities import Activity, ActivitySignup, Attendance
+from portal.volunteering.teams import Team, TeamMembership
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 IDEM_RE = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 NOTE_MAX = 200
 REASON_MAX = 500
@@ -1325,6 +1325,6 @@ def disputes(session: Session, actor: User, community_id: int) -> list[Agreement
 
 
 def staff_community_list(session: Session, actor: User) -> Sequence[Community]:
-    from portal.community.services import staff_communities
+    from portal.policy import staff_communities
 
     return staff_communities(session, actor)

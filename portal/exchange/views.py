@@ -10,8 +10,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from portal.accounts.models import User
-from portal.community.services import is_street_admin
+from portal import policy
 from portal.errors import ServiceError
 from portal.exchange import services as svc
 from portal.exchange.forms import (
@@ -28,6 +27,8 @@ from portal.exchange.forms import (
 from portal.exchange.models import AgreementStatus, GrantCategory
 from portal.extensions import db
 from portal.ids import id_arg
+from portal.people.models import User
+from portal.policy import is_street_admin
 
 bp = Blueprint("exchange", __name__, url_prefix="/exchange")
 
@@ -226,7 +227,7 @@ def _agreement_page(agreement_id: int, status: int = 200, **forms: Any) -> Any:
         "action_form": ActionForm(),
     }
     ctx.update(forms)
-    is_staff = svc.is_staff(actor, svc._community(db.session, agreement.community_id))
+    is_staff = policy.is_staff(actor, svc._community(db.session, agreement.community_id))
     due = svc.exchange_points(agreement.reported_minutes, rate) if agreement.reported_minutes else None
     return render_template(
         "exchange/agreement.html", agreement=agreement, rate=rate, due=due, is_staff=is_staff, **ctx
@@ -325,13 +326,13 @@ def resolve(agreement_id: int) -> Any:
 def _staff_community(arg: Any) -> Any:
     communities = svc.staff_community_list(db.session, _actor())
     if not communities:
-        from portal.security import deny
+        from portal.accounts.security import deny
 
         deny("exchange.staff")
     wanted = arg if isinstance(arg, int) else None
     chosen = next((c for c in communities if c.id == wanted), communities[0] if wanted is None else None)
     if chosen is None:
-        from portal.security import deny
+        from portal.accounts.security import deny
 
         deny("exchange.staff", community_id=wanted)
     return chosen, communities

@@ -9,10 +9,12 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.clock import LOCAL_TZ
 from core.db import utcnow
-from portal.accounts.models import User
-from portal.hours import services as svc
-from portal.hours.models import HourLog, HourSource
+from portal.people.models import User
+from portal.volunteering import hour_logs as svc
+from portal.volunteering.hours import HourLog, HourSource
+from portal.volunteering.recording import record_hours
 
 STAFF_PHONE = "13900000011"  # 李秀梅, staff of 幸福里社区
 # phone → [(days ago, local start hour, minutes, what, approve?)]
@@ -47,9 +49,9 @@ def seed(session: Session) -> None:
         ):
             continue
         for days, hour, minutes, what, approve in items:
-            day = (now.astimezone(svc.LOCAL_TZ) - dt.timedelta(days=days)).date()
-            start = dt.datetime.combine(day, dt.time(hour), tzinfo=svc.LOCAL_TZ).astimezone(dt.UTC)
-            log = svc.record_hours(
+            day = (now.astimezone(LOCAL_TZ) - dt.timedelta(days=days)).date()
+            start = dt.datetime.combine(day, dt.time(hour), tzinfo=LOCAL_TZ).astimezone(dt.UTC)
+            log = record_hours(
                 session,
                 user_id=user.id,
                 community_id=user.community_id,

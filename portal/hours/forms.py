@@ -6,6 +6,8 @@ from flask_wtf.file import FileField
 from wtforms import DateField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, Length, Optional
 
+from portal.forms import ActionForm as ActionForm
+
 
 class ReportForm(FlaskForm):
     source = SelectField(_l("What was it for"), validators=[DataRequired()], choices=[])
@@ -14,10 +16,6 @@ class ReportForm(FlaskForm):
     end = TimeField(_l("To"), validators=[DataRequired()])
     description = TextAreaField(_l("What did you do"), validators=[DataRequired(), Length(max=2000)])
     photo = FileField(_l("Photo (optional)"), description=_l("JPEG or PNG, at most 5 MB."))
-
-
-class ActionForm(FlaskForm):
-    """CSRF only; the ids come from the checkbox list."""
 
 
 class ReasonForm(FlaskForm):

@@ -27,17 +27,22 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from portal.accounts.models import User
-from portal.community.models import Community
-from portal.community.services import is_staff, staff_communities
+from core.clock import LOCAL_TZ, local_year
+from portal.accounts.security import deny
 from portal.errors import Forbidden, NotFound, ServiceError
 from portal.extensions import db
-from portal.hours import services as svc
-from portal.hours.forms import ActionForm, ReasonForm, ReportForm
-from portal.hours.models import HourLog, HourSource, HourStatus
+from portal.forms import ActionForm
+from portal.hours.forms import ReasonForm, ReportForm
 from portal.hours.uploads import MIMETYPES, photo_file, save_photo
 from portal.ids import parse_id, require_id
-from portal.security import deny
+from portal.people.models import User
+from portal.places.models import Community
+from portal.policy import is_staff, staff_communities
+from portal.volunteering import hour_logs as svc
+from portal.volunteering.hours import HourLog, HourSource, HourStatus
+from portal.volunteering.posts import ServicePost
+from portal.volunteering.rules import active_claims
+from portal.volunteering.wishes import Wish, WishStatus
 
 bp = Blueprint("hours", __name__, url_prefix="/hours")
 PAGE_SIZE = 500
@@ -75,7 +80,7 @@ def _helpers() -> dict[str, Any]:
 @login_required
 def mine() -> str:
     actor = _actor()
-    year = svc.local_year()
+    year = local_year()
     return render_template(
         "hours/mine.html",
         logs=svc.my_logs(db.session, actor.id),
@@ -85,14 +90,9 @@ def mine() -> str:
 
 def _source_choices(actor: User) -> list[tuple[str, str]]:
     choices: list[tuple[str, str]] = []
-    from portal.posts.models import ServicePost
-    from portal.posts.services import active_claims
-
     for claim in active_claims(db.session, actor.id):
         post = db.session.get(ServicePost, claim.post_id)
         choices.append((f"post:{claim.post_id}", _("Post: %(t)s", t=post.title if post else claim.post_id)))
-    from portal.wishes.models import Wish, WishStatus
-
     for wish in db.session.scalars(
         select(Wish)
         .where(Wish.claimed_by_id == actor.id, Wish.status.in_((WishStatus.FULFILLED, WishStatus.CONFIRMED)))
@@ -122,8 +122,8 @@ def report() -> Any:
     if source_id is None:
         form.source.errors.append(_("Choose a service post or a wish."))
         return render_template("hours/report.html", form=form), 400
-    started = dt.datetime.combine(form.day.data, form.start.data, tzinfo=svc.LOCAL_TZ).astimezone(dt.UTC)
-    ended = dt.datetime.combine(form.day.data, form.end.data, tzinfo=svc.LOCAL_TZ).astimezone(dt.UTC)
+    started = dt.datetime.combine(form.day.data, form.start.data, tzinfo=LOCAL_TZ).astimezone(dt.UTC)
+    ended = dt.datetime.combine(form.day.data, form.end.data, tzinfo=LOCAL_TZ).astimezone(dt.UTC)
     try:
         photo = save_photo(request.files.get("photo"))
         log = svc.report_hours(

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from portal.accounts.models import User
-from portal.community.models import Community
+from portal.people.models import User
+from portal.places.models import Community
 
 
 @dataclass
@@ -54,12 +54,13 @@ class HomeData:
 
 
 def home_data(session: Session, user: User, now: dt.datetime | None = None) -> HomeData:
-    from portal.activities.models import Activity, ActivityStatus
-    from portal.community.services import administered_streets, staff_communities
+    from core.clock import LOCAL_TZ, local_day_bounds, local_year
     from portal.compliance.services import my_progress
-    from portal.hours.services import LOCAL_TZ, approved_minutes, local_day_bounds, local_year
+    from portal.policy import administered_streets, staff_communities
     from portal.posts.services import open_posts
     from portal.rewards.services import scopes_for
+    from portal.volunteering.activities import Activity, ActivityStatus
+    from portal.volunteering.hour_logs import approved_minutes
     from portal.wishes.services import open_wishes
     from portal.workspace.waiting import waiting_for
 

@@ -8,7 +8,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from portal.accounts.models import Role, User
+from portal.people.models import Role, User
 
 ROLE_LABELS = {
     Role.RESIDENT: _l("Resident"),

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from portal.accounts.models import User
-from portal.community.models import Building, Community, Grid
-from portal.posts.models import ClaimStatus, PostClaim, PostStatus, ServicePost
+from portal.people.models import User
+from portal.places.models import Building, Community, Grid
+from portal.volunteering.posts import ClaimStatus, PostClaim, PostStatus, ServicePost
 
 # community name → (staff phone, posts); a post: title, duties, schedule, places, points, grid, building
 POSTS: dict[str, tuple[str, list[dict[str, Any]]]] = {

@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from portal.forms import ActionForm as ActionForm
 from portal.ids import coerce_id
 from portal.posts.services import DUTIES_MAX, NOTE_MAX, PLACES_MAX, POINTS_MAX, SCHEDULE_MAX, TITLE_MAX
 
@@ -43,12 +44,6 @@ class PostForm(FlaskForm):
         _l("Points each"), default=10, validators=[Optional(), NumberRange(min=0, max=POINTS_MAX)]
     )
     submit = SubmitField(_l("Save"))
-
-
-class ActionForm(FlaskForm):
-    """A bare POST button: only the CSRF token."""
-
-    submit = SubmitField(_l("Confirm"))
 
 
 class NoteForm(FlaskForm):

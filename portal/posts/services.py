@@ -18,10 +18,7 @@ race two claims past the cap. Every path that locks both locks the user first.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
-from typing import Any, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -29,13 +26,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from core.db import utcnow
-from portal.accounts.models import Role, User
-from portal.audit.services import record, record_refusal
-from portal.community.models import Building, Community, Grid
-from portal.community.services import get_community, is_member, is_staff
+from portal.audit.services import record
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
-from portal.posts.models import LIVE_CLAIM_STATUSES, ClaimStatus, PostClaim, PostStatus, ServicePost
+from portal.people.models import User
+from portal.places.models import Building, Community, Grid
+from portal.places.services import get_community
+from portal.policy import is_member, is_staff
 from portal.settings.services import get_settings
+from portal.volunteering.posts import LIVE_CLAIM_STATUSES, ClaimStatus, PostClaim, PostStatus, ServicePost
+from portal.volunteering.rules import audit_refusals, can_volunteer, clean, lock
 
 TITLE_MAX = 60
 DUTIES_MAX = 2000
@@ -47,75 +46,8 @@ POINTS_MAX = 1000
 # The typical posts of 在职党员 (offered as suggestions on the form).
 TYPICAL_POSTS = ("宣传员", "调解员", "应急员", "监督员", "楼栋长", "网格员")
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-# --- refusals are audited ---------------------------------------------------------------
-
-
-def audit_refusals(action: str, target: str | None = None) -> Callable[[F], F]:
-    """Record every ServiceError the wrapped service raises as a refused ``action``.
-
-    The wrapped function's signature is ``(session, actor, first_id, ...)``; ``target``
-    names what ``first_id`` is ("community", "service_post", "post_claim", "team") so the
-    refusal is filed under the right community."""
-
-    def decorator(fn: F) -> F:
-        @wraps(fn)
-        def wrapped(session: Session, actor: User, *args: Any, **kwargs: Any) -> Any:
-            try:
-                return fn(session, actor, *args, **kwargs)
-            except ServiceError as exc:
-                first = args[0] if args and isinstance(args[0], int) else None
-                community_id = _community_of(session, target, first)
-                record_refusal(
-                    session,
-                    action,
-                    actor_id=getattr(actor, "id", None),
-                    community_id=community_id,
-                    target=(target, first) if target and first is not None else None,
-                    code=exc.code,
-                    status=exc.status,
-                )
-                raise
-
-        return wrapped  # type: ignore[return-value]
-
-    return decorator
-
-
-def _community_of(session: Session, target: str | None, obj_id: int | None) -> int | None:
-    if target is None or obj_id is None:
-        return None
-    if target == "community":
-        return obj_id if session.get(Community, obj_id) is not None else None
-    model: Any = None
-    if target == "service_post":
-        model = ServicePost
-    elif target == "post_claim":
-        model = PostClaim
-    elif target == "team":
-        from portal.teams.models import Team
-
-        model = Team
-    obj = session.get(model, obj_id) if model is not None else None
-    return getattr(obj, "community_id", None)
-
 
 # --- who may act where --------------------------------------------------------------------
-
-
-def can_volunteer(user: User, community_id: int) -> bool:
-    """Members who may claim posts and join teams here: people who live here, and party
-    members and staff who hold their role here."""
-    if not user.is_active:
-        return False
-    if user.community_id == community_id:
-        return True
-    return any(
-        r.community_id == community_id and r.role in (Role.RESIDENT, Role.PARTY_MEMBER, Role.STAFF)
-        for r in user.roles
-    )
 
 
 def _community(session: Session, community_id: int) -> Community:
@@ -146,18 +78,6 @@ def _claim(session: Session, claim_id: int) -> PostClaim:
     return claim
 
 
-def _lock(session: Session, model: Any, obj_id: int) -> Any:
-    """Re-read one row and lock it until the transaction ends (PostgreSQL ``FOR NO KEY
-    UPDATE``: it does not block inserts of rows that merely reference it; SQLite ignores
-    it, its writers are already serialised)."""
-    return session.scalar(
-        select(model)
-        .where(model.id == obj_id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    )
-
-
 @dataclass(frozen=True)
 class PostRules:
     claim_cap: int
@@ -168,21 +88,6 @@ def post_rules(session: Session, community_id: int) -> PostRules:
     """The community's post settings (defaults when none are stored)."""
     row = get_settings(session, community_id)
     return PostRules(claim_cap=row.post_claim_cap, needs_approval=bool(row.post_claim_needs_approval))
-
-
-def _clean(
-    value: str | None, limit: int, label: Any, *, required: bool = False, multiline: bool = False
-) -> str:
-    value = (value or "").strip()
-    if not multiline:
-        value = " ".join(value.split())
-    if required and not value:
-        raise ServiceError(_l("%(field)s is required.", field=label), code="required")
-    if len(value) > limit:
-        raise ServiceError(
-            _l("%(field)s is too long (at most %(n)d characters).", field=label, n=limit), code="too_long"
-        )
-    return value
 
 
 # --- counts --------------------------------------------------------------------------------
@@ -340,18 +245,6 @@ def my_claims(session: Session, user_id: int) -> list[PostClaim]:
     )
 
 
-def active_claims(session: Session, user_id: int) -> list[PostClaim]:
-    """The posts the person holds now (status active)."""
-    return list(
-        session.scalars(
-            select(PostClaim)
-            .where(PostClaim.user_id == user_id, PostClaim.status == ClaimStatus.ACTIVE)
-            .options(selectinload(PostClaim.post))
-            .order_by(PostClaim.id)
-        )
-    )
-
-
 def claim_history(session: Session, user_id: int, community_id: int, limit: int = 20) -> list[PostClaim]:
     return list(
         session.scalars(
@@ -384,9 +277,9 @@ class PostInput:
 
 
 def _apply(session: Session, community: Community, post: ServicePost, data: PostInput) -> None:
-    title = _clean(data.title, TITLE_MAX, _l("Title"), required=True)
-    duties = _clean(data.duties, DUTIES_MAX, _l("Duties"), multiline=True)
-    schedule = _clean(data.schedule, SCHEDULE_MAX, _l("Schedule"))
+    title = clean(data.title, TITLE_MAX, _l("Title"), required=True)
+    duties = clean(data.duties, DUTIES_MAX, _l("Duties"), multiline=True)
+    schedule = clean(data.schedule, SCHEDULE_MAX, _l("Schedule"))
     try:
         places = int(data.places)
         points = int(data.points or 0)
@@ -462,7 +355,7 @@ def create_post(session: Session, actor: User, community_id: int, data: PostInpu
 def update_post(session: Session, actor: User, post_id: int, data: PostInput) -> ServicePost:
     post = _post(session, post_id)
     _require_staff(actor, post.community)
-    post = _lock(session, ServicePost, post.id)
+    post = lock(session, ServicePost, post.id)
     _apply(session, post.community, post, data)
     post.updated_at = utcnow()
     session.flush()
@@ -483,7 +376,7 @@ def set_post_status(session: Session, actor: User, post_id: int, status: PostSta
     """Close a post (no new claims; people who hold it keep it) or reopen it."""
     post = _post(session, post_id)
     _require_staff(actor, post.community)
-    post = _lock(session, ServicePost, post.id)
+    post = lock(session, ServicePost, post.id)
     if post.status == status:
         raise Conflict(
             _l("This post is already closed.")
@@ -513,8 +406,8 @@ def claim_post(session: Session, actor: User, post_id: int) -> PostClaim:
     if not can_volunteer(actor, post.community_id):
         raise Forbidden(_l("You can only claim posts in your own community."), code="other_community")
     # Lock order: the claimer, then the post (the cap and the places are counted under both).
-    _lock(session, User, actor.id)
-    post = _lock(session, ServicePost, post.id)
+    lock(session, User, actor.id)
+    post = lock(session, ServicePost, post.id)
     if post.status != PostStatus.OPEN:
         raise Conflict(_l("This post is closed."), code="post_closed")
     if _live_claim(session, actor.id, post.id) is not None:
@@ -561,7 +454,7 @@ def withdraw_claim(session: Session, actor: User, claim_id: int) -> PostClaim:
     if claim.user_id != actor.id:
         # Someone else's claim: do not reveal that it exists.
         raise NotFound(_l("This claim does not exist."), code="claim_not_found")
-    claim = _lock(session, PostClaim, claim.id)
+    claim = lock(session, PostClaim, claim.id)
     if not claim.is_live:
         raise Conflict(_l("This claim has already ended."), code="claim_ended")
     claim.status = ClaimStatus.WITHDRAWN
@@ -589,7 +482,7 @@ def _claim_for_decision(session: Session, actor: User, claim_id: int, expected: 
         raise Forbidden(
             _l("You cannot decide your own claim; another staff member must do it."), code="self_decision"
         )
-    claim = _lock(session, PostClaim, claim.id)
+    claim = lock(session, PostClaim, claim.id)
     if claim.status != expected:
         raise Conflict(_l("This claim was already dealt with."), code="claim_changed")
     return claim
@@ -631,7 +524,7 @@ def approve_claim(session: Session, actor: User, claim_id: int) -> PostClaim:
 
 @audit_refusals("posts.reject", target="post_claim")
 def reject_claim(session: Session, actor: User, claim_id: int, note: str) -> PostClaim:
-    note = _clean(note, NOTE_MAX, _l("Note"), required=True)
+    note = clean(note, NOTE_MAX, _l("Note"), required=True)
     claim = _claim_for_decision(session, actor, claim_id, ClaimStatus.PENDING)
     claim.status = ClaimStatus.REJECTED
     claim.decided_by_id = actor.id
@@ -659,7 +552,7 @@ def reject_claim(session: Session, actor: User, claim_id: int, note: str) -> Pos
 
 @audit_refusals("posts.release", target="post_claim")
 def release_claim(session: Session, actor: User, claim_id: int, note: str = "") -> PostClaim:
-    note = _clean(note, NOTE_MAX, _l("Note"))
+    note = clean(note, NOTE_MAX, _l("Note"))
     claim = _claim_for_decision(session, actor, claim_id, ClaimStatus.ACTIVE)
     claim.status = ClaimStatus.RELEASED
     claim.decided_by_id = actor.id

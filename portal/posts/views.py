@@ -13,23 +13,26 @@ transaction rolls back.
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from portal.accounts.masking import mask_phone
-from portal.accounts.models import Role, User
-from portal.community.models import Community
-from portal.community.services import is_staff, staff_communities
-from portal.errors import Forbidden, NotFound, ServiceError, error_response
+from portal.errors import ServiceError
 from portal.extensions import db
-from portal.ids import id_arg
+from portal.people.masking import mask_phone
+from portal.people.models import User
+from portal.places.models import Community
+from portal.policy import is_staff
 from portal.posts import services as svc
 from portal.posts.forms import ActionForm, NoteForm, PostForm
-from portal.posts.models import ClaimStatus, PostClaim, PostStatus, ServicePost
+from portal.volunteering.posts import ClaimStatus, PostClaim, PostStatus, ServicePost
+from portal.volunteering.rules import can_volunteer
+from portal.web import first_error as _first_error
+from portal.web import hard_refusal as _hard_refusal
+from portal.web import home_community_id as _home_community_id
 
 bp = Blueprint("posts", __name__)
 
@@ -38,41 +41,11 @@ def _actor() -> User:
     return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
-def _hard_refusal(exc: ServiceError) -> NoReturn | None:
-    """Unknown ids → 404; authorisation → the 403 page with the reason. (Both already
-    audited by the service.)"""
-    if isinstance(exc, NotFound):
-        abort(404)
-    if isinstance(exc, Forbidden):
-        abort(error_response(403, _("Not allowed"), str(exc.message)))
-    return None
-
-
-def _first_error(form: Any) -> str:
-    for field in form:
-        if field.errors:
-            return f"{field.label.text}: {field.errors[0]}"
-    return _("Please check what you entered.")
-
-
 def my_post_claims() -> list[PostClaim]:
     """Jinja global: the signed-in user's live claims."""
     if not current_user.is_authenticated:
         return []
     return svc.my_claims(db.session, current_user.id)
-
-
-def _home_community_id(actor: User) -> int | None:
-    wanted = request.args.get("community_id", type=id_arg)
-    if wanted:
-        return wanted
-    if actor.community_id is not None:
-        return actor.community_id
-    for r in actor.roles:
-        if r.community_id is not None and r.role in (Role.PARTY_MEMBER, Role.STAFF, Role.RESIDENT):
-            return r.community_id
-    managed = staff_communities(db.session, actor)
-    return managed[0].id if managed else None
 
 
 # --- volunteers --------------------------------------------------------------------------
@@ -120,7 +93,7 @@ def _render_detail(post_id: int, status: int = 200) -> tuple[str, int]:
         post=post,
         rules=rules,
         held=svc.live_claim_count(db.session, actor.id, post.community_id),
-        can_claim=svc.can_volunteer(actor, post.community_id),
+        can_claim=can_volunteer(actor, post.community_id),
         can_manage=is_staff(actor, post.community),
         history=svc.claim_history(db.session, actor.id, post.community_id, limit=5),
         action_form=ActionForm(formdata=None),

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from portal.accounts.models import Role, User
-from portal.community.models import Organisation
+from portal.people.models import Role, User
+from portal.places.models import Organisation
 from portal.rewards import services as svc
 from portal.rewards.models import Reward, VoucherStatus
 

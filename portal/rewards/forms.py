@@ -18,6 +18,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
+from portal.forms import ActionForm as ActionForm
 from portal.rewards.models import RewardCategory
 
 
@@ -62,10 +63,6 @@ class RewardForm(FlaskForm):
 
 class RedeemForm(FlaskForm):
     idem_key = HiddenField(validators=[DataRequired()])
-
-
-class ActionForm(FlaskForm):
-    """A bare POST button: only the CSRF token."""
 
 
 class VerifyForm(FlaskForm):

@@ -11,14 +11,14 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from portal.accounts.models import User
+from portal.accounts.security import deny
 from portal.errors import ServiceError
 from portal.extensions import db
+from portal.people.models import User
 from portal.rewards import services as svc
 from portal.rewards.forms import ActionForm, RewardForm, VerifyForm
 from portal.rewards.models import Reward
 from portal.rewards.uploads import save_picture
-from portal.security import deny
 
 bp = Blueprint("merchant", __name__, url_prefix="/merchant")
 

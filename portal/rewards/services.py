@@ -17,22 +17,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 import ledger
+from core.clock import LOCAL_TZ
 from core.db import utcnow
-from portal.accounts.masking import mask_phone
-from portal.accounts.models import Role, User
 from portal.audit.services import record, record_refusal
-from portal.community.models import Community, Organisation, OrgKind
-from portal.community.services import is_member, is_staff, is_street_admin
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.ledger_messages import ledger_error_message
 from portal.notifications.services import notify
+from portal.people.masking import mask_phone
+from portal.people.models import Role, User
+from portal.places.models import Community, Organisation, OrgKind
+from portal.policy import is_member, is_staff, is_street_admin
 from portal.reasons import code as reason_code
 from portal.rewards.models import (
     LIVE_VOUCHER_STATUSES,
@@ -46,7 +46,6 @@ from portal.rewards.models import (
     VoucherStatus,
 )
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 VOUCHER_DAYS = 14
 # No 0/O, 1/I/L: easy to read aloud and to type on a phone.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -164,7 +163,7 @@ def scopes_for(session: Session, user: User) -> list[Scope]:
             org = session.get(Organisation, r.organisation_id)
             if org is not None:
                 out.append(Scope(r.community_id, org.id, org.name))
-    from portal.community.services import staff_communities
+    from portal.policy import staff_communities
 
     for c in staff_communities(session, user):
         out.append(Scope(c.id, None, c.name))

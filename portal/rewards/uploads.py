@@ -10,7 +10,7 @@ from pathlib import Path
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import FileStorage
 
-from portal.hours.uploads import MIMETYPES, store_image, upload_dir
+from portal.uploads import MIMETYPES, store_image, stored_file
 
 MAX_BYTES = 2 * 1024 * 1024
 __all__ = ["MAX_BYTES", "MIMETYPES", "picture_file", "save_picture"]
@@ -30,7 +30,4 @@ def save_picture(file: FileStorage | None) -> str | None:
 
 
 def picture_file(name: str | None) -> Path | None:
-    if not name or "/" in name or "\\" in name or name.startswith("."):
-        return None
-    path = upload_dir() / name
-    return path if path.is_file() else None
+    return stored_file(name)

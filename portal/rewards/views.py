@@ -13,9 +13,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from core.db import utcnow
-from portal.accounts.models import User
 from portal.errors import ServiceError, error_response
 from portal.extensions import db, limiter
+from portal.people.models import User
 from portal.rewards import services as svc
 from portal.rewards.forms import ActionForm, RedeemForm, SettleForm
 from portal.rewards.models import RewardCategory, Voucher, VoucherStatus
@@ -219,7 +219,7 @@ def cancel(voucher_id: int) -> Any:
 def _render_settlements(status: int = 200) -> tuple[str, int]:
     actor = _actor()
     if not svc.admin_communities(db.session, actor):
-        from portal.security import deny
+        from portal.accounts.security import deny
 
         deny("rewards.settlements")
     pending = svc.settlements_to_confirm(db.session, actor)

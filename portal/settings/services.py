@@ -61,8 +61,9 @@ def update_settings(
     from flask_babel import lazy_gettext as _l
 
     from portal.audit.services import record, record_refusal
-    from portal.community.services import get_community, is_staff
     from portal.errors import Forbidden, ServiceError
+    from portal.places.services import get_community
+    from portal.policy import is_staff
 
     community = get_community(session, community_id)
     if not is_staff(actor, community):  # type: ignore[arg-type]

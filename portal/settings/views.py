@@ -55,8 +55,8 @@ class SettingsForm(FlaskForm):
 
 
 def _community(community_id: int | None) -> tuple[Any, list[Any]]:
-    from portal.community.services import staff_communities
-    from portal.security import deny
+    from portal.accounts.security import deny
+    from portal.policy import staff_communities
 
     communities = staff_communities(db.session, current_user)
     if not communities:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.accounts.models import User
-from portal.community.models import Community
-from portal.teams.models import Team, TeamMembership, TeamRole
+from portal.people.models import User
+from portal.places.models import Community
+from portal.volunteering.teams import Team, TeamMembership, TeamRole
 
 # community name → teams: name, description, leader phone, member phones
 TEAMS: dict[str, list[tuple[str, str, str, list[str]]]] = {

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from portal.forms import ActionForm as ActionForm
 from portal.teams.services import DESCRIPTION_MAX, NAME_MAX
 
 
@@ -22,7 +23,3 @@ class TeamForm(FlaskForm):
         description=_l("What the team does and when it meets."),
     )
     submit = SubmitField(_l("Create team"))
-
-
-class ActionForm(FlaskForm):
-    submit = SubmitField(_l("Confirm"))

@@ -30,49 +30,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from core.db import utcnow
-from portal.accounts.masking import mask_phone
-from portal.accounts.models import User
 from portal.audit.services import record
-from portal.community.models import Community
-from portal.community.services import get_community, is_member, is_staff
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
-from portal.posts.services import _clean, _lock, audit_refusals, can_volunteer
+from portal.people.masking import mask_phone
+from portal.people.models import User
+from portal.places.models import Community
+from portal.places.services import get_community
+from portal.policy import is_member, is_staff
 from portal.settings.services import get_settings
-from portal.teams.models import Team, TeamMembership, TeamRole
+from portal.volunteering.rules import audit_refusals, can_volunteer, clean, is_team_leader, lock
+from portal.volunteering.teams import Team, TeamMembership, TeamRole
 
 NAME_MAX = 60
 DESCRIPTION_MAX = 2000
 
 
 # --- functions other features call ----------------------------------------------------------
-
-
-def is_team_leader(session: Session, user_id: int, team_id: int) -> bool:
-    return (
-        session.scalar(
-            select(TeamMembership.id).where(
-                TeamMembership.team_id == team_id,
-                TeamMembership.user_id == user_id,
-                TeamMembership.role == TeamRole.LEADER,
-                TeamMembership.left_at.is_(None),
-            )
-        )
-        is not None
-    )
-
-
-def active_team_ids(session: Session, user_id: int) -> list[int]:
-    """Teams the person is a live member of (active teams only)."""
-    return list(
-        session.scalars(
-            select(TeamMembership.team_id)
-            .join(Team, Team.id == TeamMembership.team_id)
-            .where(
-                TeamMembership.user_id == user_id, TeamMembership.left_at.is_(None), Team.is_active.is_(True)
-            )
-            .order_by(TeamMembership.team_id)
-        )
-    )
 
 
 def team_cap(session: Session, community_id: int) -> int:
@@ -203,7 +176,7 @@ class TeamPage:
 def team_activities(session: Session, team_id: int, limit: int = 20) -> list[Any]:
     """The team's activities (newest first), once the activities feature exists."""
     try:
-        from portal.activities.models import Activity  # owned by the activities track
+        from portal.volunteering.activities import Activity
     except ImportError:
         return []
     team_col = getattr(Activity, "team_id", None)
@@ -287,9 +260,9 @@ def create_team(session: Session, actor: User, community_id: int, name: str, des
     community = _community(session, community_id)
     if not can_volunteer(actor, community.id):
         raise Forbidden(_l("You can only create teams in your own community."), code="other_community")
-    name = _clean(name, NAME_MAX, _l("Team name"), required=True)
-    description = _clean(description, DESCRIPTION_MAX, _l("Description"), multiline=True)
-    _lock(session, User, actor.id)
+    name = clean(name, NAME_MAX, _l("Team name"), required=True)
+    description = clean(description, DESCRIPTION_MAX, _l("Description"), multiline=True)
+    lock(session, User, actor.id)
     if session.scalar(select(Team.id).where(Team.community_id == community.id, Team.name == name)):
         raise Conflict(_l("A team with this name already exists."), code="duplicate", field="name")
     _check_cap(session, actor, community.id)
@@ -317,8 +290,8 @@ def join_team(session: Session, actor: User, team_id: int) -> TeamMembership:
     team = _team(session, team_id)
     if not can_volunteer(actor, team.community_id):
         raise Forbidden(_l("You can only join teams in your own community."), code="other_community")
-    _lock(session, User, actor.id)
-    team = _lock(session, Team, team.id)
+    lock(session, User, actor.id)
+    team = lock(session, Team, team.id)
     if not team.is_active:
         raise Conflict(_l("This team is closed."), code="team_closed")
     if _membership(session, team.id, actor.id) is not None:
@@ -348,7 +321,7 @@ def join_team(session: Session, actor: User, team_id: int) -> TeamMembership:
 @audit_refusals("teams.leave", target="team")
 def leave_team(session: Session, actor: User, team_id: int) -> TeamMembership:
     team = _team(session, team_id)
-    team = _lock(session, Team, team.id)
+    team = lock(session, Team, team.id)
     mine = _membership(session, team.id, actor.id)
     if mine is None:
         raise Conflict(_l("You are not a member of this team."), code="not_member")
@@ -378,7 +351,7 @@ def make_leader(
         raise Forbidden(
             _l("Only the team's leaders and the community staff can appoint leaders."), code="not_leader"
         )
-    team = _lock(session, Team, team.id)
+    team = lock(session, Team, team.id)
     if not team.is_active:
         raise Conflict(_l("This team is closed."), code="team_closed")
     target = _membership(session, team.id, user_id)
@@ -416,7 +389,7 @@ def make_leader(
 @audit_refusals("teams.step_down", target="team")
 def step_down(session: Session, actor: User, team_id: int) -> TeamMembership:
     team = _team(session, team_id)
-    team = _lock(session, Team, team.id)
+    team = lock(session, Team, team.id)
     mine = _membership(session, team.id, actor.id)
     if mine is None or mine.role != TeamRole.LEADER:
         raise Conflict(_l("You are not a leader of this team."), code="not_leader")
@@ -441,7 +414,7 @@ def close_team(session: Session, actor: User, team_id: int) -> Team:
     team = _team(session, team_id)
     if not is_staff(actor, team.community):
         raise Forbidden(_l("Only the staff of this community can do this."), code="not_staff")
-    team = _lock(session, Team, team.id)
+    team = lock(session, Team, team.id)
     if not team.is_active:
         raise Conflict(_l("This team is closed."), code="team_closed")
     team.is_active = False

@@ -13,16 +13,18 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from portal.accounts.models import User
-from portal.community.models import Community
-from portal.community.services import is_staff
 from portal.errors import ServiceError
 from portal.extensions import db
-from portal.posts.services import can_volunteer
-from portal.posts.views import _first_error, _hard_refusal, _home_community_id
+from portal.people.models import User
+from portal.places.models import Community
+from portal.policy import is_staff
 from portal.teams import services as svc
 from portal.teams.forms import ActionForm, TeamForm
-from portal.teams.models import TeamRole
+from portal.volunteering.rules import can_volunteer
+from portal.volunteering.teams import TeamRole
+from portal.web import first_error as _first_error
+from portal.web import hard_refusal as _hard_refusal
+from portal.web import home_community_id as _home_community_id
 
 bp = Blueprint("teams", __name__)
 

@@ -6,8 +6,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from portal.volunteering.wishes import wish_category_label
     from portal.wishes.cli import register
-    from portal.wishes.models import wish_category_label
     from portal.wishes.views import bp
 
     app.register_blueprint(bp)

@@ -7,11 +7,11 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.clock import LOCAL_TZ
 from core.db import utcnow
-from portal.accounts.models import User
-from portal.hours.services import LOCAL_TZ
+from portal.people.models import User
+from portal.volunteering.wishes import Wish
 from portal.wishes import services as svc
-from portal.wishes.models import Wish
 
 SUN = "13900000301"  # 孙桂兰, resident
 WU = "13900000302"  # 吴小燕, resident

@@ -5,7 +5,8 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from portal.wishes.models import WISH_CATEGORIES, WISH_CATEGORY_LABELS
+from portal.forms import ActionForm as ActionForm
+from portal.volunteering.wishes import WISH_CATEGORIES, WISH_CATEGORY_LABELS
 
 
 class WishForm(FlaskForm):
@@ -41,7 +42,3 @@ class ConfirmForm(FlaskForm):
         validators=[InputRequired(message=_l("Choose 1 to 5 stars."))],
     )
     comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=500)])
-
-
-class ActionForm(FlaskForm):
-    pass

@@ -3,7 +3,7 @@ withdraw, and release claims left unfulfilled for ``wish_claim_days``.
 
 Points: fulfilling a wish creates a *pending* hour log (source ``wish``) for the claimer
 with the time they spent. Staff only see and approve it after the requester has
-confirmed the wish (``portal.hours.services`` holds it back until then), so no points
+confirmed the wish (``portal.volunteering.hour_logs`` holds it back until then), so no points
 are earned without the requester's confirmation, and the usual hour rules apply
 (no future, no overlap, daily cap, nobody approves their own).
 """
@@ -17,14 +17,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from portal.accounts.models import User
 from portal.audit.services import record, record_refusal
-from portal.community.models import Community
-from portal.community.services import get_community, is_member, is_staff
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.notifications.services import notify
+from portal.people.models import User
+from portal.places.models import Community
+from portal.places.services import get_community
+from portal.policy import is_member, is_staff
 from portal.settings.services import get_settings
-from portal.wishes.models import WISH_CATEGORIES, Wish, WishStatus
+from portal.volunteering.wishes import WISH_CATEGORIES, Wish, WishStatus
 
 TITLE_MAX = 80
 TEXT_MAX = 1000
@@ -150,7 +151,7 @@ def claim_wish(
             session, actor, "claim", Conflict(_l("This wish is no longer open."), code="not_open"), wish
         )
     if team_id is not None:
-        from portal.teams.services import active_team_ids
+        from portal.volunteering.rules import active_team_ids
 
         if team_id not in active_team_ids(session, actor.id):
             raise _refuse(
@@ -198,7 +199,7 @@ def fulfil_wish(
 ) -> Wish:
     """The claimer marks the wish done and says when they worked on it (a pending hour log
     that staff can approve once the requester confirms)."""
-    from portal.hours.services import record_hours
+    from portal.volunteering.recording import record_hours
 
     wish = get_wish(session, actor, wish_id, "fulfil", lock=True)
     if wish.claimed_by_id != actor.id or wish.status != WishStatus.CLAIMED:
@@ -292,7 +293,7 @@ def confirm_wish(
     wish.rating = rating
     wish.comment = comment
     session.flush()
-    from portal.hours.services import approve_on_confirmation
+    from portal.volunteering.hour_logs import approve_on_confirmation
 
     paid = approve_on_confirmation(session, actor, wish.id, now=wish.confirmed_at)
     if wish.claimed_by_id is not None:

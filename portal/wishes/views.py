@@ -10,16 +10,16 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from portal.accounts.models import User
-from portal.community.models import Community
-from portal.community.services import is_staff, staff_communities
+from core.clock import LOCAL_TZ
 from portal.errors import NotFound, ServiceError
 from portal.extensions import db
-from portal.hours.services import LOCAL_TZ
 from portal.ids import optional_id
+from portal.people.models import User
+from portal.places.models import Community
+from portal.policy import is_staff, staff_communities
+from portal.volunteering.wishes import Wish, WishStatus
 from portal.wishes import services as svc
 from portal.wishes.forms import ActionForm, ClaimForm, ConfirmForm, FulfilForm, WishForm
-from portal.wishes.models import Wish, WishStatus
 
 bp = Blueprint("wishes", __name__, url_prefix="/wishes")
 
@@ -98,8 +98,8 @@ def _page(wish: Wish, status: int = 200, **forms: Any) -> Any:
     actor = _actor()
     claim_form = forms.get("claim_form") or ClaimForm()
     teams: list[tuple[str, str]] = []
-    from portal.teams.models import Team
-    from portal.teams.services import active_team_ids
+    from portal.volunteering.rules import active_team_ids
+    from portal.volunteering.teams import Team
 
     ids = active_team_ids(db.session, actor.id)
     if ids:

@@ -11,8 +11,9 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from portal.accounts.models import User
-from portal.community.models import Community, PartyReport, ReportStatus
+from portal.people.models import User
+from portal.people.reports import PartyReport, ReportStatus
+from portal.places.models import Community
 
 # A wish nobody has taken for this long needs staff to find a helper.
 STALE_WISH = dt.timedelta(days=3)
@@ -39,8 +40,8 @@ def waiting_for(
     session: Session, actor: User, communities: Sequence[Community], now: dt.datetime | None = None
 ) -> list[Waiting]:
     """Counts for communities the caller already checked ``actor`` may manage."""
-    from portal.hours.services import pending_counts
-    from portal.wishes.models import Wish, WishStatus
+    from portal.volunteering.hour_logs import pending_counts
+    from portal.volunteering.wishes import Wish, WishStatus
 
     ids = [c.id for c in communities]
     if not ids:

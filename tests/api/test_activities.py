@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from core.db import utcnow
-from portal.accounts.models import Role
 from portal.activities import services as svc
-from portal.activities.models import ActivitySignup
 from portal.api.models import IdempotencyRecord
+from portal.people.models import Role
+from portal.volunteering.activities import ActivitySignup
 from tests.api.conftest import assert_error
 from tests.factories import make_activity, make_community, make_user
 

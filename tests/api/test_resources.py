@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 import ledger
 from core.db import utcnow
-from portal.accounts.models import Role
-from portal.hours.models import HourLog, HourStatus
+from portal.people.models import Role
 from portal.posts import services as posts
 from portal.rewards.models import Voucher
+from portal.volunteering.hours import HourLog, HourStatus
 from tests.api.conftest import assert_error
 from tests.factories import (
     give_points,

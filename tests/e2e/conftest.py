@@ -74,7 +74,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of the app served from a background thread with a fresh seeded database."""
     from werkzeug.serving import make_server
 
-    import core.models  # noqa: F401  (complete metadata)
+    import portal.models  # noqa: F401  (complete metadata)
     from core.db import Base, make_engine
     from portal.i18n import compile_catalogs
     from tests.conftest import make_test_app
@@ -138,7 +138,7 @@ def _ensure_a_community(session: Any) -> None:
     """Sign-up needs an open community to choose; add one when the seed did not."""
     from sqlalchemy import select
 
-    from portal.community.models import Community, Street
+    from portal.places.models import Community, Street
 
     if session.scalar(select(Community.id).limit(1)) is None:
         street = Street(name="城关街道", district="示范区")

@@ -47,7 +47,7 @@ DISPUTED_TITLE = "修理自行车链条"  # 孙桂兰 asks, 张丽娟 helps, 孙
 def _user(session: Any, phone: str) -> Any:
     from sqlalchemy import select
 
-    from portal.accounts.models import User
+    from portal.people.models import User
 
     user = session.scalar(select(User).where(User.phone == phone))
     assert user is not None, f"the demo has no user {phone}"
@@ -74,17 +74,17 @@ def _arrange(app: Any) -> dict[str, Any]:
     from sqlalchemy import select
 
     from core.db import utcnow
-    from portal.accounts.models import Role
-    from portal.activities.models import Activity
-    from portal.community.models import Community
     from portal.exchange import services as ex
     from portal.exchange.models import Agreement, AgreementStatus, Listing, ListingStatus
     from portal.extensions import db
-    from portal.posts.models import ServicePost
+    from portal.people.models import Role
+    from portal.places.models import Community
     from portal.rewards import services as rw
     from portal.rewards.models import Reward, VoucherStatus
-    from portal.teams.models import Team
-    from portal.wishes.models import Wish
+    from portal.volunteering.activities import Activity
+    from portal.volunteering.posts import ServicePost
+    from portal.volunteering.teams import Team
+    from portal.volunteering.wishes import Wish
 
     with app.app_context():
         session = db.session

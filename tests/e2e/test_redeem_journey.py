@@ -56,8 +56,8 @@ def _list_reward(app: Any, title: str) -> int:
     """The demo shop lists a new reward; the resident can afford it."""
     from sqlalchemy import select
 
-    from portal.accounts.models import Role, User
     from portal.extensions import db
+    from portal.people.models import Role, User
     from portal.rewards import services as svc
 
     with app.app_context():

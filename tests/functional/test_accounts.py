@@ -10,8 +10,8 @@ from sqlalchemy import func, select, update
 
 from core.db import utcnow
 from portal.accounts import services
-from portal.accounts.models import Role, User, UserSession
 from portal.audit.models import AuditEvent
+from portal.people.models import Role, User, UserSession
 from tests.conftest import make_test_app
 from tests.factories import DEFAULT_PASSWORD, login, make_community, make_street, make_user, next_phone
 

@@ -8,11 +8,11 @@ import re
 from sqlalchemy import func, select
 
 from core.db import utcnow
-from portal.accounts.models import Role
 from portal.activities import services as svc
-from portal.activities.models import ActivitySignup, SignupStatus
 from portal.audit.models import AuditEvent
 from portal.notifications.models import Notification
+from portal.people.models import Role
+from portal.volunteering.activities import ActivitySignup, SignupStatus
 from tests.factories import login, make_activity, make_community, make_user
 
 
@@ -111,7 +111,7 @@ def test_staff_publishes_through_the_form(client, session):
     }
     resp = client.post(f"/activities/new?community_id={community.id}", data=data)
     assert resp.status_code == 302, resp.get_data(as_text=True)
-    from portal.activities.models import Activity
+    from portal.volunteering.activities import Activity
 
     activity = session.scalar(select(Activity).where(Activity.title == "社区大扫除"))
     assert activity.points_flat == 30 and activity.points_per_hour is None and activity.leader_id == member.id
@@ -262,8 +262,8 @@ def test_remind_cli(runner, session):
 
 def test_demo_seed_is_idempotent(session):
     from portal.activities import demo
-    from portal.activities.models import Activity
     from portal.demo import seed_demo
+    from portal.volunteering.activities import Activity
 
     seed_demo(session)
     demo.seed(session)

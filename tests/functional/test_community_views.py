@@ -7,9 +7,10 @@ import pytest
 from sqlalchemy import func, select
 
 from core.db import Base
-from portal.accounts.models import Role, RoleAssignment, User
 from portal.audit.models import AuditEvent
-from portal.community.models import Building, Grid, Organisation, PartyReport, ReportStatus
+from portal.people.models import Role, RoleAssignment, User
+from portal.people.reports import PartyReport, ReportStatus
+from portal.places.models import Building, Grid, Organisation
 from tests.conftest import make_test_app
 from tests.factories import give_consent, login, make_community, make_street, make_user
 

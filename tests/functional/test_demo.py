@@ -7,9 +7,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from core.db import Base
-from portal.accounts.models import Role, RoleAssignment, User
-from portal.community.models import Community, PartyReport, ReportStatus, Street
 from portal.demo import DEMO_PASSWORD, PEOPLE, STEPS, demo_logins_markdown, register_step, seed_demo
+from portal.people.models import Role, RoleAssignment, User
+from portal.people.reports import PartyReport, ReportStatus
+from portal.places.models import Community, Street
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 import ledger
-from portal.accounts.models import Role
 from portal.audit.models import AuditEvent
 from portal.exchange.models import Agreement, AgreementStatus, Gift, Grant
+from portal.people.models import Role
 from portal.settings.models import CommunitySettings
 from tests.factories import login, make_community, make_street, make_user
 

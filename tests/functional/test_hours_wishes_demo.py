@@ -6,9 +6,9 @@ from sqlalchemy import func, select
 
 from portal.demo import seed_demo
 from portal.hours import demo as hours_demo
-from portal.hours.models import HourLog, HourStatus
+from portal.volunteering.hours import HourLog, HourStatus
+from portal.volunteering.wishes import Wish
 from portal.wishes import demo as wishes_demo
-from portal.wishes.models import Wish
 
 
 def test_seed_twice(app, session):

@@ -11,11 +11,11 @@ from sqlalchemy import func, select, update
 
 import ledger
 from core.db import utcnow
-from portal.accounts.models import Role
 from portal.audit.models import AuditEvent
-from portal.hours.models import HourLog, HourSource, HourStatus
+from portal.people.models import Role
+from portal.volunteering.hours import HourLog, HourSource, HourStatus
+from portal.volunteering.wishes import Wish, WishStatus
 from portal.wishes import services as wish_svc
-from portal.wishes.models import Wish, WishStatus
 from tests.factories import login, make_activity, make_community, make_post, make_street, make_team, make_user
 from tests.image_samples import FAKE_JPEG, assert_clean, huge_png, phone_jpeg, png
 
@@ -312,7 +312,7 @@ def test_reject_and_reverse_through_pages(app, client, session, w):
 
 
 def test_report_hours_for_a_post_with_photo(app, client, session, w, tmp_path):
-    from portal.posts.models import ClaimStatus, PostClaim, PostStatus, ServicePost
+    from portal.volunteering.posts import ClaimStatus, PostClaim, PostStatus, ServicePost
 
     _csrf_off(app)
     app.config["UPLOAD_FOLDER"] = str(tmp_path)
@@ -374,7 +374,7 @@ def test_report_hours_for_a_post_with_photo(app, client, session, w, tmp_path):
 
 def test_report_photo_is_decoded_and_stripped_of_metadata(app, client, session, w, tmp_path):
     """A phone photo loses EXIF (GPS) but keeps its orientation; fake or huge pictures are refused."""
-    from portal.posts.models import ClaimStatus, PostClaim, PostStatus, ServicePost
+    from portal.volunteering.posts import ClaimStatus, PostClaim, PostStatus, ServicePost
 
     _csrf_off(app)
     app.config["UPLOAD_FOLDER"] = str(tmp_path)
@@ -451,7 +451,7 @@ def test_wish_journey(app, client, session, w):
     log = session.scalar(select(HourLog).where(HourLog.wish_id == wish.id))
     assert log.status == HourStatus.PENDING and log.user_id == w["vol2"].id
     # Staff cannot approve it before the requester confirms.
-    from portal.hours import services as hsvc
+    from portal.volunteering import hour_logs as hsvc
 
     with app.test_request_context():
         assert hsvc.approve(session, w["staff"], [log.id]).approved == []

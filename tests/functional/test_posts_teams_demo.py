@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 
 from portal.demo import seed_demo
 from portal.posts import demo as posts_demo
-from portal.posts.models import PostClaim, ServicePost
 from portal.teams import demo as teams_demo
-from portal.teams.models import Team, TeamMembership, TeamRole
+from portal.volunteering.posts import PostClaim, ServicePost
+from portal.volunteering.teams import Team, TeamMembership, TeamRole
 
 
 def _count(session, model):

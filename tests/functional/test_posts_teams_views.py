@@ -9,11 +9,11 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from portal.accounts.models import Role
 from portal.audit.models import AuditEvent
-from portal.posts.models import ClaimStatus, PostClaim, PostStatus, ServicePost
+from portal.people.models import Role
 from portal.settings.models import CommunitySettings
-from portal.teams.models import Team, TeamMembership
+from portal.volunteering.posts import ClaimStatus, PostClaim, PostStatus, ServicePost
+from portal.volunteering.teams import Team, TeamMembership
 from tests.conftest import make_test_app
 from tests.factories import login, make_community, make_post, make_street, make_team, make_user
 
@@ -327,7 +327,7 @@ def test_team_page_lists_team_activities(en, session, w):
 
     from core.db import utcnow
 
-    activities = pytest.importorskip("portal.activities.models")
+    activities = pytest.importorskip("portal.volunteering.activities")
     team = make_team(session, w["a"], leader=w["vol"])
     start = utcnow() + dt.timedelta(days=2)
     for title, team_id in (("楼道大扫除", team.id), ("别队的活动", None)):

@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 
 import ledger
 from core.db import utcnow
-from portal.accounts.models import Role
 from portal.audit.models import AuditEvent
+from portal.people.models import Role
 from portal.rewards import services as svc
 from portal.rewards.models import Reward, Voucher, VoucherStatus
 from tests.conftest import make_test_app

@@ -18,9 +18,9 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
-from portal.accounts.models import Role
 from portal.activities import services as activities
-from portal.hours import services as hours
+from portal.people.models import Role
+from portal.volunteering.recording import record_hours
 from tests.factories import give_points, login, make_activity, make_community, make_reward, make_user
 
 # page -> (who, budget)
@@ -65,7 +65,7 @@ def _grow(session, w: dict, n: int) -> None:
         give_points(session, c, vol, 3)
         start = base + dt.timedelta(hours=w["k"])
         for person in (vol, other):
-            hours.record_hours(
+            record_hours(
                 session,
                 user_id=person.id,
                 community_id=c.id,

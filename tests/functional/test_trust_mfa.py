@@ -12,9 +12,9 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from core.db import utcnow
-from portal.accounts.models import ConsentRecord, RecoveryCode, Role, RoleAssignment, User
 from portal.audit.models import AuditEvent
-from portal.community.models import PartyReport, ReportStatus
+from portal.people.models import ConsentRecord, RecoveryCode, Role, RoleAssignment, User
+from portal.people.reports import PartyReport, ReportStatus
 from tests.conftest import make_test_app
 from tests.factories import DEFAULT_PASSWORD, login, make_community, make_user, next_phone
 

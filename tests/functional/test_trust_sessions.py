@@ -7,8 +7,8 @@ import pytest
 from flask import request
 from sqlalchemy import select
 
-from portal.accounts.models import User, UserSession
 from portal.audit.models import AuditEvent
+from portal.people.models import User, UserSession
 from tests.conftest import make_test_app
 from tests.factories import DEFAULT_PASSWORD, login, make_community, make_user
 

@@ -124,7 +124,7 @@ def test_services_lists_community_pages_that_exist(app, client):
 
 
 def _sign_up(client, session, phone="13712345678", name="老张"):
-    from portal.community.models import Community, Street
+    from portal.places.models import Community, Street
 
     street = Street(name="测试街道")
     session.add(street)

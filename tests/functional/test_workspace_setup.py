@@ -11,13 +11,14 @@ from sqlalchemy import select
 
 import ledger
 from core.db import utcnow
-from portal.accounts.models import Role
 from portal.audit.models import AuditEvent
-from portal.community.models import Building, Community, Grid, PartyReport
-from portal.hours.models import HourLog, HourStatus
 from portal.notifications.services import notify
+from portal.people.models import Role
+from portal.people.reports import PartyReport
+from portal.places.models import Building, Community, Grid
 from portal.settings.services import update_settings
-from portal.wishes.models import Wish, WishStatus
+from portal.volunteering.hours import HourLog, HourStatus
+from portal.volunteering.wishes import Wish, WishStatus
 from tests.factories import login, make_community, make_street, make_user
 
 

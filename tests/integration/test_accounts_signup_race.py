@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.db import Base, make_engine
 from portal.accounts import services
-from portal.accounts.models import User
+from portal.people.models import User
 from tests.conftest import make_test_app
 from tests.factories import make_community, next_phone
 

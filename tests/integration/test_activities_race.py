@@ -9,12 +9,12 @@ import threading
 import pytest
 from sqlalchemy import select
 
-import core.models  # noqa: F401
+import portal.models  # noqa: F401
 from core.db import Base, make_engine, make_session_factory
-from portal.accounts.models import Role, User
 from portal.activities import services as svc
-from portal.activities.models import Activity, ActivitySignup, SignupStatus
 from portal.errors import ServiceError
+from portal.people.models import Role, User
+from portal.volunteering.activities import Activity, ActivitySignup, SignupStatus
 from tests.factories import make_activity, make_community, make_user
 
 pytestmark = pytest.mark.slow

@@ -8,12 +8,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from portal.accounts.models import Role
 from portal.activities import services as svc
-from portal.activities.models import ActivitySignup, ActivityStatus, Attendance, SignupStatus
 from portal.audit.models import AuditEvent
 from portal.errors import Conflict, Forbidden, ServiceError
 from portal.notifications.models import Notification
+from portal.people.models import Role
+from portal.volunteering.activities import ActivitySignup, ActivityStatus, Attendance, SignupStatus
 from tests.factories import make_activity, make_community, make_user
 
 T0 = dt.datetime(2030, 5, 1, 1, 0, tzinfo=dt.UTC)  # a fixed "now" (09:00 in Shanghai)
@@ -86,7 +86,7 @@ def test_leader_must_be_member(session, world):
 
 
 def test_team_leader_can_publish_for_own_team(session, world):
-    teams = pytest.importorskip("portal.teams.models")
+    teams = pytest.importorskip("portal.volunteering.teams")
     team = teams.Team(community_id=world["community"].id, name="环保志愿队")
     session.add(team)
     session.flush()
@@ -274,7 +274,7 @@ def _confirmed(session, world, **kw):
 
 
 def test_check_in_out_records_rounded_hours(session, world):
-    hours = pytest.importorskip("portal.hours.models")
+    hours = pytest.importorskip("portal.volunteering.hours")
     a, m = _confirmed(session, world, hours=3, points_per_hour=12)
     t_in = a.starts_at - dt.timedelta(minutes=20)  # early: clamped to the start
     svc.check(session, m, a.id, "in", svc.current_code(a, "in", t_in), now=t_in)
@@ -354,7 +354,7 @@ def test_check_out_hours_error_keeps_check_out(session, world):
 
 
 def test_leader_marks_present_and_no_show_then_finishes(session, world):
-    pytest.importorskip("portal.hours.models")
+    pytest.importorskip("portal.volunteering.hours")
     a = _activity(session, world, hours=2)
     m = world["members"]
     rows = [svc.signup(session, u, a.id, now=T0) for u in m[:4]]

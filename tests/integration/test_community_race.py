@@ -8,12 +8,12 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-import core.models  # noqa: F401
+import portal.models  # noqa: F401
 from core.db import Base, make_engine, make_session_factory
-from portal.accounts.models import Role, RoleAssignment, User
 from portal.community import services as svc
-from portal.community.models import PartyReport, ReportStatus
 from portal.errors import Conflict
+from portal.people.models import Role, RoleAssignment, User
+from portal.people.reports import PartyReport, ReportStatus
 from tests.factories import give_consent, make_community, make_user
 
 pytestmark = pytest.mark.slow

@@ -7,11 +7,13 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from portal.accounts.models import Role, RoleAssignment, User
+from portal import policy
 from portal.audit.models import AuditEvent
 from portal.community import services as svc
-from portal.community.models import Grid, Organisation, OrgKind, PartyReport, ReportStatus
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
+from portal.people.models import Role, RoleAssignment, User
+from portal.people.reports import PartyReport, ReportStatus
+from portal.places.models import Grid, Organisation, OrgKind
 from tests.factories import give_consent, make_community, make_street, make_user
 
 
@@ -224,7 +226,7 @@ def test_only_street_admins_grant_roles(session, world):
     with pytest.raises(Forbidden):
         svc.grant_role(session, world["far_admin"], world["a"].id, target.phone, Role.STAFF)
     assignment = svc.grant_role(session, world["admin"], world["a"].id, target.phone, Role.STAFF)
-    assert svc.is_staff(target, world["a"]) and not svc.is_staff(target, world["b"])
+    assert policy.is_staff(target, world["a"]) and not policy.is_staff(target, world["b"])
     with pytest.raises(Conflict):
         svc.grant_role(session, world["admin"], world["a"].id, target.phone, Role.STAFF)
     with pytest.raises(ServiceError):
@@ -238,7 +240,7 @@ def test_only_street_admins_grant_roles(session, world):
     with pytest.raises(Forbidden):  # forged: A's assignment revoked through B
         svc.revoke_role(session, world["admin"], world["b"].id, assignment.id)
     svc.revoke_role(session, world["admin"], world["a"].id, assignment.id)
-    assert not svc.is_staff(target, world["a"])
+    assert not policy.is_staff(target, world["a"])
     assert session.get(RoleAssignment, assignment.id) is None
 
 

@@ -11,13 +11,13 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-import core.models  # noqa: F401
 import ledger
+import portal.models  # noqa: F401
 from core.db import Base, make_engine, make_session_factory
-from portal.accounts.models import User
 from portal.errors import ServiceError
 from portal.exchange import services as svc
 from portal.exchange.models import Gift
+from portal.people.models import User
 from portal.settings.models import CommunitySettings
 from tests.factories import make_community, make_user
 

@@ -9,15 +9,15 @@ import pytest
 from sqlalchemy import func, select
 
 import ledger
-from portal.accounts.models import Role
-from portal.activities.models import ActivitySignup, Attendance
 from portal.audit.models import AuditEvent
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.exchange import expiry
 from portal.exchange import services as svc
 from portal.exchange.models import AgreementStatus, Gift, Grant
 from portal.notifications.models import Notification
+from portal.people.models import Role
 from portal.settings.services import settings_for_update
+from portal.volunteering.activities import ActivitySignup, Attendance
 from tests.factories import make_activity, make_community, make_street, make_team, make_user
 
 UTC = dt.UTC

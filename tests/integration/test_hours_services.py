@@ -10,12 +10,13 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 import ledger
-from portal.accounts.models import Role
 from portal.audit.models import AuditEvent
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
-from portal.hours import services as svc
-from portal.hours.models import HourLog, HourStatus
+from portal.people.models import Role
 from portal.settings.services import settings_for_update
+from portal.volunteering import hour_logs as svc
+from portal.volunteering.hours import HourLog, HourStatus
+from portal.volunteering.recording import record_hours
 from tests.factories import make_community, make_post, make_street, make_team, make_user
 
 UTC = dt.UTC
@@ -53,7 +54,7 @@ def rec(session, w, who="vol", start=None, end=None, **kw):
     user = w[who]
     kw.setdefault("source", "other")
     kw.setdefault("source_id", None)
-    return svc.record_hours(
+    return record_hours(
         session,
         user_id=user.id,
         community_id=w["a"].id,
@@ -118,7 +119,7 @@ def test_daily_cap(session, w):
     assert e.value.code == "daily_cap"
     rec(session, w, start=at(1), end=at(2))
     rec(session, w, start=at(1), end=at(2), day=11) if False else None
-    svc.record_hours(
+    record_hours(
         session,
         user_id=w["vol"].id,
         community_id=w["a"].id,
@@ -156,7 +157,7 @@ def test_record_for_someone_else_needs_staff(session, w):
 
 
 def make_activity(session, w):
-    from portal.activities.models import Activity
+    from portal.volunteering.activities import Activity
 
     act = Activity(
         community_id=w["a"].id,

@@ -21,16 +21,17 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-import core.models  # noqa: F401
 import ledger
+import portal.models  # noqa: F401
 from core.db import Base, make_engine, make_session_factory
-from portal.accounts.models import Role, User
 from portal.errors import ServiceError
 from portal.exchange import services as exchange
 from portal.exchange.models import Gift
-from portal.hours import services as hours
+from portal.people.models import Role, User
 from portal.rewards import services as rewards
 from portal.settings.models import CommunitySettings
+from portal.volunteering import hour_logs as hours
+from portal.volunteering.recording import record_hours
 from tests.factories import give_points, make_community, make_reward, make_user
 
 pytestmark = pytest.mark.slow
@@ -174,7 +175,7 @@ def test_approve_while_gifting_does_not_deadlock(factory):
             for j in range(2):
                 start = base + dt.timedelta(hours=2 * j + k % 2 * 5)
                 logs.append(
-                    hours.record_hours(
+                    record_hours(
                         s,
                         user_id=uid,
                         community_id=w["cid"],

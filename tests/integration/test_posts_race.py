@@ -11,15 +11,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-import core.models  # noqa: F401
+import portal.models  # noqa: F401
 from core.db import Base, make_engine, make_session_factory
-from portal.accounts.models import User
 from portal.errors import Conflict
+from portal.people.models import User
 from portal.posts import services as posts
-from portal.posts.models import PostClaim
 from portal.settings.models import CommunitySettings
 from portal.teams import services as teams
-from portal.teams.models import TeamMembership
+from portal.volunteering.posts import PostClaim
+from portal.volunteering.teams import TeamMembership
 from tests.factories import make_community, make_post, make_team, make_user
 
 pytestmark = pytest.mark.slow

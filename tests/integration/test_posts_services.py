@@ -8,13 +8,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from portal.accounts.models import Role
 from portal.audit.models import AuditEvent
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.notifications.models import Notification
+from portal.people.models import Role
 from portal.posts import services as svc
-from portal.posts.models import ClaimStatus, PostClaim, PostStatus
 from portal.settings.models import CommunitySettings
+from portal.volunteering import rules
+from portal.volunteering.posts import ClaimStatus, PostClaim, PostStatus
 from tests.factories import make_community, make_post, make_street, make_user
 
 
@@ -63,7 +64,7 @@ def test_claim_is_active_at_once_without_approval(session, w):
     post = make_post(session, w["a"], places=2)
     claim = svc.claim_post(session, w["vol"], post.id)
     assert claim.status == ClaimStatus.ACTIVE and claim.community_id == w["a"].id
-    assert [c.id for c in svc.active_claims(session, w["vol"].id)] == [claim.id]
+    assert [c.id for c in rules.active_claims(session, w["vol"].id)] == [claim.id]
     assert [c.id for c in svc.my_claims(session, w["vol"].id)] == [claim.id]
 
 
@@ -288,7 +289,7 @@ def test_create_edit_close_reopen(session, w):
 
 
 def test_grid_and_building_must_belong_to_community(session, w):
-    from portal.community.models import Building, Grid
+    from portal.places.models import Building, Grid
 
     ga = Grid(community_id=w["a"].id, name="第一网格")
     gb = Grid(community_id=w["b"].id, name="东片网格")

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import core.models  # noqa: F401
 import ledger
+import portal.models  # noqa: F401
 from core.db import Base, make_engine, make_session_factory
-from portal.accounts.models import Role, User
 from portal.errors import ServiceError
+from portal.people.models import Role, User
 from portal.rewards import services as svc
 from portal.rewards.models import Reward, Voucher
 from tests.factories import give_points, make_community, make_reward, make_user

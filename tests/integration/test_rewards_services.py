@@ -13,9 +13,9 @@ from sqlalchemy.exc import IntegrityError
 
 import ledger
 from core.db import utcnow
-from portal.accounts.models import Role
 from portal.audit.models import AuditEvent
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
+from portal.people.models import Role
 from portal.rewards import services as svc
 from portal.rewards.models import Reward, Settlement, Voucher, VoucherStatus
 from tests.factories import (

@@ -8,13 +8,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from portal.accounts.models import Role
 from portal.audit.models import AuditEvent
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.notifications.models import Notification
+from portal.people.models import Role
 from portal.settings.models import CommunitySettings
 from portal.teams import services as svc
-from portal.teams.models import TeamMembership, TeamRole
+from portal.volunteering import rules
+from portal.volunteering.teams import TeamMembership, TeamRole
 from tests.factories import make_community, make_street, make_team, make_user
 
 
@@ -46,8 +47,8 @@ def _refused(session, action, actor):
 def test_create_makes_creator_leader(session, w):
     team = svc.create_team(session, w["lead"], w["a"].id, " 夕阳红巡逻队 ", "每晚巡逻")
     assert team.name == "夕阳红巡逻队"
-    assert svc.is_team_leader(session, w["lead"].id, team.id)
-    assert svc.active_team_ids(session, w["lead"].id) == [team.id]
+    assert rules.is_team_leader(session, w["lead"].id, team.id)
+    assert rules.active_team_ids(session, w["lead"].id) == [team.id]
     with pytest.raises(Conflict):
         svc.create_team(session, w["vol"], w["a"].id, "夕阳红巡逻队")
     with pytest.raises(Forbidden):
@@ -61,7 +62,7 @@ def test_create_makes_creator_leader(session, w):
 def test_join_notifies_leaders_and_refuses_twice(session, w):
     team = make_team(session, w["a"], leader=w["lead"])
     svc.join_team(session, w["vol"], team.id)
-    assert not svc.is_team_leader(session, w["vol"].id, team.id)
+    assert not rules.is_team_leader(session, w["vol"].id, team.id)
     kinds = session.scalars(select(Notification.kind).where(Notification.user_id == w["lead"].id)).all()
     assert kinds == ["teams.joined"]
     with pytest.raises(Conflict) as exc:
@@ -85,7 +86,7 @@ def test_team_cap(session, w):
         svc.create_team(session, w["vol"], w["a"].id, "第三支队")
     svc.leave_team(session, w["vol"], teams[0].id)
     svc.join_team(session, w["vol"], teams[2].id)
-    assert sorted(svc.active_team_ids(session, w["vol"].id)) == sorted([teams[1].id, teams[2].id])
+    assert sorted(rules.active_team_ids(session, w["vol"].id)) == sorted([teams[1].id, teams[2].id])
 
 
 def test_join_other_community_and_forged(session, w):
@@ -107,15 +108,15 @@ def test_last_leader_cannot_leave_with_members(session, w):
         svc.step_down(session, w["lead"], team.id)
     # Hand over and step down, then leave.
     svc.make_leader(session, w["lead"], team.id, w["vol"].id, step_down=True)
-    assert svc.is_team_leader(session, w["vol"].id, team.id)
-    assert not svc.is_team_leader(session, w["lead"].id, team.id)
+    assert rules.is_team_leader(session, w["vol"].id, team.id)
+    assert not rules.is_team_leader(session, w["lead"].id, team.id)
     svc.leave_team(session, w["lead"], team.id)
     with pytest.raises(Conflict):
         svc.leave_team(session, w["lead"], team.id)
     # The only member, also the only leader, may leave; the next joiner leads.
     svc.leave_team(session, w["vol"], team.id)
     svc.join_team(session, w["vol2"], team.id)
-    assert svc.is_team_leader(session, w["vol2"].id, team.id)
+    assert rules.is_team_leader(session, w["vol2"].id, team.id)
 
 
 def test_who_may_appoint_leaders(session, w):
@@ -127,12 +128,12 @@ def test_who_may_appoint_leaders(session, w):
     with pytest.raises(ServiceError):
         svc.make_leader(session, w["staff"], team.id, w["outsider"].id)
     svc.make_leader(session, w["staff"], team.id, w["vol2"].id)
-    assert svc.is_team_leader(session, w["vol2"].id, team.id)
+    assert rules.is_team_leader(session, w["vol2"].id, team.id)
     with pytest.raises(Conflict):
         svc.make_leader(session, w["staff"], team.id, w["vol2"].id)
     # Two leaders now: one may step down.
     svc.step_down(session, w["lead"], team.id)
-    assert not svc.is_team_leader(session, w["lead"].id, team.id)
+    assert not rules.is_team_leader(session, w["lead"].id, team.id)
     assert session.scalars(select(Notification.kind).where(Notification.user_id == w["vol2"].id)).all() == [
         "teams.leader"
     ]
@@ -143,7 +144,7 @@ def test_close_team(session, w):
     with pytest.raises(Forbidden):
         svc.close_team(session, w["lead"], team.id)
     svc.close_team(session, w["staff"], team.id)
-    assert svc.active_team_ids(session, w["vol"].id) == []
+    assert rules.active_team_ids(session, w["vol"].id) == []
     with pytest.raises(Conflict) as exc:
         svc.join_team(session, w["vol2"], team.id)
     assert exc.value.code == "team_closed"

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-import core.models  # noqa: F401  (the whole schema)
+import portal.models  # noqa: F401  (the whole schema)
 from core.db import Base, make_engine
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from portal.accounts.masking import mask_id_number, mask_phone
 from portal.accounts.policy import (
     PASSWORD_MAX,
     check_password_policy,
@@ -13,6 +12,7 @@ from portal.accounts.policy import (
     normalize_phone,
 )
 from portal.errors import ServiceError
+from portal.people.masking import mask_id_number, mask_phone
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from portal.accounts.models import Role
 from portal.demo import COMMUNITIES, ORGANISATIONS, PEOPLE, REVIEWERS
+from portal.people.models import Role
 
 
 def test_people_are_unique_and_valid():

@@ -10,13 +10,13 @@ from sqlalchemy import select
 
 from core.db import utcnow
 from portal.activities import services as svc
-from portal.activities.models import Activity, ActivitySignup, ActivityStatus
 from portal.api.auth import actor, protected
 from portal.api.idempotency import idempotent
 from portal.api.pagination import paginate
 from portal.api.schemas import PageArgs, QueryId, page_of
-from portal.community.services import community_for_member
 from portal.extensions import db
+from portal.policy import community_for_member
+from portal.volunteering.activities import Activity, ActivitySignup, ActivityStatus
 
 blp = Blueprint(
     "Activities", __name__, url_prefix="/activities", description="Activities (集中活动) and sign-ups."

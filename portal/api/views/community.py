@@ -8,15 +8,15 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
+from portal import policy
 from portal.activities.services import member_community_ids
 from portal.api.auth import actor, protected
-from portal.community import services as community_svc
-from portal.community.models import Community
 from portal.extensions import db
+from portal.places.models import Community
 from portal.posts import services as posts
-from portal.posts.models import ClaimStatus, PostStatus
 from portal.teams import services as teams
-from portal.teams.models import TeamRole
+from portal.volunteering.posts import ClaimStatus, PostStatus
+from portal.volunteering.teams import TeamRole
 
 blp = Blueprint(
     "Communities",
@@ -93,7 +93,7 @@ def community_view(c: Community, user: Any) -> dict[str, Any]:
         "street_id": c.street_id,
         "street_name": c.street.name,
         "home": c.id == user.community_id,
-        "staff": community_svc.is_staff(user, c),
+        "staff": policy.is_staff(user, c),
     }
 
 
@@ -145,7 +145,7 @@ def team_view(row: teams.TeamRow) -> dict[str, Any]:
 def list_communities() -> dict[str, Any]:
     """Communities I belong to: my home, where I hold a role, and those I administer."""
     user = actor()
-    ids = member_community_ids(user) | {c.id for c in community_svc.staff_communities(db.session, user)}
+    ids = member_community_ids(user) | {c.id for c in policy.staff_communities(db.session, user)}
     rows = (
         db.session.scalars(select(Community).where(Community.id.in_(ids)).order_by(Community.id))
         if ids
@@ -160,7 +160,7 @@ def list_communities() -> dict[str, Any]:
 def get_community(community_id: int) -> dict[str, Any]:
     """One of my communities."""
     user = actor()
-    return community_view(community_svc.community_for_member(db.session, user, community_id), user)
+    return community_view(policy.community_for_member(db.session, user, community_id), user)
 
 
 @blp.route("/<int:community_id>/posts", methods=["GET"])

@@ -13,8 +13,8 @@ from portal.api.idempotency import idempotent
 from portal.api.pagination import paginate
 from portal.api.schemas import Id, PageArgs, QueryId, page_of
 from portal.extensions import db
-from portal.hours import services as svc
-from portal.hours.models import HourLog, HourSource, HourStatus
+from portal.volunteering import hour_logs as svc
+from portal.volunteering.hours import HourLog, HourSource, HourStatus
 
 blp = Blueprint(
     "Hours", __name__, url_prefix="/hours", description="Volunteer hours (服务时长) and their approval."

@@ -8,14 +8,14 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
-from portal.accounts.masking import mask_phone
-from portal.accounts.models import Role
 from portal.accounts.services import ROLE_LABELS
 from portal.activities.services import member_community_ids
 from portal.api.auth import actor, protected
-from portal.community.models import Community
 from portal.exchange import points
 from portal.extensions import db
+from portal.people.masking import mask_phone
+from portal.people.models import Role
+from portal.places.models import Community
 
 blp = Blueprint("Me", __name__, url_prefix="/me", description="The person behind the token.")
 

@@ -17,11 +17,11 @@ from portal.api.auth import actor, protected
 from portal.api.idempotency import current_key, idempotent
 from portal.api.pagination import id_cursor, id_from_cursor
 from portal.api.schemas import PageArgs, QueryId
-from portal.community.services import community_for_staff
 from portal.exchange import points
 from portal.exchange import services as exchange
 from portal.exchange.models import AgreementStatus, ListingKind, ListingStatus
 from portal.extensions import db, limiter
+from portal.policy import community_for_staff
 from portal.rewards import services as rewards
 from portal.rewards.models import RewardCategory, VoucherStatus
 

@@ -11,8 +11,8 @@ from portal.api.auth import actor, protected
 from portal.api.idempotency import idempotent
 from portal.api.schemas import Id
 from portal.extensions import db
+from portal.volunteering.wishes import WISH_CATEGORIES, Wish, WishStatus
 from portal.wishes import services as svc
-from portal.wishes.models import WISH_CATEGORIES, Wish, WishStatus
 
 blp = Blueprint(
     "Wishes", __name__, url_prefix="/wishes", description="Micro-wishes (微心愿) between neighbours."

@@ -19,9 +19,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from portal.accounts.models import ConsentRecord, Role, RoleAssignment, User
 from portal.audit.services import record, record_refusal
 from portal.errors import ServiceError
+from portal.people.models import ConsentRecord, Role, RoleAssignment, User
 
 SENSITIVE = "sensitive_info"
 KINDS = {SENSITIVE: _l("Sensitive personal information (party membership, ID number)")}
@@ -85,7 +85,7 @@ def withdraw(session: Session, user: User, kind: str) -> None:
 
 
 def _stop_party_processing(session: Session, user: User) -> None:
-    from portal.community.models import PartyReport, ReportStatus
+    from portal.people.reports import PartyReport, ReportStatus
 
     for report in session.scalars(
         select(PartyReport).where(

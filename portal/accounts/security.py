@@ -18,10 +18,10 @@ from flask_login import current_user, logout_user
 
 from core.db import utcnow
 from portal.accounts import sessions
-from portal.accounts.models import Role, User
 from portal.audit.services import record_refusal
-from portal.community.models import Community
 from portal.extensions import db
+from portal.people.models import Role, User
+from portal.places.models import Community
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -188,7 +188,7 @@ def mark_second_factor() -> None:
 
 
 def _end_row(sess: Any, row_id: int, reason: str) -> None:
-    from portal.accounts.models import UserSession
+    from portal.people.models import UserSession
 
     row = sess.get(UserSession, row_id)
     if row is not None:

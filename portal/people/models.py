@@ -10,7 +10,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, utcnow, value_enum
-from portal.community.models import Building, Community
+from portal.places.models import Building, Community
 
 
 class Role(str, enum.Enum):

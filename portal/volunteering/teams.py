@@ -18,8 +18,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.db import Base, utcnow, value_enum
 
 if TYPE_CHECKING:
-    from portal.accounts.models import User
-    from portal.community.models import Community
+    from portal.people.models import User
+    from portal.places.models import Community
 
 
 class TeamRole(str, enum.Enum):

@@ -16,241 +16,28 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 import ledger
+from core.clock import local_day_bounds, year_bounds
 from core.db import utcnow
-from portal.accounts.models import User
-from portal.audit.services import record, record_refusal
-from portal.community.models import Community
-from portal.community.services import get_community, is_member, is_staff
+from portal.audit.services import record
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
-from portal.hours.models import LIVE_STATUSES, HourLog, HourSource, HourStatus
 from portal.notifications.services import notify
+from portal.people.models import User
+from portal.places.models import Community
+from portal.policy import is_staff
 from portal.reasons import code as reason_code
 from portal.settings.services import get_settings
+from portal.volunteering.hours import LIVE_STATUSES, HourLog, HourSource, HourStatus
+from portal.volunteering.recording import record_hours
+from portal.volunteering.recording import refuse as _refuse
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-# A phone clock a little ahead of the server is not "the future".
-CLOCK_SKEW = dt.timedelta(minutes=5)
 MAX_BATCH = 1000
 REASON_MAX = 500
-
-
-def _refuse(
-    session: Session,
-    actor: User | None,
-    action: str,
-    err: ServiceError,
-    *,
-    community_id: int | None = None,
-    target: tuple[str, int] | None = None,
-    **detail: Any,
-) -> ServiceError:
-    record_refusal(
-        session,
-        f"hours.{action}",
-        actor_id=actor.id if actor else None,
-        community_id=community_id,
-        target=target,
-        code=err.code,
-        **detail,
-    )
-    return err
-
-
-def local_day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    start = dt.datetime.combine(day, dt.time.min, tzinfo=LOCAL_TZ)
-    return start.astimezone(dt.UTC), (start + dt.timedelta(days=1)).astimezone(dt.UTC)
-
-
-def _lock_person(session: Session, user_id: int) -> User | None:
-    """Serialise writes of one person's hours (PostgreSQL row lock; SQLite writers are
-    already serialised by BEGIN IMMEDIATE)."""
-    return session.scalar(select(User).where(User.id == user_id).with_for_update(key_share=True))
-
-
-def record_hours(
-    session: Session,
-    *,
-    user_id: int,
-    community_id: int,
-    source: str,
-    source_id: int | None,
-    started_at: dt.datetime,
-    ended_at: dt.datetime,
-    description: str,
-    reported_by: User,
-    points_per_hour: int | None = None,
-    points_flat: int | None = None,
-    photo_path: str | None = None,
-    now: dt.datetime | None = None,
-) -> HourLog:
-    """Create a pending hour log for ``user_id`` after checking the rules: times aware,
-    ended after started, not in the future, rounded down to the community's rounding
-    (at least one unit), no overlap with the person's other pending/approved logs,
-    within the daily cap. ``reported_by`` is the person themselves, staff of the
-    community, or (source ``activity``) the caller that checked the activity leader."""
-    now = now or utcnow()
-    action = "record"
-    try:
-        src = HourSource(source)
-    except ValueError:
-        raise _refuse(
-            session,
-            reported_by,
-            action,
-            ServiceError(_l("Unknown kind of hours."), code="bad_source"),
-            community_id=community_id,
-        ) from None
-    community = get_community(session, community_id)
-    person = _lock_person(session, user_id)
-    if person is None or not person.is_active or not is_member(person, community):
-        raise _refuse(
-            session,
-            reported_by,
-            action,
-            NotFound(_l("This person is not a member of this community."), code="not_member"),
-            community_id=community_id,
-            user_id=user_id,
-        )
-    if reported_by.id != user_id and src != HourSource.ACTIVITY and not is_staff(reported_by, community):
-        raise _refuse(
-            session,
-            reported_by,
-            action,
-            Forbidden(_l("You can only report your own hours."), code="not_yours"),
-            community_id=community_id,
-            user_id=user_id,
-        )
-    if src != HourSource.OTHER and source_id is None:
-        raise ServiceError(_l("Choose what these hours were for."), code="source_missing")
-    if started_at.tzinfo is None or ended_at.tzinfo is None:
-        raise ServiceError(_l("The times are not valid."), code="naive_time")
-    if ended_at <= started_at:
-        raise _refuse(
-            session,
-            reported_by,
-            action,
-            ServiceError(
-                _l("The end time must be after the start time."), code="ends_before_start", field="ended_at"
-            ),
-            community_id=community_id,
-        )
-    if ended_at > now + CLOCK_SKEW:
-        raise _refuse(
-            session,
-            reported_by,
-            action,
-            ServiceError(
-                _l("Hours cannot be reported for a time in the future."), code="future", field="ended_at"
-            ),
-            community_id=community_id,
-        )
-    if (
-        started_at.astimezone(LOCAL_TZ).date()
-        != (ended_at - dt.timedelta(microseconds=1)).astimezone(LOCAL_TZ).date()
-    ):
-        raise _refuse(
-            session,
-            reported_by,
-            action,
-            ServiceError(
-                _l("Report each day separately: the start and end must be on the same day."),
-                code="spans_days",
-                field="ended_at",
-            ),
-            community_id=community_id,
-        )
-    settings = get_settings(session, community_id)
-    raw = int((ended_at - started_at).total_seconds() // 60)
-    step = settings.hours_rounding_minutes
-    minutes = raw // step * step
-    if minutes <= 0:
-        raise _refuse(
-            session,
-            reported_by,
-            action,
-            ServiceError(
-                _l("Too short: at least %(n)d minutes can be reported.", n=step),
-                code="too_short",
-                field="ended_at",
-            ),
-            community_id=community_id,
-        )
-    live = (HourLog.user_id == user_id, HourLog.status.in_(LIVE_STATUSES))
-    overlap = session.scalar(
-        select(HourLog.id).where(*live, HourLog.started_at < ended_at, HourLog.ended_at > started_at).limit(1)
-    )
-    if overlap is not None:
-        raise _refuse(
-            session,
-            reported_by,
-            action,
-            Conflict(
-                _l("These hours overlap hours already reported for the same time."),
-                code="overlap",
-                field="started_at",
-            ),
-            community_id=community_id,
-            overlaps=overlap,
-        )
-    day_start, day_end = local_day_bounds(started_at.astimezone(LOCAL_TZ).date())
-    used = (
-        session.scalar(
-            select(func.coalesce(func.sum(HourLog.minutes), 0)).where(
-                *live, HourLog.started_at >= day_start, HourLog.started_at < day_end
-            )
-        )
-        or 0
-    )
-    if used + minutes > settings.daily_minutes_cap:
-        left = max(settings.daily_minutes_cap - used, 0)
-        raise _refuse(
-            session,
-            reported_by,
-            action,
-            ServiceError(
-                _l(
-                    "At most %(cap)d minutes can be reported for one day; %(left)d minutes are left.",
-                    cap=settings.daily_minutes_cap,
-                    left=left,
-                ),
-                code="daily_cap",
-                field="ended_at",
-            ),
-            community_id=community_id,
-            used=used,
-            minutes=minutes,
-        )
-    for name, value in (("points_per_hour", points_per_hour), ("points_flat", points_flat)):
-        if value is not None and (not isinstance(value, int) or value < 0):
-            raise ServiceError(_l("The points rate is not valid."), code=f"bad_{name}")
-    log = HourLog(
-        community_id=community_id,
-        user_id=user_id,
-        source=src,
-        activity_id=source_id if src == HourSource.ACTIVITY else None,
-        post_id=source_id if src == HourSource.POST else None,
-        wish_id=source_id if src == HourSource.WISH else None,
-        started_at=started_at,
-        ended_at=ended_at,
-        minutes=minutes,
-        description=(description or "").strip()[:2000],
-        photo_path=photo_path,
-        points_per_hour=points_per_hour,
-        points_flat=points_flat,
-        status=HourStatus.PENDING,
-        reported_by_id=reported_by.id,
-        created_at=now,
-    )
-    session.add(log)
-    session.flush()
-    return log
 
 
 def points_for(log: HourLog, default_per_hour: int) -> int:
@@ -281,7 +68,7 @@ def report_hours(
     if not description:
         raise ServiceError(_l("Describe what you did."), code="required", field="description")
     if source == HourSource.POST.value:
-        from portal.posts.models import ClaimStatus, PostClaim, ServicePost
+        from portal.volunteering.posts import ClaimStatus, PostClaim, ServicePost
 
         claim = None
         if source_id is not None:
@@ -319,7 +106,7 @@ def report_hours(
             now=now,
         )
     if source == HourSource.WISH.value:
-        from portal.wishes.models import Wish, WishStatus
+        from portal.volunteering.wishes import Wish, WishStatus
 
         wish = session.get(Wish, source_id) if source_id is not None else None
         if (
@@ -404,9 +191,9 @@ class FilterOptions:
 
 
 def _filter_models() -> tuple[Any, Any, Any]:
-    from portal.activities.models import Activity
-    from portal.posts.models import ServicePost
-    from portal.teams.models import Team
+    from portal.volunteering.activities import Activity
+    from portal.volunteering.posts import ServicePost
+    from portal.volunteering.teams import Team
 
     return ServicePost, Activity, Team
 
@@ -499,7 +286,7 @@ def queue_query(session: Session, actor: User, flt: QueueFilter) -> Select[tuple
     if flt.activity_id:
         q = q.where(HourLog.activity_id == flt.activity_id)
     if flt.team_id:
-        from portal.teams.models import TeamMembership
+        from portal.volunteering.teams import TeamMembership
 
         members = select(TeamMembership.user_id).where(
             TeamMembership.team_id == flt.team_id, TeamMembership.left_at.is_(None)
@@ -514,7 +301,7 @@ def queue_query(session: Session, actor: User, flt: QueueFilter) -> Select[tuple
 
 def _wish_confirmed_or_none() -> Any:
     """Hours for a wish wait for the requester's confirmation before staff see them."""
-    from portal.wishes.models import Wish, WishStatus
+    from portal.volunteering.wishes import Wish, WishStatus
 
     return or_(
         HourLog.wish_id.is_(None),
@@ -612,7 +399,7 @@ def _load_for_review(session: Session, actor: User, log_ids: Iterable[int], acti
 
 
 def _unconfirmed_wish_logs(session: Session, logs: list[HourLog]) -> set[int]:
-    from portal.wishes.models import Wish, WishStatus
+    from portal.volunteering.wishes import Wish, WishStatus
 
     wish_ids = {log.wish_id for log in logs if log.wish_id is not None}
     if not wish_ids:
@@ -648,7 +435,7 @@ def approve_on_confirmation(
     log for that wish, if it is within ``wish_auto_pay_max_minutes``; otherwise (or with
     the setting off) the log waits for staff as before. The requester is the approver of
     record, so the usual rule holds: nobody approves their own hours."""
-    from portal.wishes.models import Wish, WishStatus
+    from portal.volunteering.wishes import Wish, WishStatus
 
     wish = session.get(Wish, wish_id)
     if wish is None or wish.status != WishStatus.CONFIRMED or wish.requester_id != requester.id:
@@ -883,12 +670,6 @@ def my_logs(session: Session, user_id: int, limit: int = 100) -> list[HourLog]:
     )
 
 
-def year_bounds(year: int) -> tuple[dt.datetime, dt.datetime]:
-    start = dt.datetime(year, 1, 1, tzinfo=LOCAL_TZ).astimezone(dt.UTC)
-    end = dt.datetime(year + 1, 1, 1, tzinfo=LOCAL_TZ).astimezone(dt.UTC)
-    return start, end
-
-
 def approved_minutes(session: Session, user_id: int, year: int, community_id: int | None = None) -> int:
     start, end = year_bounds(year)
     q = select(func.coalesce(func.sum(HourLog.minutes), 0)).where(
@@ -900,7 +681,3 @@ def approved_minutes(session: Session, user_id: int, year: int, community_id: in
     if community_id is not None:
         q = q.where(HourLog.community_id == community_id)
     return int(session.scalar(q) or 0)
-
-
-def local_year(now: dt.datetime | None = None) -> int:
-    return (now or utcnow()).astimezone(LOCAL_TZ).year
