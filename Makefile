@@ -12,7 +12,7 @@ PORT   ?= 5000
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: run test lint venv dev-venv translations migrate seed check-migrations browser clean bench fuzz mutation mutation-ci
+.PHONY: faults faults-short run test lint venv dev-venv translations migrate seed check-migrations browser clean bench fuzz mutation mutation-ci
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,16 @@ lint: dev-venv
 
 test: dev-venv translations browser lint
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory faults-short
+
+# Fault test (docs/reliability.md): money over HTTP while gunicorn is killed -9 and PostgreSQL
+# restarted. The short form runs after the suite; it restarts PostgreSQL only when no other
+# client is connected to the server (a shared development server is left alone).
+faults-short: dev-venv
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) timeout 300 $(PY) -m bench.faults --seconds 30 --pg-restart auto
+
+faults: dev-venv
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m bench.faults --seconds 90 --pg-restart force
 
 # Hypothesis exploration: fresh seeds, many more examples, the example database kept in
 # .hypothesis/ (the suite itself runs the deterministic profile). Turn what it finds into @example.

@@ -35,6 +35,7 @@ import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -170,6 +171,7 @@ def drop_database(server_url: str, url: str) -> None:
 
 def seed(url: str, residents: int) -> dict[str, Any]:
     import datetime as dt
+    from zoneinfo import ZoneInfo
 
     import core.models  # noqa: F401
     from core.db import Base, make_engine, make_session_factory
@@ -190,7 +192,10 @@ def seed(url: str, residents: int) -> dict[str, Any]:
         for p in people:
             give_points(s, c, p, 5_000)
         reward = make_reward(s, c, shop, price=7, stock=10_000, monthly_limit=99)
-        base = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=2)
+        # 07:00 in Shanghai three days ago: every log starts and ends on the same local day.
+        shanghai = ZoneInfo("Asia/Shanghai")
+        day = dt.datetime.now(shanghai).date() - dt.timedelta(days=3)
+        base = dt.datetime.combine(day, dt.time(7), tzinfo=shanghai).astimezone(dt.UTC)
         logs = []
         for i, p in enumerate(people):
             for j in range(6):
@@ -291,6 +296,12 @@ class Server:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def other_sessions(server_url: str, url: str) -> int:
@@ -551,7 +562,7 @@ def run_clients(base: str, world: dict[str, Any], seconds: float, clients: int, 
     threads += [threading.Thread(target=guarded(staff)), threading.Thread(target=guarded(merchant))]
     for t in threads:
         t.start()
-    return {"threads": threads, "go": go}
+    return {"threads": threads, "go": go, "until": until}
 
 
 def c_vouchers(log: Log, user_id: int) -> set[int]:
@@ -724,7 +735,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=40)
     p.add_argument("--clients", type=int, default=10)
     p.add_argument("--residents", type=int, default=12)
-    p.add_argument("--port", type=int, default=18931)
+    p.add_argument("--port", type=int, default=0, help="default: a free port")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument(
         "--pg-restart",
@@ -739,13 +750,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = p.parse_args(argv)
 
+    # A CI timeout sends SIGTERM: leave through ``finally`` so gunicorn and the database go too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(124))
     url = make_database(args.server_url)
     print(f"database {make_url(url).database}; {args.clients} clients for {args.seconds:.0f} s")
     server = None
     try:
         world = seed(url, args.residents)
         env = {"FAULTS_BREAK_IDEMPOTENCY": "1"} if args.break_idempotency else {}
-        server = Server(url, args.port, args.workers, env)
+        server = Server(url, args.port or free_port(), args.workers, env)
         server.start()
         base = f"http://127.0.0.1:{args.port}"
         log = Log()
@@ -753,23 +766,26 @@ def main(argv: list[str] | None = None) -> int:
         run = run_clients(base, world, args.seconds, args.clients, log)
         run["go"].wait(120)
         started = time.monotonic()
-        time.sleep(args.seconds / 3)
+        at = lambda: time.monotonic() - started  # noqa: E731
+        time.sleep(args.seconds / 4)
+        run["until"][0] = float("inf")  # the clients keep going through the chaos
         t0 = time.monotonic()
         server.kill9()
-        print(f"t={time.monotonic() - started:5.1f}s kill -9 gunicorn process group")
+        print(f"t={at():5.1f}s kill -9 gunicorn process group")
         time.sleep(1.0)
         server.start()
-        print(f"t={time.monotonic() - started:5.1f}s gunicorn back after {time.monotonic() - t0:.1f} s")
+        print(f"t={at():5.1f}s gunicorn back after {time.monotonic() - t0:.1f} s")
         if args.pg_restart != "never":
-            time.sleep(args.seconds / 3)
+            time.sleep(max(3.0, args.seconds / 2 - at()))
             others = other_sessions(args.server_url, url)
             if args.pg_restart == "force" or not others:
+                print(f"t={at():5.1f}s PostgreSQL restart -m immediate")
                 took = restart_postgres()
-                print(
-                    f"t={time.monotonic() - started:5.1f}s PostgreSQL restarted (-m immediate), {took:.1f} s"
-                )
+                print(f"t={at():5.1f}s PostgreSQL back after {took:.1f} s")
             else:
                 print(f"PostgreSQL restart skipped: {others} sessions of other databases are connected")
+        # Whatever the restarts cost, the clients keep going for a while after the last one.
+        run["until"][0] = time.monotonic() + max(args.seconds / 4, args.seconds - at())
         for t in run["threads"]:
             t.join()
         print(

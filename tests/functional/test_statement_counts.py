@@ -14,6 +14,7 @@ import datetime as dt
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event
@@ -22,6 +23,15 @@ from portal.activities import services as activities
 from portal.people.models import Role
 from portal.volunteering.recording import record_hours
 from tests.factories import give_points, login, make_activity, make_community, make_reward, make_user
+
+
+def _morning_days_ago(days: int) -> dt.datetime:
+    """07:00 in Shanghai ``days`` ago (UTC): logs of a few hours from here stay on one local
+    day, whatever the hour the suite runs at."""
+    shanghai = ZoneInfo("Asia/Shanghai")
+    day = dt.datetime.now(shanghai).date() - dt.timedelta(days=days)
+    return dt.datetime.combine(day, dt.time(7), tzinfo=shanghai).astimezone(dt.UTC)
+
 
 # page -> (who, budget)
 PAGES = {
@@ -55,7 +65,7 @@ def _grow(session, w: dict, n: int) -> None:
     """Add ``n`` of everything the pages list."""
     c, staff, vol = w["community"], w["staff"], w["volunteer"]
     shop = w["shop"]
-    base = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=3)
+    base = _morning_days_ago(3)
     for _ in range(n):
         other = make_user(session, community=c)
         act = make_activity(session, c, staff, starts_in_hours=24 + w["k"])

@@ -16,6 +16,7 @@ import datetime as dt
 import threading
 import uuid
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, text
@@ -35,6 +36,15 @@ from portal.volunteering.recording import record_hours
 from tests.factories import give_points, make_community, make_reward, make_user
 
 pytestmark = pytest.mark.slow
+
+
+def _morning_days_ago(days: int) -> dt.datetime:
+    """07:00 in Shanghai ``days`` ago (UTC): logs of a few hours from here stay on one local
+    day, whatever the hour the suite runs at."""
+    shanghai = ZoneInfo("Asia/Shanghai")
+    day = dt.datetime.now(shanghai).date() - dt.timedelta(days=days)
+    return dt.datetime.combine(day, dt.time(7), tzinfo=shanghai).astimezone(dt.UTC)
+
 
 RESIDENTS = 8
 Job = Callable[[Session], object]
@@ -167,7 +177,7 @@ def test_redeem_while_receiving_gifts_does_not_deadlock(factory):
 
 def test_approve_while_gifting_does_not_deadlock(factory):
     w = _world(factory)
-    base = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=2)
+    base = _morning_days_ago(3)
     with factory() as s:
         logs = []
         for k, uid in enumerate(w["people"]):
