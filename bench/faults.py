@@ -810,7 +810,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         problems.append(f"{unknown} operations never got a definite answer")
     if problems:
-        print("FAILED:")
+        print(f"FAILED ({len(problems)} problems):")
         for line in problems[:40]:
             print("  -", line)
         return 1
