@@ -32,15 +32,16 @@ SHELL = (
 
 
 def _version() -> str:
-    """Changes whenever a deploy changes a static file or a template: a new service worker
+    """Changes whenever a deploy changes a static file, a template or a translation: a new service worker
     then installs, fetches a fresh shell and drops the old caches (no stale pages)."""
     digest = hashlib.sha256()
     root = Path(current_app.root_path)
-    for folder in ("static", "templates"):
+    for folder in ("static", "templates", "translations"):
         for path in sorted((root / folder).rglob("*")):
-            if path.is_file():
-                stat = path.stat()
-                digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+            # Content, not mtimes: every server of one deploy computes the same version.
+            if path.is_file() and path.suffix != ".mo":
+                digest.update(str(path.relative_to(root)).encode())
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
     digest.update(str(current_app.config.get("RELEASE", "")).encode())
     return digest.hexdigest()[:16]
 
