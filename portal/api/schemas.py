@@ -57,3 +57,26 @@ def page_of(item: type[Schema] | Schema, name: str) -> type[Schema]:
 class CommunityRefSchema(Schema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
+
+
+# Free text. Names and titles are one line with something visible; longer texts may hold
+# tabs and line breaks. No other control characters (C0, DEL, C1): they are refused here
+# with 422 instead of travelling on to the services (which refuse them too).
+_LINE_CHARS = r"[^\x00-\x1f\x7f-\x9f]"
+_TEXT_CHARS = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+_VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f]"
+LINE = f"^{_LINE_CHARS}*{_VISIBLE}{_LINE_CHARS}*$"
+TEXT = f"^{_TEXT_CHARS}*{_VISIBLE}{_TEXT_CHARS}*$"
+OPTIONAL_TEXT = f"^{_TEXT_CHARS}*$"
+
+
+def Line(max_len: int, **kw: Any) -> fields.String:  # noqa: N802
+    """A one-line name or title: 1..max_len characters, not blank."""
+    return fields.String(validate=[validate.Length(1, max_len), validate.Regexp(LINE)], **kw)
+
+
+def Text(max_len: int, *, optional: bool = False, **kw: Any) -> fields.String:  # noqa: N802
+    """A paragraph (line breaks allowed); blank only when ``optional``."""
+    if optional:
+        return fields.String(validate=[validate.Length(0, max_len), validate.Regexp(OPTIONAL_TEXT)], **kw)
+    return fields.String(validate=[validate.Length(1, max_len), validate.Regexp(TEXT)], **kw)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from core.db import utcnow
 from portal.api.models import ApiToken, TokenKind
@@ -50,7 +50,7 @@ def _hash(secret: str) -> str:
 
 def _clean_name(name: str | None) -> str:
     value = (name or "").strip()
-    if not value or len(value) > 60 or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if not value or len(value) > 60 or any(ord(ch) < 32 or 127 <= ord(ch) <= 159 for ch in value):
         raise ServiceError(
             _l("Give the token a name of 1 to 60 characters."),
             code="token_name_invalid",
@@ -143,13 +143,22 @@ def authenticate(session: Session, secret: str) -> tuple[User, ApiToken] | None:
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
         return None
     digest = _hash(secret)
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
-    if token is None or not hmac.compare_digest(token.token_hash, digest):
+    # One round trip: the token, its person, their roles and home community (what every
+    # API request needs next: the scope and role checks).
+    row = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == digest)
+        .options(selectinload(User.roles), joinedload(User.community))
+    ).first()
+    if row is None:
+        return None
+    token, user = row
+    if not hmac.compare_digest(token.token_hash, digest):
         return None
     if token.revoked_at is not None or token.expires_at <= utcnow():
         return None
-    user = session.get(User, token.user_id)
-    if user is None or not user.is_active:
+    if not user.is_active:
         return None
     if token.kind == TokenKind.DEVICE and token.session_version != (user.session_version or 1):
         return None

@@ -15,6 +15,7 @@ from portal.accounts.throttle import read_device
 from portal.api import tokens
 from portal.api.auth import actor, current_token, protected
 from portal.api.models import TokenKind
+from portal.api.schemas import Line
 from portal.errors import Forbidden
 from portal.extensions import db, limiter
 
@@ -26,7 +27,7 @@ class LoginSchema(Schema):
         required=True, validate=validate.Length(1, 32), metadata={"example": "13900000001"}
     )
     password = fields.String(required=True, validate=validate.Length(1, 256))
-    device_name = fields.String(validate=validate.Length(1, 60), metadata={"example": "iPhone 15 微信小程序"})
+    device_name = Line(60, metadata={"example": "iPhone 15 微信小程序"})
 
 
 class TokenSchema(Schema):
@@ -49,7 +50,7 @@ class TokenListSchema(Schema):
 
 
 class PersonalTokenSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(1, 60))
+    name = Line(60, required=True)
     scopes = fields.List(
         fields.String(validate=validate.OneOf(tokens.ALL_SCOPES)),
         required=True,

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from portal.api.auth import actor, protected
 from portal.api.idempotency import idempotent
 from portal.api.pagination import paginate
-from portal.api.schemas import Id, PageArgs, QueryId, page_of
+from portal.api.schemas import Id, PageArgs, QueryId, Text, page_of
 from portal.extensions import db
 from portal.volunteering import hour_logs as svc
 from portal.volunteering.hours import HourLog, HourSource, HourStatus
@@ -54,7 +54,7 @@ class ReportSchema(Schema):
     source_id = Id(required=True)
     started_at = fields.AwareDateTime(required=True, metadata={"example": "2026-12-01T09:00:00+08:00"})
     ended_at = fields.AwareDateTime(required=True)
-    description = fields.String(required=True, validate=validate.Length(1, 2000))
+    description = Text(2000, required=True)
 
 
 class MineArgs(PageArgs):
@@ -77,7 +77,7 @@ class BatchSchema(Schema):
 
 
 class RejectSchema(BatchSchema):
-    reason = fields.String(required=True, validate=validate.Length(1, 500))
+    reason = Text(500, required=True)
 
 
 class BatchResultSchema(Schema):

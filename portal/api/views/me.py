@@ -73,15 +73,16 @@ def me() -> dict[str, Any]:
             continue
         roles.append(_role(a.role, a.community_id, a.street_id, a.organisation_id))
     ids = member_community_ids(user)
-    communities = (
-        session.execute(
+    if ids == {user.community_id} and user.community is not None:
+        # The usual case: only the home community, loaded with the person.
+        home = user.community
+        communities = [(home.id, home.name, home.street_id)]
+    else:
+        communities = session.execute(
             select(Community.id, Community.name, Community.street_id)
             .where(Community.id.in_(ids))
             .order_by(Community.id)
         ).all()
-        if ids
-        else []
-    )
     summary = (
         points.summary(session, user.id, user.community_id)
         if user.community_id is not None
@@ -97,8 +98,8 @@ def me() -> dict[str, Any]:
         "home_community_id": user.community_id,
         "roles": roles,
         "communities": [
-            {"id": c.id, "name": c.name, "street_id": c.street_id, "home": c.id == user.community_id}
-            for c in communities
+            {"id": cid, "name": name, "street_id": street_id, "home": cid == user.community_id}
+            for cid, name, street_id in communities
         ],
         "points": {
             "community_id": user.community_id,

@@ -16,7 +16,7 @@ import ledger
 from portal.api.auth import actor, protected
 from portal.api.idempotency import current_key, idempotent
 from portal.api.pagination import id_cursor, id_from_cursor
-from portal.api.schemas import PageArgs, QueryId
+from portal.api.schemas import Line, PageArgs, QueryId, Text
 from portal.exchange import points
 from portal.exchange import services as exchange
 from portal.exchange.models import AgreementStatus, ListingKind, ListingStatus
@@ -259,7 +259,7 @@ class GiftListSchema(Schema):
 class NewGiftSchema(Schema):
     mobile = fields.String(required=True, validate=validate.Length(1, 32))
     amount = fields.Integer(required=True, strict=True, validate=validate.Range(1, 10**9))
-    note = fields.String(load_default="", validate=validate.Length(0, 200))
+    note = Text(200, optional=True, load_default="")
 
 
 def _gift(g: Any, me: int) -> dict[str, Any]:
@@ -312,8 +312,8 @@ class ListingListSchema(Schema):
 
 class NewListingSchema(Schema):
     kind = fields.Enum(ListingKind, by_value=True, required=True)
-    title = fields.String(required=True, validate=validate.Length(1, 80))
-    description = fields.String(load_default="", validate=validate.Length(0, 2000))
+    title = Line(80, required=True)
+    description = Text(2000, optional=True, load_default="")
     est_minutes = fields.Integer(required=True, strict=True, validate=validate.Range(1, 24 * 60))
 
 

@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from portal.api.auth import actor, protected
 from portal.api.idempotency import idempotent
-from portal.api.schemas import Id
+from portal.api.schemas import Id, Line, Text
 from portal.extensions import db
 from portal.volunteering.wishes import WISH_CATEGORIES, Wish, WishStatus
 from portal.wishes import services as svc
@@ -47,8 +47,8 @@ class MyWishesSchema(Schema):
 
 
 class NewWishSchema(Schema):
-    title = fields.String(required=True, validate=validate.Length(1, 80))
-    description = fields.String(load_default="", validate=validate.Length(0, 2000))
+    title = Line(80, required=True)
+    description = Text(2000, optional=True, load_default="")
     category = fields.String(required=True, validate=validate.OneOf(WISH_CATEGORIES))
     due_date = fields.Date(load_default=None, allow_none=True)
 
@@ -60,12 +60,12 @@ class ClaimWishSchema(Schema):
 class WishFulfilSchema(Schema):
     started_at = fields.AwareDateTime(required=True)
     ended_at = fields.AwareDateTime(required=True)
-    note = fields.String(required=True, validate=validate.Length(1, 500))
+    note = Text(500, required=True)
 
 
 class ConfirmSchema(Schema):
     rating = fields.Integer(required=True, strict=True, validate=validate.Range(1, 5))
-    comment = fields.String(load_default="", validate=validate.Length(0, 500))
+    comment = Text(500, optional=True, load_default="")
 
 
 @blp.route("", methods=["GET"])
