@@ -10,10 +10,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from flask import Flask, abort, request
+from flask import Flask, request
 from flask_smorest import Api as _Api
 
 from portal.api.schemas import ErrorSchema
+from portal.ids import MAX_ID, IdConverter
 
 PREFIX = "/api/v1"
 # Resource modules, each exposing ``blp`` (a flask_smorest.Blueprint).
@@ -27,7 +28,6 @@ RESOURCES = (
     "portal.api.views.points",
     "portal.api.views.notifications",
 )
-MAX_PATH_ID = 2**63 - 1
 
 
 class Api(_Api):
@@ -38,13 +38,6 @@ class Api(_Api):
 
     def _register_error_handlers(self) -> None:
         return None
-
-
-def _ids_in_range() -> None:
-    # Flask's int converter accepts any size; a number no row can have is simply not there.
-    for value in (request.view_args or {}).values():
-        if isinstance(value, int) and value > MAX_PATH_ID:
-            abort(404)
 
 
 def _register(api: Api, csrf: Any, blp: Any, names: set[str]) -> None:
@@ -97,6 +90,8 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
     app.config.setdefault("API_SPEC_OPTIONS", spec_options())
     api = Api(app)
+    # Path ids go through the portal's one id converter (portal.ids): document its range.
+    api.register_converter(IdConverter, lambda _conv: {"type": "integer", "minimum": 0, "maximum": MAX_ID})
     names: set[str] = set()
     for name in RESOURCES:
         module = importlib.import_module(name)
@@ -106,7 +101,6 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def api_request() -> None:
         if request.blueprint in names:
-            _ids_in_range()
             authenticate_request()
 
     app.extensions["fufen_api"] = api

@@ -7,10 +7,11 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from portal.api.pagination import MAX_CURSOR
+from portal.ids import MAX_ID as IDS_MAX
 
-# Ids in bodies and filters: a positive 64-bit integer (bigger numbers are refused as input,
-# never passed to the database).
-MAX_ID = 2**63 - 1
+# Ids in bodies and filters: the portal's id range (portal.ids: PostgreSQL ``integer``);
+# bigger numbers are refused as input, never passed to the database.
+MAX_ID = IDS_MAX
 
 
 def Id(**kw: Any) -> fields.Integer:  # noqa: N802 - reads like a field class

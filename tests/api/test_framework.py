@@ -216,3 +216,35 @@ def test_docs_page_is_server_rendered_and_self_contained(client):
     assert "<script" not in html.replace('src="/static/', "") or "cdn" not in html
     assert "http://" not in html and "https://" not in html
     assert " style=" not in html
+
+
+def test_privileged_roles_need_the_second_factor_for_a_token(db_url, engine, connection, session):
+    import pyotp
+
+    from portal.accounts import mfa
+    from portal.accounts.models import Role
+    from tests.conftest import make_test_app
+
+    app = make_test_app(
+        DATABASE_URL=db_url, DATABASE_ENGINE=engine, DATABASE_BIND=connection, MFA_REQUIRED=True
+    )
+    client = app.test_client()
+    community = make_community(session)
+    staff = make_user(session, community=community, roles=(Role.STAFF,))
+    resident = make_user(session, community=community)
+    creds = {"mobile": staff.phone, "password": DEFAULT_PASSWORD}
+    assert_error(client.post("/api/v1/auth/token", json=creds), 403, "mfa_enrolment_required")
+    secret = pyotp.random_base32()
+    with app.test_request_context():
+        mfa.enrol(session, staff, secret, pyotp.TOTP(secret).at(utcnow() - dt.timedelta(seconds=30)))
+    session.flush()
+    body = assert_error(client.post("/api/v1/auth/token", json=creds), 401, "mfa_required")
+    assert body["details"] == {"field": "totp_code"}
+    assert_error(
+        client.post("/api/v1/auth/token", json={**creds, "totp_code": "000000"}), 422, "mfa_wrong_code"
+    )
+    ok = client.post("/api/v1/auth/token", json={**creds, "totp_code": pyotp.TOTP(secret).now()})
+    assert ok.status_code == 201, ok.get_json()
+    # Residents without a second factor are not asked for one.
+    plain = client.post("/api/v1/auth/token", json={"mobile": resident.phone, "password": DEFAULT_PASSWORD})
+    assert plain.status_code == 201

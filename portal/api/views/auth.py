@@ -10,10 +10,11 @@ from flask_smorest import Blueprint
 from flask_wtf.csrf import generate_csrf
 from marshmallow import Schema, fields, validate
 
+from portal.accounts import mfa
 from portal.accounts import services as accounts
 from portal.accounts.throttle import read_device
 from portal.api import tokens
-from portal.api.auth import actor, current_token, protected
+from portal.api.auth import Unauthorized, actor, current_token, protected
 from portal.api.models import TokenKind
 from portal.api.schemas import Line
 from portal.errors import Forbidden
@@ -28,6 +29,13 @@ class LoginSchema(Schema):
     )
     password = fields.String(required=True, validate=validate.Length(1, 256))
     device_name = Line(60, metadata={"example": "iPhone 15 微信小程序"})
+    totp_code = fields.String(
+        validate=validate.Length(1, 20),
+        metadata={
+            "description": "The 6-digit authenticator code (or a recovery code): required for staff, "
+            "merchants and administrators, and for anyone who turned the second factor on."
+        },
+    )
 
 
 class TokenSchema(Schema):
@@ -101,8 +109,25 @@ def login(data: dict[str, Any]) -> dict[str, Any]:
         ip=request.remote_addr or "",
         device=read_device(request),
     )
+    _second_factor(result.user, data.get("totp_code"))
     token, secret = tokens.issue_device_token(db.session, result.user, data.get("device_name"))
     return _issued(token, secret)
+
+
+def _second_factor(user: Any, code: str | None) -> None:
+    """The same second factor as the website's log-in (``mfa.verify_second_factor``)."""
+    if not mfa.required_for(user):
+        return
+    if not mfa.is_enrolled(user):
+        raise Forbidden(
+            _l("Set up the second factor on the website first (My account → Security), then log in here."),
+            code="mfa_enrolment_required",
+        )
+    if not code:
+        raise Unauthorized(
+            _l("Enter the 6-digit code from your authenticator app."), code="mfa_required", field="totp_code"
+        )
+    mfa.verify_second_factor(db.session, user, code)
 
 
 @blp.route("/tokens", methods=["GET"])
