@@ -61,8 +61,8 @@ def seed(url: str) -> str:
     import core.models  # noqa: F401
     from app import create_app
     from core.db import Base, make_engine
-    from portal.accounts.models import Role
     from portal.api import tokens
+    from portal.people.models import Role
     from portal.rewards import services as rewards
     from tests.factories import (
         give_points,

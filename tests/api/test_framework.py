@@ -222,7 +222,7 @@ def test_privileged_roles_need_the_second_factor_for_a_token(db_url, engine, con
     import pyotp
 
     from portal.accounts import mfa
-    from portal.accounts.models import Role
+    from portal.people.models import Role
     from tests.conftest import make_test_app
 
     app = make_test_app(

@@ -12,7 +12,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS
 
-from portal.accounts.models import Role
+from portal.people.models import Role
 from tests.api.conftest import device_token
 from tests.factories import give_points, make_activity, make_community, make_post, make_reward, make_user
 
