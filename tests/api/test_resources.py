@@ -139,7 +139,12 @@ def test_hours_report_queue_approve_reject(session, api, w):
     assert_error(staff.post("/api/v1/hours/approve", json={"ids": [log_id, 1]}, headers=key), 422)
     plain = staff.post("/api/v1/hours/approve", json={"ids": [log_id]})
     assert plain.get_json()["skipped"] == [log_id] and plain.get_json()["approved"] == []
-    assert vol.get("/api/v1/points/statement").get_json()["balance"] == 20
+    statement = vol.get("/api/v1/points/statement").get_json()
+    assert statement["balance"] == 20
+    # The line's reason is a code rendered in the request's language, not stored text.
+    line = statement["items"][0]
+    assert line["reason_code"] == "hours.approved" and line["note"] is None
+    assert f"#{log_id}" in line["reason"] and not line["reason"].startswith("@")
     assert_error(staff.post("/api/v1/hours/reject", json={"ids": [log_id], "reason": ""}), 422)
     for bad in ({"ids": []}, {"ids": ["1"]}, {"ids": [0]}, {"ids": list(range(1, 1002))}, {"ids": 5}):
         assert_error(staff.post("/api/v1/hours/approve", json=bad), 422, "invalid_input")

@@ -21,8 +21,9 @@ blp = Blueprint("Notifications", __name__, url_prefix="/notifications", descript
 class NotificationSchema(Schema):
     id = fields.Integer(required=True)
     kind = fields.String(required=True, metadata={"example": "hours.approved"})
-    title = fields.String(required=True)
-    body = fields.String(required=True)
+    # Rendered in the request's language from the stored message ids (portal/notifications).
+    title = fields.Function(lambda n: svc.title_of(n), required=True)
+    body = fields.Function(lambda n: svc.body_of(n), required=True)
     link = fields.String(required=True, allow_none=True, metadata={"description": "The page on the website."})
     created_at = fields.DateTime(required=True)
     read_at = fields.DateTime(required=True, allow_none=True)

@@ -13,6 +13,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 import ledger
+from portal import reasons
 from portal.api.auth import actor, protected
 from portal.api.idempotency import current_key, idempotent
 from portal.api.pagination import id_cursor, id_from_cursor
@@ -67,9 +68,35 @@ class StatementLineSchema(Schema):
     amount = fields.Integer(required=True, metadata={"description": "Positive: in; negative: out."})
     balance_after = fields.Integer(required=True)
     created_at = fields.DateTime(required=True)
-    reason = fields.String(required=True)
+    reason = fields.Function(
+        lambda line: _reason(line.reason).text,
+        required=True,
+        metadata={"description": "What the line is, in the request's language."},
+    )
+    reason_code = fields.Function(
+        lambda line: _reason_code(line.reason),
+        required=True,
+        allow_none=True,
+        metadata={"description": "A stable code (e.g. hours.approved); null for free text."},
+    )
+    note = fields.Function(
+        lambda line: _reason(line.reason).note,
+        required=True,
+        allow_none=True,
+        metadata={"description": "The person's own words (a gift note, a correction reason), as written."},
+    )
     ref_type = fields.String(required=True, allow_none=True)
     ref_id = fields.Integer(required=True, allow_none=True)
+
+
+def _reason(stored: str) -> reasons.Rendered:
+    """Ledger reasons are codes with parameters (portal/reasons.py), rendered per request."""
+    return reasons.render(stored)
+
+
+def _reason_code(stored: str) -> str | None:
+    parsed = reasons.parse(stored)
+    return parsed[0] if parsed else None
 
 
 class StatementSchema(Schema):
