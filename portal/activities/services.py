@@ -335,6 +335,31 @@ def live_signup(session: Session, activity_id: int, user_id: int) -> ActivitySig
     )
 
 
+def overlapping_signup(session: Session, user_id: int, activity: Activity) -> Activity | None:
+    """Another activity ``user_id`` holds a live sign-up for (confirmed or waitlisted) whose
+    time overlaps ``activity``'s. Back-to-back (one ends when the next starts) is fine."""
+    return session.scalar(
+        select(Activity)
+        .join(ActivitySignup, ActivitySignup.activity_id == Activity.id)
+        .where(
+            ActivitySignup.user_id == user_id,
+            ActivitySignup.status.in_([SignupStatus.CONFIRMED, SignupStatus.WAITLISTED]),
+            Activity.id != activity.id,
+            Activity.status != ActivityStatus.CANCELLED,
+            Activity.starts_at < activity.ends_at,
+            Activity.ends_at > activity.starts_at,
+        )
+        .order_by(Activity.starts_at)
+        .limit(1)
+    )
+
+
+def _local(when: dt.datetime, fmt: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    return when.astimezone(ZoneInfo("Asia/Shanghai")).strftime(fmt)
+
+
 def _take_seat(session: Session, activity: Activity) -> bool:
     """Conditional UPDATE: true when a seat was free and is now taken."""
     result = session.execute(
@@ -373,6 +398,18 @@ def signup(
         raise Conflict(_l("Sign-up for this activity has closed."), code="deadline")
     if live_signup(session, activity.id, actor.id) is not None:
         raise Conflict(_l("You have already signed up for this activity."), code="duplicate")
+    clash = overlapping_signup(session, actor.id, activity)
+    if clash is not None:
+        raise Conflict(
+            _l(
+                "This activity overlaps with “%(title)s” (%(start)s–%(end)s), which you have already "
+                "signed up for. Cancel that sign-up first if you would rather come to this one.",
+                title=clash.title,
+                start=_local(clash.starts_at, "%m-%d %H:%M"),
+                end=_local(clash.ends_at, "%H:%M"),
+            ),
+            code="overlap",
+        )
     row = ActivitySignup(
         activity_id=activity.id, user_id=actor.id, community_id=activity.community_id, created_at=now
     )

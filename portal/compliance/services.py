@@ -6,6 +6,9 @@ confirm their 报到). For the year (Asia/Shanghai calendar):
 * teams — live team memberships (``left_at`` NULL) in this community;
 * activities — sign-ups marked ``present`` for activities starting in that year;
 * hours / points — approved hour logs started in that year (reversed ones do not count).
+
+Every figure counts this community only: a member who also volunteers elsewhere is
+reported there for that work (issue 9 #12).
 A member is *behind* when they hold no post, belong to no team, or attended fewer
 activities than ``party_activity_goal``.
 """
@@ -108,6 +111,7 @@ def year_rows(
         .where(
             ActivitySignup.user_id.in_(ids),
             ActivitySignup.attendance == Attendance.PRESENT,
+            Activity.community_id == community_id,
             Activity.starts_at >= start,
             Activity.starts_at < end,
         )
@@ -123,6 +127,7 @@ def year_rows(
             )
             .where(
                 HourLog.user_id.in_(ids),
+                HourLog.community_id == community_id,
                 HourLog.status == HourStatus.APPROVED,
                 HourLog.started_at >= start,
                 HourLog.started_at < end,

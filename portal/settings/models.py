@@ -24,6 +24,10 @@ class CommunitySettings(Base):
         CheckConstraint("gift_daily_limit BETWEEN 0 AND 100000", name="gift_limit_range"),
         CheckConstraint("expiry_months IS NULL OR expiry_months BETWEEN 1 AND 120", name="expiry_range"),
         CheckConstraint("wish_auto_pay_max_minutes BETWEEN 15 AND 480", name="wish_auto_pay_range"),
+        CheckConstraint("hours_backdate_days BETWEEN 1 AND 365", name="backdate_range"),
+        CheckConstraint("activity_max_points_per_hour BETWEEN 0 AND 1000", name="activity_pph_cap_range"),
+        CheckConstraint("activity_max_points_flat BETWEEN 0 AND 10000", name="activity_flat_cap_range"),
+        CheckConstraint("monthly_issue_budget BETWEEN 0 AND 100000000", name="monthly_budget_range"),
     )
 
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id"), primary_key=True)
@@ -49,6 +53,16 @@ class CommunitySettings(Base):
     # after a staff review (the default).
     wish_pay_on_confirm: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     wish_auto_pay_max_minutes: Mapped[int] = mapped_column(default=120, server_default=text("120"))
+    # Hours may be reported at most this many days after they were done (issue 9 #6).
+    hours_backdate_days: Mapped[int] = mapped_column(default=30, server_default=text("30"))
+    # Who may publish activities that pay points: staff only (default) or also team
+    # leaders — whose paying activities then wait for a staff approval (issue 9 #1).
+    leaders_publish_paid_activities: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    # Largest points rule an activity may carry: per hour, and a fixed amount per person.
+    activity_max_points_per_hour: Mapped[int] = mapped_column(default=30, server_default=text("30"))
+    activity_max_points_flat: Mapped[int] = mapped_column(default=100, server_default=text("100"))
+    # Most 福分 the fund may issue for approved hours in one calendar month (Asia/Shanghai).
+    monthly_issue_budget: Mapped[int] = mapped_column(default=50000, server_default=text("50000"))
     # Expiry of points (off when NULL).
     expiry_months: Mapped[int | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -47,9 +47,13 @@ RANGES: dict[str, tuple[int, int] | tuple[int, ...]] = {
     "gift_daily_limit": (0, 100000),
     "expiry_months": (1, 120),
     "wish_auto_pay_max_minutes": (15, 480),
+    "hours_backdate_days": (1, 365),
+    "activity_max_points_per_hour": (0, 1000),
+    "activity_max_points_flat": (0, 10000),
+    "monthly_issue_budget": (0, 100_000_000),
 }
 ROUNDING = (1, 5, 10, 15, 30, 60)
-BOOLEANS = ("post_claim_needs_approval", "wish_pay_on_confirm")
+BOOLEANS = ("post_claim_needs_approval", "wish_pay_on_confirm", "leaders_publish_paid_activities")
 EDITABLE = tuple(RANGES) + ("hours_rounding_minutes",) + BOOLEANS
 
 

@@ -147,6 +147,23 @@ def record_hours(
             community_id=community_id,
         )
     settings = get_settings(session, community_id)
+    oldest = now.astimezone(LOCAL_TZ).date() - dt.timedelta(days=settings.hours_backdate_days)
+    if started_at.astimezone(LOCAL_TZ).date() < oldest:
+        raise refuse(
+            session,
+            reported_by,
+            action,
+            ServiceError(
+                _l(
+                    "Hours can be reported for the last %(days)d days only. Ask your community staff "
+                    "about older hours.",
+                    days=settings.hours_backdate_days,
+                ),
+                code="too_old",
+                field="day",
+            ),
+            community_id=community_id,
+        )
     raw = int((ended_at - started_at).total_seconds() // 60)
     step = settings.hours_rounding_minutes
     minutes = raw // step * step

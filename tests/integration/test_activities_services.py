@@ -389,7 +389,7 @@ def test_leader_marks_present_and_no_show_then_finishes(session, world):
 
 def test_mark_refuses_forged_ids_and_bad_times(session, world):
     a = _activity(session, world)
-    b = _activity(session, world)
+    b = _activity(session, world, starts_in_hours=72)  # another day: no overlap with a
     row_b = svc.signup(session, world["members"][0], b.id, now=T0)
     after = a.ends_at + dt.timedelta(minutes=5)
     with pytest.raises(ServiceError) as err:
