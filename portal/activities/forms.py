@@ -34,6 +34,7 @@ class ActivityForm(FlaskForm):
         _l("Points"),
         choices=[
             ("default", _l("Community default per hour")),
+            ("none", _l("No points")),
             ("per_hour", _l("Points per hour")),
             ("flat", _l("Fixed amount")),
         ],

@@ -184,6 +184,7 @@ def _validate(
         raise ServiceError(
             _l("The fixed amount must be between 0 and 100000."), code="bad_points", field="points_flat"
         )
+    _check_points_caps(session, community_id, data)
     leader = session.get(User, data.leader_id)
     if leader is None or not is_member(leader, community_id):
         raise ServiceError(
@@ -193,6 +194,101 @@ def _validate(
         raise ServiceError(
             _l("This team does not belong to this community."), code="bad_team", field="team_id"
         )
+
+
+def pays_points(session: Session, community_id: int, data: ActivityData) -> bool:
+    """True when the rule would pay anything (the default rule pays the community rate)."""
+    if data.points_flat is not None:
+        return data.points_flat > 0
+    if data.points_per_hour is not None:
+        return data.points_per_hour > 0
+    from portal.settings.services import get_settings
+
+    return get_settings(session, community_id).points_per_hour > 0
+
+
+def _check_points_caps(session: Session, community_id: int, data: ActivityData) -> None:
+    """The community's settings bound every activity's rule (per hour and per person)."""
+    from portal.settings.services import get_settings
+
+    settings = get_settings(session, community_id)
+    if data.points_per_hour is not None and data.points_per_hour > settings.activity_max_points_per_hour:
+        raise ServiceError(
+            _l(
+                "This community allows at most %(max)d points per hour for an activity.",
+                max=settings.activity_max_points_per_hour,
+            ),
+            code="points_over_cap",
+            field="points_per_hour",
+        )
+    if data.points_flat is not None and data.points_flat > settings.activity_max_points_flat:
+        raise ServiceError(
+            _l(
+                "This community allows a fixed amount of at most %(max)d points per person.",
+                max=settings.activity_max_points_flat,
+            ),
+            code="points_over_cap",
+            field="points_flat",
+        )
+
+
+def _points_rule_for(
+    session: Session, actor: User, community: Community, data: ActivityData, now: dt.datetime
+) -> tuple[dt.datetime | None, int | None]:
+    """(approved_at, approved_by) for a rule set by ``actor``. Staff rules are approved by
+    publishing them. A team leader may set a paying rule only where the community allows
+    it (setting ``leaders_publish_paid_activities``), and it pays nothing until staff
+    approve it."""
+    if is_staff(actor, community):
+        return now, actor.id
+    if not pays_points(session, community.id, data):
+        return now, None  # nothing to pay, nothing to approve
+    from portal.settings.services import get_settings
+
+    if not get_settings(session, community.id).leaders_publish_paid_activities:
+        record_refusal(
+            session, "activity.points", actor_id=actor.id, community_id=community.id, code="leaders_unpaid"
+        )
+        raise Forbidden(
+            _l(
+                "In this community only staff publish activities that pay points. "
+                "Choose “No points”, or ask the community staff to publish it."
+            ),
+            code="points_staff_only",
+            field="points_value",
+        )
+    return None, None
+
+
+def approve_points(
+    session: Session, actor: User, activity_id: int, *, now: dt.datetime | None = None
+) -> Activity:
+    """Staff approve a team leader's points rule; hours recorded from then on are paid."""
+    now = _now(now)
+    activity = get_activity(session, activity_id, lock=True)
+    if not is_staff(actor, activity.community):
+        record_refusal(
+            session,
+            "activity.approve_points",
+            actor_id=actor.id,
+            community_id=activity.community_id,
+            target=("activity", activity.id),
+        )
+        raise Forbidden(_l("Only the staff of this community can do this."), code="not_staff")
+    if activity.points_approved_at is None:
+        activity.points_approved_at = now
+        activity.points_approved_by_id = actor.id
+        session.flush()
+        record(
+            session,
+            "activity.approve_points",
+            actor_id=actor.id,
+            community_id=activity.community_id,
+            target=("activity", activity.id),
+            points_per_hour=activity.points_per_hour,
+            points_flat=activity.points_flat,
+        )
+    return activity
 
 
 def create_activity(
@@ -207,6 +303,7 @@ def create_activity(
             _l("Only the community staff or a team leader can publish activities."), code="not_manager"
         )
     _validate(session, community_id, data, now)
+    approved_at, approved_by = _points_rule_for(session, actor, community, data, now)
     activity = Activity(
         community_id=community_id,
         team_id=data.team_id,
@@ -219,6 +316,8 @@ def create_activity(
         signup_deadline=data.signup_deadline,
         points_per_hour=data.points_per_hour,
         points_flat=data.points_flat,
+        points_approved_at=approved_at,
+        points_approved_by_id=approved_by,
         leader_id=data.leader_id,
         created_by_id=actor.id,
         created_at=now,
@@ -251,6 +350,11 @@ def update_activity(
             _l("Only the community staff or a team leader can publish activities."), code="not_manager"
         )
     _validate(session, activity.community_id, data, now, existing=activity)
+    if (data.points_per_hour, data.points_flat) != (activity.points_per_hour, activity.points_flat):
+        # A changed rule needs approval again (unless staff change it).
+        activity.points_approved_at, activity.points_approved_by_id = _points_rule_for(
+            session, actor, activity.community, data, now
+        )
     for name in ("title", "place", "description"):
         setattr(activity, name, getattr(data, name).strip())
     for name in (
@@ -674,6 +778,17 @@ def check(
         )
     if activity.status == ActivityStatus.CANCELLED:
         raise _refuse(session, actor, activity, "cancelled", _l("This activity was cancelled."), 409)
+    if activity.leader_id == actor.id:
+        # The leader shows the code; checking themselves in with it would make them the
+        # only witness of their own attendance.
+        raise _refuse(
+            session,
+            actor,
+            activity,
+            "leader_self_check",
+            _l("As the leader, ask the community staff or a co-leader to mark you present."),
+            403,
+        )
     if row.wrong_codes >= MAX_WRONG_CODES:
         raise _refuse(
             session,
@@ -784,8 +899,9 @@ def _record_hours(
         ended_at=start + dt.timedelta(minutes=minutes),
         description=activity.title,
         reported_by=reported_by,
-        points_per_hour=activity.points_per_hour,
-        points_flat=activity.points_flat,
+        # An activity whose rule staff have not approved pays nothing.
+        points_per_hour=activity.points_per_hour if activity.points_approved_at is not None else 0,
+        points_flat=activity.points_flat if activity.points_approved_at is not None else None,
         now=now,
     )
     row.hour_log_id = log.id

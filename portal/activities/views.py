@@ -132,6 +132,7 @@ def _render_detail(activity: Activity, status: int = 200) -> tuple[str, int]:
         rank=svc.waitlist_rank(db.session, row) if row else None,
         can_manage=svc.can_manage(db.session, actor, activity),
         can_run=svc.can_run(db.session, actor, activity),
+        can_approve_points=activity.points_approved_at is None and svc.is_staff(actor, activity.community),
         signup_open=(
             activity.status == ActivityStatus.PUBLISHED
             and now < activity.signup_deadline
@@ -151,6 +152,19 @@ def _render_detail(activity: Activity, status: int = 200) -> tuple[str, int]:
 @login_required
 def detail(activity_id: int) -> tuple[str, int]:
     return _render_detail(_load_for_member(activity_id))
+
+
+@bp.post("/<int:activity_id>/approve-points")
+@login_required
+def approve_points(activity_id: int) -> Response:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        svc.approve_points(db.session, _actor(), activity_id)
+    except ServiceError as exc:
+        _refuse(exc, "activity.approve_points")
+    flash(_("The points rule is approved; hours recorded from now on are paid."), "success")
+    return redirect(url_for("activities.detail", activity_id=activity_id))
 
 
 @bp.post("/<int:activity_id>/signup")
@@ -294,7 +308,7 @@ def _data(form: ActivityForm) -> svc.ActivityData:
         capacity=form.capacity.data,  # type: ignore[arg-type]
         leader_id=form.leader_id.data,
         team_id=form.team_id.data or None,
-        points_per_hour=value if rule == "per_hour" else None,
+        points_per_hour=value if rule == "per_hour" else (0 if rule == "none" else None),
         points_flat=value if rule == "flat" else None,
     )
 
@@ -366,6 +380,8 @@ def edit(activity_id: int) -> Response | tuple[str, int]:
         form.team_id.data = activity.team_id or 0
         if activity.points_flat is not None:
             form.points_rule.data, form.points_value.data = "flat", activity.points_flat
+        elif activity.points_per_hour == 0:
+            form.points_rule.data = "none"
         elif activity.points_per_hour is not None:
             form.points_rule.data, form.points_value.data = "per_hour", activity.points_per_hour
         return _render_form(form, activity.community, activity)

@@ -38,6 +38,7 @@ from portal.ids import parse_id, require_id
 from portal.people.models import User
 from portal.places.models import Community
 from portal.policy import is_staff, staff_communities
+from portal.settings.services import get_settings
 from portal.volunteering import hour_logs as svc
 from portal.volunteering.hours import HourLog, HourSource, HourStatus
 from portal.volunteering.posts import ServicePost
@@ -239,6 +240,9 @@ def _render_queue(args: Any, status: int = 200) -> Any:
     people = {
         u.id: u for u in db.session.scalars(select(User).where(User.id.in_({log.user_id for log in logs})))
     }
+    pending = flt.status == HourStatus.PENDING.value
+    settings = get_settings(db.session, community.id)
+    rates = {community.id: settings.points_per_hour}
     return render_template(
         "hours/queue.html",
         community=community,
@@ -248,6 +252,9 @@ def _render_queue(args: Any, status: int = 200) -> Any:
         logs=logs,
         total=total,
         people=people,
+        preview=svc.preview_points(db.session, logs, rates) if pending else {},
+        matching_points=svc.matching_points(db.session, q, rates) if pending else 0,
+        budget=svc.monthly_budget(db.session, community.id, limit=settings.monthly_issue_budget),
         options=svc.queue_filter_options(db.session, flt),
         action_form=ActionForm(),
         reason_form=ReasonForm(),
@@ -326,6 +333,19 @@ def approve() -> Any:
     if not ids and args.get("all_matching") == "1":
         flash(_("Nothing left to approve."), "info")
         return _back(args)
+    if args.get("all_matching") == "1" and args.get("expected_points") is not None:
+        # The confirmation showed a total; approve only that (no silent growth meanwhile).
+        now_total = svc.matching_points(db.session, select(HourLog).where(HourLog.id.in_(ids)))
+        if args.get("expected_points") != str(now_total):
+            flash(
+                _(
+                    "The entries changed since you looked: approving all would now pay %(p)d 福分. "
+                    "Please check and confirm again.",
+                    p=now_total,
+                ),
+                "error",
+            )
+            return _render_queue(args, 409)
     try:
         result = svc.approve(db.session, _actor(), ids)
     except ServiceError as exc:

@@ -53,6 +53,12 @@ RANGES: dict[str, tuple[int, int] | tuple[int, ...]] = {
     "monthly_issue_budget": (0, 100_000_000),
 }
 ROUNDING = (1, 5, 10, 15, 30, 60)
+KEEP_WHEN_MISSING = (
+    "hours_backdate_days",
+    "activity_max_points_per_hour",
+    "activity_max_points_flat",
+    "monthly_issue_budget",
+)
 BOOLEANS = ("post_claim_needs_approval", "wish_pay_on_confirm", "leaders_publish_paid_activities")
 EDITABLE = tuple(RANGES) + ("hours_rounding_minutes",) + BOOLEANS
 

@@ -52,13 +52,15 @@ class SettingsForm(FlaskForm):
         default="review",
     )
     wish_auto_pay_max_minutes = _int(_l("Pay on confirmation for at most (minutes per wish)"), 15, 480)
-    hours_backdate_days = _int(_l("Hours may be reported up to (days after)"), 1, 365)
+    hours_backdate_days = _int(_l("Hours may be reported up to (days after)"), 1, 365, optional=True)
     leaders_publish_paid_activities = BooleanField(
         _l("Team leaders may publish activities that pay points (each needs a staff approval)")
     )
-    activity_max_points_per_hour = _int(_l("Activities: most points per hour"), 0, 1000)
-    activity_max_points_flat = _int(_l("Activities: largest fixed amount per person"), 0, 10000)
-    monthly_issue_budget = _int(_l("Fund: most points issued per month"), 0, 100_000_000)
+    activity_max_points_per_hour = _int(_l("Activities: most points per hour"), 0, 1000, optional=True)
+    activity_max_points_flat = _int(
+        _l("Activities: largest fixed amount per person"), 0, 10000, optional=True
+    )
+    monthly_issue_budget = _int(_l("Fund: most points issued per month"), 0, 100_000_000, optional=True)
 
 
 def _community(community_id: int | None) -> tuple[Any, list[Any]]:
@@ -91,6 +93,9 @@ def edit() -> Any:
     values = {name: getattr(form, name).data for name in svc.EDITABLE}
     values["post_claim_needs_approval"] = bool(values["post_claim_needs_approval"])
     values["leaders_publish_paid_activities"] = bool(values["leaders_publish_paid_activities"])
+    for name in svc.KEEP_WHEN_MISSING:  # forms of older pages leave them out: keep the value
+        if values[name] is None:
+            values[name] = getattr(settings, name)
     values["wish_pay_on_confirm"] = values["wish_pay_on_confirm"] == "confirm"
     try:
         svc.update_settings(db.session, current_user, community.id, values)

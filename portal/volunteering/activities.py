@@ -76,6 +76,10 @@ class Activity(Base):
     reminder_sent_at: Mapped[dt.datetime | None]
     # Confirmed sign-ups, maintained by conditional UPDATEs in the services.
     confirmed_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # Points are paid only once staff approved the rule: at once when staff publish,
+    # after a separate staff approval when a team leader does (issue 9 #1).
+    points_approved_at: Mapped[dt.datetime | None]
+    points_approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     # Per-activity secret of the rotating check-in codes (hex).
     code_secret: Mapped[str] = mapped_column(String(64))
     cancelled_at: Mapped[dt.datetime | None]

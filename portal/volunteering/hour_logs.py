@@ -41,10 +41,15 @@ REASON_MAX = 500
 
 
 def points_for(log: HourLog, default_per_hour: int) -> int:
-    if log.points_flat is not None:
-        return log.points_flat
-    rate = log.points_per_hour if log.points_per_hour is not None else default_per_hour
-    return log.minutes * rate // 60
+    return pay_rule(log.minutes, log.points_per_hour, log.points_flat, default_per_hour)
+
+
+def pay_rule(minutes: int, per_hour: int | None, flat: int | None, default_per_hour: int) -> int:
+    """The one points rule: a flat amount, else minutes at the captured (or default) rate."""
+    if flat is not None:
+        return flat
+    rate = per_hour if per_hour is not None else default_per_hour
+    return minutes * rate // 60
 
 
 # --- self-reported hours ----------------------------------------------------------------
@@ -451,13 +456,105 @@ def approve_on_confirmation(
     )
     if log is None or log.user_id == requester.id or log.minutes > settings.wish_auto_pay_max_minutes:
         return None
+    if points_for(log, settings.points_per_hour) > monthly_budget(session, wish.community_id, now).left:
+        return None  # over this month's budget: the log waits for staff, who see why
     _pay(session, requester, [log], now, via="wish_confirmation")
     return log
 
 
+def month_bounds(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The calendar month (Asia/Shanghai) containing ``now``, as UTC bounds."""
+    local = now.astimezone(LOCAL_TZ)
+    start = dt.datetime(local.year, local.month, 1, tzinfo=LOCAL_TZ)
+    nxt = dt.datetime(local.year + (local.month == 12), local.month % 12 + 1, 1, tzinfo=LOCAL_TZ)
+    return start.astimezone(dt.UTC), nxt.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The community fund's monthly issuing budget for approved hours."""
+
+    limit: int
+    issued: int
+
+    @property
+    def left(self) -> int:
+        return max(self.limit - self.issued, 0)
+
+
+def monthly_budget(
+    session: Session, community_id: int, now: dt.datetime | None = None, *, limit: int | None = None
+) -> Budget:
+    """Points paid this month for approved hours (reversed ones still count: they were
+    issued) against the community's ``monthly_issue_budget``."""
+    start, end = month_bounds(now or utcnow())
+    issued = session.scalar(
+        select(func.coalesce(func.sum(HourLog.points), 0)).where(
+            HourLog.community_id == community_id,
+            HourLog.ledger_tx_id.is_not(None),
+            HourLog.reviewed_at >= start,
+            HourLog.reviewed_at < end,
+        )
+    )
+    if limit is None:
+        limit = get_settings(session, community_id).monthly_issue_budget
+    return Budget(limit=limit, issued=int(issued or 0))
+
+
+def preview_points(
+    session: Session, logs: Sequence[HourLog], rates: dict[int, int] | None = None
+) -> dict[int, int]:
+    """What approving each pending log would pay, by log id (the queue and the batch
+    confirmation show these before anyone approves). ``rates``: community → default
+    points per hour, when the caller has them."""
+    rates = dict(rates or {})
+    for cid in {log.community_id for log in logs} - set(rates):
+        rates[cid] = get_settings(session, cid).points_per_hour
+    return {log.id: points_for(log, rates[log.community_id]) for log in logs}
+
+
+def matching_points(
+    session: Session, query: Select[tuple[HourLog]], rates: dict[int, int] | None = None
+) -> int:
+    """What approving every log ``query`` selects (at most MAX_BATCH) would pay, in one
+    statement (plus the community rates)."""
+    sub = query.order_by(None).limit(MAX_BATCH).subquery()
+    rows = session.execute(
+        select(sub.c.community_id, sub.c.minutes, sub.c.points_per_hour, sub.c.points_flat)
+    ).all()
+    rates = dict(rates or {})
+    for cid in {r.community_id for r in rows} - set(rates):
+        rates[cid] = get_settings(session, cid).points_per_hour
+    return sum(pay_rule(r.minutes, r.points_per_hour, r.points_flat, rates[r.community_id]) for r in rows)
+
+
 def _pay(session: Session, actor: User, todo: list[HourLog], now: dt.datetime, via: str = "staff") -> None:
-    """Pay and mark approved ``todo`` (pending logs the caller checked)."""
+    """Pay and mark approved ``todo`` (pending logs the caller checked). Refused as a
+    whole when it would take a community past its monthly issuing budget."""
     rates = {cid: get_settings(session, cid).points_per_hour for cid in {log.community_id for log in todo}}
+    for cid in rates:
+        batch = sum(points_for(log, rates[cid]) for log in todo if log.community_id == cid)
+        budget = monthly_budget(session, cid, now)
+        if batch > budget.left:
+            raise _refuse(
+                session,
+                actor,
+                "approve",
+                Conflict(
+                    _l(
+                        "Approving these would pay %(batch)d 福分, but only %(left)d of this month's "
+                        "budget of %(limit)d are left. Approve fewer entries, or raise the monthly "
+                        "budget in the community settings.",
+                        batch=batch,
+                        left=budget.left,
+                        limit=budget.limit,
+                    ),
+                    code="over_budget",
+                ),
+                community_id=cid,
+                batch_points=batch,
+                budget_left=budget.left,
+            )
     funds = {cid: ledger.community_fund(session, cid) for cid in rates}
     accounts: dict[tuple[int, int], int] = {}
     postings: list[ledger.Posting] = []

@@ -40,7 +40,8 @@ PAGES = {
     "/activities/{activity}": ("volunteer", 8),
     "/points": ("volunteer", 8),
     "/rewards/": ("volunteer", 8),
-    "/hours/review": ("staff", 12),
+    # +3 (issue 9 #1): the community rates, the total "approve all" would pay, this month's budget.
+    "/hours/review": ("staff", 15),
 }
 _HARNESS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 _WRITES = ("INSERT", "UPDATE", "DELETE")
@@ -68,7 +69,8 @@ def _grow(session, w: dict, n: int) -> None:
     base = _morning_days_ago(3)
     for _ in range(n):
         other = make_user(session, community=c)
-        act = make_activity(session, c, staff, starts_in_hours=24 + w["k"])
+        # 3 hours apart: the volunteer's sign-ups must not overlap (issue 9 #10).
+        act = make_activity(session, c, staff, starts_in_hours=24 + 3 * w["k"])
         activities.signup(session, other, act.id)
         activities.signup(session, vol, act.id)
         make_reward(session, c, shop, price=5, stock=3, monthly_limit=2, title=f"奖品{w['k']}")

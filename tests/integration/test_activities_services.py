@@ -99,7 +99,12 @@ def test_team_leader_can_publish_for_own_team(session, world):
         )
     )
     session.flush()
-    a = make_activity(session, world["community"], world["leader"], team_id=team.id, now=T0)
+    # By default a team leader publishes activities without points (issue 9 #1).
+    with pytest.raises(Forbidden):
+        make_activity(session, world["community"], world["leader"], team_id=team.id, now=T0)
+    a = make_activity(
+        session, world["community"], world["leader"], team_id=team.id, now=T0, points_per_hour=0
+    )
     assert a.team_id == team.id
     assert svc.can_manage(session, world["leader"], a)
     with pytest.raises(Forbidden):
