@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 import ledger
 from core.clock import LOCAL_TZ
 from core.db import utcnow
+from portal.accounts.lookup import member_by_phone
 from portal.audit.services import record, record_refusal
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.exchange.models import (
@@ -199,8 +200,7 @@ def find_recipient(session: Session, actor: User, phone: str, *, action: str = "
         )
     if not PHONE_RE.match(phone):
         raise ServiceError(_l("Enter an 11-digit mobile number."), code="bad_phone", field="phone")
-    user = session.scalar(select(User).where(User.phone == phone))
-    if user is not None and user.id == actor.id:
+    if phone == actor.phone:
         raise _refuse(
             session,
             actor,
@@ -208,21 +208,15 @@ def find_recipient(session: Session, actor: User, phone: str, *, action: str = "
             ServiceError(_l("You cannot give points to yourself."), code="self_gift", field="phone"),
             community_id=cid,
         )
-    if user is None or not user.is_active or user.community_id != cid:
-        # Same answer for "no such number" and "lives elsewhere": no enumeration of other communities.
-        raise _refuse(
-            session,
-            actor,
-            action,
-            ServiceError(
-                _l("No member of your community has this mobile number."),
-                code="recipient_not_found",
-                field="phone",
-                status=404 if user is None else 403,
-            ),
-            community_id=cid,
-        )
-    return user
+    # One neutral answer for "no such number", "deactivated" and "lives elsewhere".
+    return member_by_phone(
+        session,
+        cid,
+        phone,
+        actor_id=actor.id,
+        action=f"exchange.{action}",
+        message=_l("No member of your community has this mobile number."),
+    )
 
 
 def gifted_today(session: Session, giver_id: int, now: dt.datetime | None = None) -> int:
@@ -440,8 +434,7 @@ def grant_recipients(
         phone = (phone or "").strip()
         if not PHONE_RE.match(phone):
             raise ServiceError(_l("Enter an 11-digit mobile number."), code="bad_phone", field="phone")
-        user = session.scalar(select(User).where(User.phone == phone))
-        if user is not None and user.id == actor.id:
+        if phone == actor.phone:
             raise _refuse(
                 session,
                 actor,
@@ -449,20 +442,7 @@ def grant_recipients(
                 Forbidden(_l("You cannot grant points to yourself."), code="self_grant", field="phone"),
                 community_id=community.id,
             )
-        if user is None or not user.is_active or user.community_id != community.id:
-            raise _refuse(
-                session,
-                actor,
-                "grant",
-                ServiceError(
-                    _l("No member of this community has this mobile number."),
-                    code="recipient_not_found",
-                    field="phone",
-                    status=404,
-                ),
-                community_id=community.id,
-            )
-        return [user.id]
+        return [member_by_phone(session, community.id, phone, actor_id=actor.id, action="exchange.grant").id]
     if target == GrantTarget.ACTIVITY:
         activity = session.get(Activity, target_id) if target_id else None
         if activity is None or activity.community_id != community.id:

@@ -885,21 +885,22 @@ def voucher_for_fulfil(
     if lock:
         q = q.with_for_update(key_share=True).execution_options(populate_existing=True)
     voucher = session.scalar(q) if len(code) == CODE_LENGTH else None
+    # One neutral answer for "no such code" and "another shop's code": a merchant cannot
+    # probe which codes exist elsewhere. The audit keeps the difference.
+    neutral = NotFound(
+        _l("No voucher you can accept has this code. Check the code and try again."), code="unknown_code"
+    )
     if voucher is None:
-        raise _refuse(
-            session,
-            actor,
-            action,
-            NotFound(_l("No voucher has this code. Check the code and try again."), code="unknown_code"),
-        )
+        raise _refuse(session, actor, action, neutral, reason="no_such_code")
     if not can_manage(session, actor, voucher.community_id, voucher.organisation_id):
         raise _refuse(
             session,
             actor,
             action,
-            Forbidden(_l("This voucher is for another shop; you cannot accept it."), code="not_your_voucher"),
+            neutral,
             community_id=voucher.community_id,
             target=("voucher", voucher.id),
+            reason="not_your_voucher",
         )
     return voucher
 

@@ -22,7 +22,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 import ledger
-from core.clock import local_day_bounds, year_bounds
+from core.clock import LOCAL_TZ, local_day_bounds, year_bounds
 from core.db import utcnow
 from portal.audit.services import record
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError

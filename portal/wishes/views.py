@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from core.clock import LOCAL_TZ
+from portal.accounts.lookup import NOT_HERE
 from portal.errors import NotFound, ServiceError
 from portal.extensions import db
 from portal.ids import optional_id
@@ -70,10 +71,22 @@ def new() -> Any:
         )
     requester_id = None
     if form.requester_phone.data:
-        person = db.session.scalar(select(User).where(User.phone == form.requester_phone.data.strip()))
-        if person is None or person.community_id is None:
-            form.requester_phone.errors.append(_("No resident with this phone number."))
-            return render_template("wishes/new.html", form=form, staff=bool(managed)), 400
+        # Only among the communities this staff member manages, with one neutral answer
+        # for "unregistered", "deactivated" and "lives elsewhere".
+        person = None
+        for community in managed:
+            person = db.session.scalar(
+                select(User).where(
+                    User.phone == form.requester_phone.data.strip(),
+                    User.community_id == community.id,
+                    User.is_active.is_(True),
+                )
+            )
+            if person is not None:
+                break
+        if person is None:
+            form.requester_phone.errors.append(str(NOT_HERE))
+            return render_template("wishes/new.html", form=form, staff=bool(managed)), 404
         requester_id = person.id
         community_id = person.community_id
     try:

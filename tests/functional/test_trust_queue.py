@@ -8,9 +8,9 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from core.db import utcnow
-from portal.accounts.models import Role
-from portal.hours.models import HourLog, HourSource, HourStatus
+from portal.people.models import Role
 from portal.settings.services import settings_for_update
+from portal.volunteering.hours import HourLog, HourSource, HourStatus
 from tests.factories import login, make_community, make_user
 
 

@@ -10,12 +10,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from portal.accounts.models import Role
 from portal.activities import services as activities
 from portal.errors import Conflict, Forbidden, ServiceError
-from portal.hours import services as hours
-from portal.hours.models import HourLog, HourStatus
+from portal.people.models import Role
 from portal.settings.services import settings_for_update
+from portal.volunteering import hour_logs as hours
+from portal.volunteering.hours import HourLog, HourStatus
 from tests.factories import make_community, make_team, make_user
 
 T0 = dt.datetime(2030, 5, 1, 1, 0, tzinfo=dt.UTC)  # 09:00 in Shanghai

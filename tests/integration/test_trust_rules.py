@@ -8,15 +8,15 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from portal.accounts.models import Role
 from portal.activities import services as activities
-from portal.activities.models import ActivitySignup, Attendance
 from portal.audit.models import AuditEvent
 from portal.compliance.services import year_rows
 from portal.errors import Conflict, ServiceError
-from portal.hours import services as hours
-from portal.hours.models import HourLog, HourStatus
+from portal.people.models import Role
 from portal.settings.services import settings_for_update
+from portal.volunteering.activities import ActivitySignup, Attendance
+from portal.volunteering.hours import HourLog, HourStatus
+from portal.volunteering.recording import record_hours
 from tests.factories import make_activity, make_community, make_street, make_user
 
 NOW = dt.datetime(2030, 5, 20, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai
@@ -40,7 +40,7 @@ def w(session, app):
 
 def _record(session, w, day: dt.date, **kw):
     start = dt.datetime.combine(day, dt.time(9), tzinfo=SH).astimezone(dt.UTC)
-    return hours.record_hours(
+    return record_hours(
         session,
         user_id=w["vol"].id,
         community_id=kw.pop("community_id", w["a"].id),
@@ -108,7 +108,7 @@ def test_overlapping_signups_are_refused_naming_the_clash(session, w):
 
 
 def test_compliance_counts_only_the_reported_community(session, w):
-    from portal.accounts.models import RoleAssignment
+    from portal.people.models import RoleAssignment
 
     vol = w["vol"]
     session.add(RoleAssignment(user_id=vol.id, role=Role.PARTY_MEMBER, community_id=w["a"].id))
