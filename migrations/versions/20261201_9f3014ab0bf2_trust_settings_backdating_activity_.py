@@ -1,7 +1,7 @@
 """trust settings: backdating, activity points caps, monthly budget
 
 Revision ID: 9f3014ab0bf2
-Revises: 0de1aa687269
+Revises: 5e12a0c0de01
 Create Date: 2026-12-01 04:30:46.447508
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import core.db  # noqa: F401  (custom column types such as core.db.UTCDateTime)
 
 revision = "9f3014ab0bf2"
-down_revision = "0de1aa687269"
+down_revision = "5e12a0c0de01"
 branch_labels = None
 depends_on = None
 
