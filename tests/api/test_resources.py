@@ -337,3 +337,19 @@ def test_notifications(session, api, w):
     assert vol.get("/api/v1/notifications/unread").get_json() == {"unread": 0}
     assert api(w["vol2"]).get("/api/v1/notifications").get_json()["items"] == []
     assert_error(api(w["vol"], scopes=["me:read"]).post("/api/v1/notifications/read"), 403, "scope_missing")
+
+
+def test_statement_reasons_and_notifications_follow_accept_language(session, api, w):
+    give_points(session, w["a"], w["vol"], 50)
+    zh, en = api(w["vol"], lang="zh-CN"), api(w["vol"], lang="en")
+    gift = zh.post("/api/v1/gifts", json={"mobile": w["vol2"].phone, "amount": 5, "note": "买水果"})
+    assert gift.status_code == 201
+    zh_line = zh.get("/api/v1/points/statement").get_json()["items"][0]
+    en_line = en.get("/api/v1/points/statement").get_json()["items"][0]
+    # The code is rendered per reader; the giver's note stays as written.
+    assert zh_line["note"] == en_line["note"] == "买水果"
+    assert zh_line["reason"] and en_line["reason"] and zh_line["reason"] != en_line["reason"]
+    assert not zh_line["reason"].startswith("@") and not en_line["reason"].startswith("@")
+    zh_n = zh.get("/api/v1/notifications").get_json()["items"][0]["title"]
+    en_n = en.get("/api/v1/notifications").get_json()["items"][0]["title"]
+    assert en_n.startswith("You gave 5") and zh_n != en_n
