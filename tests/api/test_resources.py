@@ -353,3 +353,37 @@ def test_statement_reasons_and_notifications_follow_accept_language(session, api
     zh_n = zh.get("/api/v1/notifications").get_json()["items"][0]["title"]
     en_n = en.get("/api/v1/notifications").get_json()["items"][0]["title"]
     assert en_n.startswith("You gave 5") and zh_n != en_n
+
+
+def test_reject_cancel_and_scope_list(session, api, w, client):
+    post = _held_post(session, w)
+    now = utcnow().replace(microsecond=0)
+    vol, staff = api(w["vol"]), api(w["staff"])
+    log_id = vol.post(
+        "/api/v1/hours",
+        json={
+            "source": "post",
+            "source_id": post.id,
+            "started_at": (now - dt.timedelta(hours=5)).isoformat(),
+            "ended_at": (now - dt.timedelta(hours=4)).isoformat(),
+            "description": "值班",
+        },
+    ).get_json()["id"]
+    assert_error(
+        api(w["staff_b"]).post("/api/v1/hours/reject", json={"ids": [log_id], "reason": "不对"}), 403
+    )
+    rejected = staff.post("/api/v1/hours/reject", json={"ids": [log_id], "reason": "时间不对"})
+    assert rejected.status_code == 200 and rejected.get_json()["approved"] == [log_id]
+    mine = vol.get("/api/v1/hours/mine", query_string={"status": "rejected"}).get_json()["items"]
+    assert [(x["id"], x["reject_reason"]) for x in mine] == [(log_id, "时间不对")]
+    # Time exchange: either party may cancel before payment; outsiders may not.
+    listing = vol.post(
+        "/api/v1/exchange/listings", json={"kind": "offer", "title": "教手机", "est_minutes": 30}
+    )
+    aid = (
+        api(w["vol2"]).post(f"/api/v1/exchange/listings/{listing.get_json()['id']}/respond").get_json()["id"]
+    )
+    assert api(w["outsider"]).post(f"/api/v1/exchange/agreements/{aid}/cancel").status_code in (403, 404)
+    assert vol.post(f"/api/v1/exchange/agreements/{aid}/cancel").get_json()["status"] == "cancelled"
+    scopes = client.get("/api/v1/auth/scopes", headers={"Accept-Language": "en"}).get_json()["items"]
+    assert {s["name"] for s in scopes} >= {"me:read", "points:write", "staff:write"}
