@@ -27,6 +27,7 @@ SHELL = (
     "/static/favicon.svg",
     "/static/icons/icon.svg",
     "/static/icons/icon-maskable.svg",
+    "/static/icons/icon-192.png",
     "/static/manifest.webmanifest",
 )
 

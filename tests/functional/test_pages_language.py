@@ -84,3 +84,19 @@ def test_the_offline_page_leaves_pending_messages_alone(app, client) -> None:
     assert "Approved 1 entries" not in client.get("/offline").get_data(as_text=True)
     with client.session_transaction() as sess:
         assert sess.get("_flashes") == [("success", "Approved 1 entries (15 福分).")]
+
+
+def test_the_app_is_installable(client) -> None:
+    """The manifest names PNG icons of 192 and 512 px (what phones need to install) that exist."""
+    import json
+
+    resp = client.get("/static/manifest.webmanifest")
+    manifest = json.loads(resp.get_data(as_text=True))
+    resp.close()
+    assert manifest["display"] == "standalone" and manifest["start_url"] == "/"
+    sizes = {i["sizes"] for i in manifest["icons"] if i["type"] == "image/png"}
+    assert {"192x192", "512x512"} <= sizes
+    for icon in manifest["icons"]:
+        resp = client.get(icon["src"])
+        assert resp.status_code == 200 and resp.mimetype == icon["type"]
+        resp.close()
