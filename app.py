@@ -80,6 +80,7 @@ def _configure_ledger(app: Flask) -> None:
     ledger.configure(
         max_posting_amount=app.config["LEDGER_MAX_POSTING"],
         use_pg_functions=app.config["LEDGER_USE_PG_FUNCTIONS"],
+        verify_keys=tuple(app.config.get("LEDGER_VERIFY_KEYS") or ()),
     )
 
 

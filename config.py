@@ -68,6 +68,10 @@ class Config:
     LEDGER_MAX_POSTING: int | None = 100_000
     # PostgreSQL: post through the one-round-trip plpgsql functions (False: the portable path).
     LEDGER_USE_PG_FUNCTIONS = True
+    # Signed checkpoints: the private key file (cron host only, never in the database) and
+    # the public keys (hex, comma-separated in the environment) that `ledger verify` accepts.
+    LEDGER_SIGNING_KEY_FILE: str | None = None
+    LEDGER_VERIFY_KEYS: tuple[str, ...] = ()
     # Password hashing (argon2id). Tests lower the cost.
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_COST = 65536
@@ -85,6 +89,12 @@ class Config:
         if os.environ.get("LEDGER_MAX_POSTING"):
             raw = os.environ["LEDGER_MAX_POSTING"].strip().lower()
             values["LEDGER_MAX_POSTING"] = None if raw in {"none", "0"} else int(raw)
+        if os.environ.get("LEDGER_SIGNING_KEY_FILE"):
+            values["LEDGER_SIGNING_KEY_FILE"] = os.environ["LEDGER_SIGNING_KEY_FILE"]
+        if os.environ.get("LEDGER_VERIFY_KEYS"):
+            values["LEDGER_VERIFY_KEYS"] = tuple(
+                k.strip() for k in os.environ["LEDGER_VERIFY_KEYS"].split(",") if k.strip()
+            )
         if os.environ.get("LEDGER_USE_PG_FUNCTIONS") is not None:
             values["LEDGER_USE_PG_FUNCTIONS"] = _env_bool("LEDGER_USE_PG_FUNCTIONS", True)
         if os.environ.get("PROXY_FIX_X_FOR"):

@@ -23,6 +23,7 @@ from ledger.accounts import (
     user_account,
 )
 from ledger.audit import append_event
+from ledger.checkpoints import checkpoint, generate_key, latest_checkpoint, load_private_key, totals
 from ledger.errors import LedgerError
 from ledger.posting import (
     capture,
@@ -67,15 +68,19 @@ __all__ = [
     "balance_as_of",
     "balances",
     "capture",
+    "checkpoint",
     "close_account",
     "community_fund",
     "config",
     "configure",
     "expire_holds",
     "find_account",
+    "generate_key",
     "get_account",
     "hold",
     "issue",
+    "latest_checkpoint",
+    "load_private_key",
     "merchant_account",
     "open_account",
     "org_account",
@@ -86,6 +91,7 @@ __all__ = [
     "reverse",
     "statement",
     "system_account",
+    "totals",
     "transfer",
     "user_account",
     "verify",

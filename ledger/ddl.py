@@ -27,6 +27,7 @@ APPEND_ONLY = (
     m.Entry.__tablename__,
     m.AuditRecord.__tablename__,
     m.IdempotencyRecord.__tablename__,
+    m.Checkpoint.__tablename__,
 )
 
 # --- PostgreSQL -----------------------------------------------------------------------

@@ -215,3 +215,21 @@ class AuditRecord(Base):
             sqlite_where=text("hold_id IS NOT NULL"),
         ),
     )
+
+
+class Checkpoint(Base):
+    """A signed snapshot of one community's chain heads and totals (``ledger.checkpoint``).
+
+    ``payload`` is the canonical JSON that was signed (Ed25519, ``signature`` in hex) with a
+    key that is not in the database; ``key_id`` names the public key. Append-only."""
+
+    __tablename__ = "ledger_checkpoints"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    community_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime]
+    payload: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[str] = mapped_column(String(128))
+
+    __table_args__ = (Index("ix_ledger_checkpoints_community_id_id", "community_id", "id"),)

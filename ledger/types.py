@@ -151,6 +151,9 @@ class LedgerConfig:
     max_posting_amount: int | None = 100_000
     # On PostgreSQL, post through the one-round-trip ``ledger_post`` function.
     use_pg_functions: bool = True
+    # Ed25519 public keys (hex) whose checkpoint signatures ``verify`` accepts; empty: the
+    # signatures are not checked (and verify says so).
+    verify_keys: tuple[str, ...] = ()
 
 
 _config = LedgerConfig()

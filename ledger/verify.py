@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection
 
-from ledger import canonical, ddl
+from ledger import canonical, checkpoints, ddl
 from ledger.models import GENESIS_HASH, Account, AuditHead, AuditRecord, Entry, Hold, Transaction
 from ledger.types import Db, read_conn_of
 
@@ -189,6 +189,8 @@ def verify(db: Db) -> Report:
     r.checks.append("database guards")
     for problem in ddl.missing_or_changed(conn):
         r.add("database guards", f"{problem}: the database no longer enforces the ledger's rules")
+    r.checks.append("signed checkpoints")
+    checkpoints.verify_checkpoints(conn, lambda msg: r.add("signed checkpoints", msg), r.stats)
     return r
 
 

@@ -81,6 +81,46 @@ def account_command(account_id: int, lines: int) -> None:
         )
 
 
+@ledger_cli.command("checkpoint")
+@click.option(
+    "--community", "community_ids", type=int, multiple=True, help="Only these (default: every one)."
+)
+@click.option(
+    "--key-file", envvar="LEDGER_SIGNING_KEY_FILE", help="Ed25519 private key (PEM); not in the database."
+)
+def checkpoint_command(community_ids: tuple[int, ...], key_file: str | None) -> None:
+    """Sign each community's chain heads and totals (run from cron, e.g. hourly)."""
+    from flask import current_app
+    from sqlalchemy import distinct, select
+
+    from ledger.models import AuditHead
+    from portal.extensions import db
+
+    key_file = key_file or current_app.config.get("LEDGER_SIGNING_KEY_FILE")
+    if not key_file:
+        raise click.ClickException("no signing key: set LEDGER_SIGNING_KEY_FILE (see `flask ledger keygen`)")
+    key = ledger.load_private_key(key_file)
+    with db.transaction() as session:
+        ids = community_ids or tuple(session.scalars(select(distinct(AuditHead.community_id))).all())
+        for community_id in sorted(ids):
+            cp = ledger.checkpoint(session, community_id, key)
+            click.echo(f"community {community_id}: checkpoint {cp['id']} digest {cp['digest']}")
+
+
+@ledger_cli.command("keygen")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+def keygen_command(path: str) -> None:
+    """Write a new checkpoint signing key (PEM, mode 600) and print its public key, which
+    goes into LEDGER_VERIFY_KEYS wherever `flask ledger verify` runs."""
+    import os
+
+    pem, public = ledger.generate_key()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    click.echo(public)
+
+
 # --- demo data --------------------------------------------------------------------------
 
 DEMO_GRANT = 50

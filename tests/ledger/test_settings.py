@@ -22,6 +22,8 @@ def test_app_factory_configures_the_ledger(restore_ledger_config: None) -> None:
 
     create_app({"ENV_NAME": "testing", "LEDGER_MAX_POSTING": 50, "LEDGER_USE_PG_FUNCTIONS": False})
     assert ledger.config() == ledger.LedgerConfig(max_posting_amount=50, use_pg_functions=False)
+    create_app({"ENV_NAME": "testing", "LEDGER_VERIFY_KEYS": ("ab" * 32,)})
+    assert ledger.config().verify_keys == ("ab" * 32,)
     create_app({"ENV_NAME": "testing"})
     assert ledger.config() == ledger.LedgerConfig(max_posting_amount=100_000, use_pg_functions=True)
 
