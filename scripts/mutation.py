@@ -99,10 +99,29 @@ from mutmut.mutation.trampoline import set_mutant_under_test
 set_mutant_under_test("mutant_generation")
 os.makedirs("mutants", exist_ok=True)
 copy_src_dir(); copy_also_copy_files(); setup_source_paths(); create_mutants(1)
+import ast
+
+def _message_blanked(fn):
+    # the function's AST with every message string of a raised exception blanked
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+            for arg in node.exc.args:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    arg.value = ""
+    return ast.dump(fn)
+
 for path in walk_mutatable_files():
     m = SourceFileMutationData(path=path); m.load()
+    tree = ast.parse((Path("mutants") / path).read_text("utf-8"))
+    funcs = {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
     for name in m.exit_code_by_key:
-        print("MUTANT", name)
+        fn = name.rsplit(".", 1)[1]
+        mutant, orig = funcs.get(fn), funcs.get(fn.rsplit("__mutmut_", 1)[0] + "__mutmut_orig")
+        message_only = False
+        if mutant is not None and orig is not None:
+            mutant.name = orig.name
+            message_only = _message_blanked(mutant) == _message_blanked(orig)
+        print("MUTANT", name, "message" if message_only else "code")
 """
 
 RESULTS = """
@@ -143,14 +162,21 @@ def main() -> int:
     p.add_argument("--workdir", type=Path)
     p.add_argument("--keep", action="store_true", help="reuse the scratch directory (results cached)")
     p.add_argument("--quiet", action="store_true", help="mutmut's progress to <workdir>/mutmut.log only")
+    p.add_argument("--with-messages", action="store_true", help="score message-only mutants too")
     args = p.parse_args()
 
     workdir = args.workdir or ROOT / ".mutation" / f"{args.target}-{args.backend}"
     if not (args.keep and workdir.exists()):
         prepare(workdir, args.target, args.backend)
-    names = sorted(ln.split()[1] for ln in python(workdir, GENERATE) if ln.startswith("MUTANT "))
+    generated = [ln.split()[1:] for ln in python(workdir, GENERATE) if ln.startswith("MUTANT ")]
+    names = sorted(n for n, _ in generated)
+    # Mutants that only change the wording of a raised error's message: the app shows the
+    # error's code, translated, never this text (it reaches logs and the CLI). Left out of the
+    # score and counted separately; everything else is scored.
+    messages = {n for n, kind in generated if kind == "message"}
     equiv = equivalents()
-    pool = [n for n in names if n not in equiv]
+    pool = [n for n in names if n not in equiv and (args.with_messages or n not in messages)]
+    print(f"{len(messages)} mutants only reword an error message (left out; --with-messages keeps them)")
     if args.only:
         import fnmatch
 

@@ -538,3 +538,79 @@ def test_cross_community_batch_and_replays_in_a_batch(session: Session, books: d
         )
     session.rollback()
     assert ledger.verify(session).ok
+
+
+# --- reads, scoping and reports -------------------------------------------------------------
+
+
+def test_account_info_and_lookup_are_scoped(session: Session, books: dict[str, int]) -> None:
+    a = books["alice"]
+    info = ledger.get_account(session, a)
+    assert (info.id, info.community_id, info.kind, info.holder, info.user_id) == (
+        a,
+        1,
+        "user",
+        "user:101",
+        101,
+    )
+    assert (info.merchant_id, info.org_id, info.currency, info.closed_at) == (None, None, "FUFEN", None)
+    # the same holder in another community is another account
+    other = ledger.user_account(session, 2, 101)
+    assert other != a
+    assert ledger.find_account(session, 1, "user:101") == a
+    assert ledger.find_account(session, 2, "user:101") == other
+    assert ledger.find_account(session, 3, "user:101") is None
+    with pytest.raises(errors.UnknownAccount):
+        ledger.get_account(session, 999)
+
+
+def test_expired_hold_is_resolved_at_the_given_time(session: Session, books: dict[str, int]) -> None:
+    from ledger.models import Hold
+
+    a = books["alice"]
+    _fund(session, books, "alice", 5, "f")
+    due = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    h = ledger.hold(session, key="h", account_id=a, amount=5, actor=ALICE, reason="v", expires_at=due).hold_id
+    later = due + dt.timedelta(hours=3, microseconds=7)
+    assert ledger.expire_holds(session, now=later) == [h]
+    row = session.execute(sa.select(Hold.__table__).where(Hold.id == h)).one()
+    assert (row.status, row.resolved_at, row.resolved_by, row.resolve_reason) == (
+        "expired",
+        later,
+        None,
+        "hold expired",
+    )
+    assert ledger.available(session, a) == 5
+
+
+@pytest.mark.parametrize("n,more", [(20, None), (21, "  … and 1 more")])
+def test_report_lists_twenty_violations_per_check(n: int, more: str | None) -> None:
+    from ledger.verify import Report
+
+    r = Report()
+    r.checks = ["a check", "another"]
+    for i in range(n):
+        r.add("a check", f"problem {i}")
+    lines = r.lines()
+    assert lines[0] == f"ledger verification FAILED: {n} violation(s) in 1 of 2 checks ()"
+    assert lines[1] == "[a check]" and lines[2] == "  - problem 0" and lines[21] == "  - problem 19"
+    assert lines[22:] == ([more] if more else [])
+    assert str(r) == "\n".join(lines) and not r.ok
+    ok = Report(stats={"accounts": 3})
+    ok.checks = ["x"]
+    assert ok.ok and ok.lines() == ["ledger OK: 1 checks passed (accounts=3)"]
+
+
+def test_batch_over_the_cap_names_the_posting(session: Session, books: dict[str, int]) -> None:
+    f, a = books["fund"], books["alice"]
+    batch = [
+        ledger.Posting("ok", "earn", [(f, -5), (a, 5)], STAFF, "h"),
+        ledger.Posting("big", "grant", [(f, -100_001), (a, 100_001)], STAFF, "h"),
+    ]
+    with pytest.raises(errors.AmountOverCap) as e:
+        ledger.post_many(session, batch)
+    assert e.value.detail == {"amount": 100_001, "cap": 100_000, "index": 1}
+    assert ledger.balance(session, a) == 0
+    with pytest.raises(errors.InvalidRequest):
+        ledger.post_many(session, [batch[0], batch[0]])  # one key twice
+    assert ledger.post_many(session, []) == []

@@ -181,3 +181,44 @@ def test_sealed_formats_on_the_backend(session: Session, books: dict[str, int]) 
     assert event.payload == f'["event","admin.export",1,1,{stamp},{{"a":null,"行":2}}]'
     _check_link(event, GENESIS)
     assert ledger.verify(session).ok
+
+
+def test_sealed_capture_and_reversal(session: Session, books: dict[str, int]) -> None:
+    assert (books["fund"], books["alice"], books["shop"]) == (1, 2, 4)
+    staff = Actor.user(1)
+    ledger.issue(session, key="r-i", fund_account=1, to_account=2, amount=20, actor=staff, reason="h")
+    h = ledger.hold(
+        session, key="r-h", account_id=2, amount=8, actor=staff, reason="券", ref_type="reward", ref_id=3
+    )
+    cap = ledger.capture(
+        session, key="r-c", hold_id=h.hold_id, to_account=4, amount=6, actor=staff, reason="扫码"
+    )
+    rev = ledger.reverse(session, tx_id=cap.tx_id, key="r-r", actor=staff, reason="退货")
+    session.commit()
+    idem = dict(
+        session.execute(
+            sa.select(IdempotencyRecord.key, IdempotencyRecord.request_hash).where(
+                IdempotencyRecord.key.in_(["r-c", "r-r"])
+            )
+        ).all()
+    )
+    # capture: '["capture","redeem",[[2,-6],[4,6]],1,"扫码","reward",3,false,<hold id>]'
+    # reverse: '["reverse","reverse",[[2,6],[4,-6]],1,"退货","ledger_tx",<tx id>,true,false]'
+    assert h.hold_id == 1 and cap.tx_id == 2
+    assert idem == {
+        "r-c": hashlib.sha256(
+            '["capture","redeem",[[2,-6],[4,6]],1,"扫码","reward",3,false,1]'.encode()
+        ).hexdigest(),
+        "r-r": hashlib.sha256(
+            '["reverse","reverse",[[2,6],[4,-6]],1,"退货","ledger_tx",2,true,false]'.encode()
+        ).hexdigest(),
+    }
+    T = Transaction.__table__
+    created = dict(session.execute(sa.select(T.c.id, T.c.created_at)).all())
+    recs = {r.tx_id: r.payload for r in _records(session) if r.event == "tx"}
+    assert recs[cap.tx_id] == (
+        f'["tx",2,1,"redeem",1,"扫码","reward",3,null,1,false,{canonical.micros(created[2])},[[2,-6],[4,6]]]'
+    )
+    assert recs[rev.tx_id] == (
+        f'["tx",3,1,"reverse",1,"退货","ledger_tx",2,2,null,false,{canonical.micros(created[3])},[[2,6],[4,-6]]]'
+    )
