@@ -1,7 +1,7 @@
 """ledger DDL v3: signed checkpoints (ledger_checkpoints, append-only)
 
 Revision ID: 7c2a9f3e1d04
-Revises: 5e1d6e7a0b02
+Revises: 6d854f26f656
 Create Date: 2026-12-01 05:05:00
 
 SQL frozen here (never edit it; change it in a new revision).
@@ -15,7 +15,7 @@ from alembic import op
 import core.db  # noqa: F401  (custom column types such as core.db.UTCDateTime)
 
 revision = "7c2a9f3e1d04"
-down_revision = "5e1d6e7a0b02"
+down_revision = "6d854f26f656"
 branch_labels = None
 depends_on = None
 
