@@ -23,7 +23,14 @@ from ledger.accounts import (
     user_account,
 )
 from ledger.audit import append_event
-from ledger.checkpoints import checkpoint, generate_key, latest_checkpoint, load_private_key, totals
+from ledger.checkpoints import (
+    checkpoint,
+    communities,
+    generate_key,
+    latest_checkpoint,
+    load_private_key,
+    totals,
+)
 from ledger.errors import LedgerError
 from ledger.posting import (
     capture,
@@ -70,6 +77,7 @@ __all__ = [
     "capture",
     "checkpoint",
     "close_account",
+    "communities",
     "community_fund",
     "config",
     "configure",

@@ -97,6 +97,13 @@ def totals(db: Db, community_id: int) -> dict[str, int]:
     }
 
 
+def communities(db: Db) -> list[int]:
+    """Every community that has a ledger (its chains exist)."""
+    return list(
+        read_conn_of(db).execute(select(AH.c.community_id).distinct().order_by(AH.c.community_id)).scalars()
+    )
+
+
 def checkpoint(db: Db, community_id: int, key: Ed25519PrivateKey) -> dict[str, Any]:
     """Sign and store the community's current chain heads and totals; returns the checkpoint."""
     conn = write_conn_of(db)

@@ -91,9 +91,7 @@ def account_command(account_id: int, lines: int) -> None:
 def checkpoint_command(community_ids: tuple[int, ...], key_file: str | None) -> None:
     """Sign each community's chain heads and totals (run from cron, e.g. hourly)."""
     from flask import current_app
-    from sqlalchemy import distinct, select
 
-    from ledger.models import AuditHead
     from portal.extensions import db
 
     key_file = key_file or current_app.config.get("LEDGER_SIGNING_KEY_FILE")
@@ -101,7 +99,7 @@ def checkpoint_command(community_ids: tuple[int, ...], key_file: str | None) -> 
         raise click.ClickException("no signing key: set LEDGER_SIGNING_KEY_FILE (see `flask ledger keygen`)")
     key = ledger.load_private_key(key_file)
     with db.transaction() as session:
-        ids = community_ids or tuple(session.scalars(select(distinct(AuditHead.community_id))).all())
+        ids = community_ids or tuple(ledger.communities(session))
         for community_id in sorted(ids):
             cp = ledger.checkpoint(session, community_id, key)
             click.echo(f"community {community_id}: checkpoint {cp['id']} digest {cp['digest']}")

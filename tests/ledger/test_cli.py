@@ -96,3 +96,43 @@ def test_verify_demo_data_then_corrupted_copy(demo_url: str) -> None:
         assert _run(_app(demo_url), "ledger", "verify").exit_code == 0
     finally:
         _drop_copy(copy)
+
+
+def test_keygen_checkpoint_and_verify_signatures(tmp_path: Any, fresh_database: Any) -> None:
+    import ledger
+
+    url = fresh_database("sqlite")
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    key = tmp_path / "signing.pem"
+    app = _app(url)
+    made = _run(app, "ledger", "keygen", str(key))
+    assert made.exit_code == 0, made.output
+    public = made.output.strip()
+    assert len(public) == 64 and (key.stat().st_mode & 0o777) == 0o600
+    assert _run(app, "ledger", "keygen", str(key)).exit_code != 0  # never overwrites a key
+    assert "no signing key" in _run(app, "ledger", "checkpoint").output
+    assert _run(app, "seed-demo").exit_code == 0
+    before = ledger.config()
+    try:
+        signed = _run(app, "ledger", "checkpoint", "--key-file", str(key))
+        assert signed.exit_code == 0, signed.output
+        assert signed.output.count("checkpoint") >= 2  # every demo community
+        checked = _run(_app_with(url, LEDGER_VERIFY_KEYS=(public,)), "ledger", "verify")
+        assert checked.exit_code == 0, checked.output
+        assert "checkpoint_signatures_checked=" in checked.output
+        assert "checkpoint_signatures_checked=0" not in checked.output
+        other = ledger.generate_key()[1]
+        refused = _run(_app_with(url, LEDGER_VERIFY_KEYS=(other,)), "ledger", "verify")
+        assert refused.exit_code == 1 and "signed by an unknown key" in refused.output
+    finally:
+        ledger.configure(**before.__dict__)
+
+
+def _app_with(url: str, **settings: Any) -> Any:
+    from app import create_app
+
+    return create_app(
+        {"ENV_NAME": "testing", "RATELIMIT_STORAGE_URI": "memory://", "DATABASE_URL": url, **settings}
+    )
