@@ -210,7 +210,11 @@ def withdraw(activity_id: int) -> Response | tuple[str, int]:
 
 
 def _render_check(activity: Activity, form: CheckForm, status: int = 200) -> tuple[str, int]:
-    return render_template("activities/check.html", activity=activity, form=form), status
+    phase = form.phase.data if form.phase.data in svc.PHASES else "in"
+    opens, closes = svc.phase_window(activity, phase)
+    return render_template(
+        "activities/check.html", activity=activity, form=form, opens=opens, closes=closes, now=utcnow()
+    ), status
 
 
 @bp.get("/<int:activity_id>/check")

@@ -345,3 +345,20 @@ def test_leader_marks_present_through_the_page(client, session):
         and saved.hour_log_id is not None
         and saved.marked_by_id == staff.id
     )
+
+
+def test_check_in_says_when_it_opens(client, session):
+    """Days before the start, the activity and its check-in page say when check-in opens
+    (the time, not a rule to work out) and the activity page offers no code field yet."""
+    community, staff, member = _world(session)
+    activity = make_activity(session, community, staff, capacity=5, starts_in_hours=72)
+    login(client, member)
+    url = f"/activities/{activity.id}"
+    assert client.post(f"{url}/signup", data={"csrf_token": _csrf(client, url)}).status_code == 302
+    client.set_cookie("fufen_lang", "en")
+    opens = (activity.starts_at - svc.CHECKIN_OPENS_BEFORE).astimezone(dt.timezone(dt.timedelta(hours=8)))
+    when = opens.strftime("%Y-%m-%d\u00a0%H:%M")
+    detail = client.get(url).get_data(as_text=True)
+    assert f"Check-in opens at {when}." in detail and 'name="code"' not in detail
+    check = client.get(f"{url}/check?phase=in").get_data(as_text=True)
+    assert f"Check-in opens at {when}." in check
