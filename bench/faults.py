@@ -173,12 +173,12 @@ def seed(url: str, residents: int) -> dict[str, Any]:
     import datetime as dt
     from zoneinfo import ZoneInfo
 
-    import core.models  # noqa: F401
+    import portal.models  # noqa: F401
     from core.db import Base, make_engine, make_session_factory
-    from portal.accounts.models import Role
     from portal.exchange import services as exchange
-    from portal.hours import services as hours
+    from portal.people.models import Role
     from portal.settings.models import CommunitySettings
+    from portal.volunteering.recording import record_hours
     from tests.factories import give_points, make_community, make_reward, make_user
 
     engine = make_engine(url)
@@ -201,7 +201,7 @@ def seed(url: str, residents: int) -> dict[str, Any]:
             for j in range(6):
                 start = base + dt.timedelta(hours=j * 2, minutes=i)
                 logs.append(
-                    hours.record_hours(
+                    record_hours(
                         s,
                         user_id=p.id,
                         community_id=c.id,
@@ -373,7 +373,15 @@ class Client:
         self.token = ""
         self.user_id = 0
 
+    # Logins hash a password (argon2, ~1 s of CPU on this machine under load): let two run at a
+    # time, or ten at once queue past the request timeout and every retry adds more work.
+    logins = threading.Semaphore(2)
+
     def login_api(self) -> None:
+        with self.logins:
+            self._login_api()
+
+    def _login_api(self) -> None:
         r = self._retry(
             lambda: self.http.request(
                 "POST",
@@ -428,6 +436,10 @@ class Client:
 
     # the website (session + CSRF) ------------------------------------------------------------
     def login_web(self) -> None:
+        with self.logins:
+            self._login_web()
+
+    def _login_web(self) -> None:
         page = self._retry(lambda: self.http.request("GET", self.base + "/accounts/login"))
         assert page is not None
         token = CSRF_RE.search(page.text)
@@ -752,6 +764,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # A CI timeout sends SIGTERM: leave through ``finally`` so gunicorn and the database go too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(124))
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress in CI logs
     url = make_database(args.server_url)
     print(f"database {make_url(url).database}; {args.clients} clients for {args.seconds:.0f} s")
     server = None
@@ -760,11 +773,15 @@ def main(argv: list[str] | None = None) -> int:
         env = {"FAULTS_BREAK_IDEMPOTENCY": "1"} if args.break_idempotency else {}
         server = Server(url, args.port or free_port(), args.workers, env)
         server.start()
-        base = f"http://127.0.0.1:{args.port}"
+        base = f"http://127.0.0.1:{server.port}"
         log = Log()
         started = time.monotonic()
         run = run_clients(base, world, args.seconds, args.clients, log)
-        run["go"].wait(120)
+        if not run["go"].wait(300):
+            raise RuntimeError(
+                f"clients not logged in after 300 s: {log.crashed[:2]}; errors {dict(log.errors)}"
+            )
+        print(f"{len(run['threads'])} clients logged in; go")
         started = time.monotonic()
         at = lambda: time.monotonic() - started  # noqa: E731
         time.sleep(args.seconds / 4)
