@@ -38,6 +38,8 @@ FEATURES = (
     "portal.exchange",
     "portal.settings",
     "portal.api",
+    "portal.proxy",
+    "portal.needs",
     "portal.cli",
     "portal.ledger_cli",
 )

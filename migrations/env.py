@@ -54,8 +54,28 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
     context.configure(
         connection=connection, target_metadata=target_metadata, render_as_batch=True, compare_type=True
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # A batch migration recreates a table (copy, DROP, rename). DROP TABLE of a table
+        # that other rows reference fails while foreign keys are enforced, so they are off
+        # for the run (the PRAGMA only works outside a transaction, hence the raw DBAPI
+        # connection) and the result is checked before they are on again.
+        _sqlite_pragma(connection, "PRAGMA foreign_keys=OFF")
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        if sqlite:
+            _sqlite_pragma(connection, "PRAGMA foreign_keys=ON")
+    if sqlite:
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"foreign keys broken by the migration: {broken[:10]}")
+
+
+def _sqlite_pragma(connection, sql: str) -> None:  # type: ignore[no-untyped-def]
+    if not connection.in_transaction():
+        connection.connection.driver_connection.execute(sql)
 
 
 if context.is_offline_mode():

@@ -10,7 +10,9 @@ import ledger.models  # noqa: F401
 import portal.api.models  # noqa: F401
 import portal.audit.models  # noqa: F401
 import portal.exchange.models  # noqa: F401
+import portal.needs.models  # noqa: F401
 import portal.notifications.models  # noqa: F401
+import portal.people.carers  # noqa: F401
 import portal.people.models  # noqa: F401
 import portal.people.reports  # noqa: F401
 import portal.places.models  # noqa: F401

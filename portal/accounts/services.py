@@ -78,6 +78,11 @@ def _clean_name(value: str | None, *, field: str, required: bool) -> str | None:
     return value
 
 
+def clean_name(value: str | None, *, field: str, required: bool) -> str | None:
+    """The rules for a person's name, for features that enrol people (代办)."""
+    return _clean_name(value, field=field, required=required)
+
+
 def _duplicate_phone() -> ServiceError:
     # Says no more than needed: no name, no community, nothing about the other account.
     return ServiceError(

@@ -487,11 +487,32 @@ def _free_seat(session: Session, activity: Activity) -> None:
 
 
 def signup(
-    session: Session, actor: User, activity_id: int, *, now: dt.datetime | None = None
+    session: Session,
+    actor: User,
+    activity_id: int,
+    *,
+    now: dt.datetime | None = None,
+    person_id: int | None = None,
 ) -> ActivitySignup:
-    """Sign ``actor`` up: confirmed while places are left, otherwise on the waitlist."""
+    """Sign ``actor`` up: confirmed while places are left, otherwise on the waitlist.
+
+    代办: with ``person_id``, sign up someone without a phone — as their carer, or as the
+    leader / staff who runs the activity (who then marks their attendance)."""
     now = _now(now)
     activity = get_activity(session, activity_id, lock=True)
+    person = actor
+    if person_id is not None and person_id != actor.id:
+        from portal.people.carers import is_carer
+
+        candidate = session.get(User, person_id)
+        if (
+            candidate is None
+            or not candidate.is_active
+            or not (is_carer(session, actor, candidate.id) or can_run(session, actor, activity))
+        ):
+            raise Forbidden(_l("You cannot act for this person."), code="not_carer")
+        person = candidate
+    actor = person
     if not is_member(actor, activity.community_id):
         raise Forbidden(_l("This activity belongs to another community."), code="other_community")
     if activity.status == ActivityStatus.CANCELLED:

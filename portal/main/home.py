@@ -20,7 +20,7 @@ class StaffLine:
     community: Community
     pending_hours: int
     today: list[Any] = field(default_factory=list)
-    waiting: Any = None  # portal.workspace.waiting.Waiting
+    waiting: Any = None  # portal.main.waiting.Waiting
 
 
 @dataclass
@@ -51,18 +51,21 @@ class HomeData:
     year: int = 0
     streets: list[StreetLine] = field(default_factory=list)
     shops: list[ShopLine] = field(default_factory=list)
+    is_unit: bool = False  # speaks for a partner unit (三单)
 
 
 def home_data(session: Session, user: User, now: dt.datetime | None = None) -> HomeData:
     from core.clock import LOCAL_TZ, local_day_bounds, local_year
     from portal.compliance.services import my_progress
+    from portal.main.waiting import waiting_for
+    from portal.needs.services import unit_ids
+    from portal.places.models import Organisation, OrgKind
     from portal.policy import administered_streets, staff_communities
     from portal.posts.services import open_posts
     from portal.rewards.services import scopes_for
     from portal.volunteering.activities import Activity, ActivityStatus
     from portal.volunteering.hour_logs import approved_minutes
     from portal.wishes.services import open_wishes
-    from portal.workspace.waiting import waiting_for
 
     now = now or utcnow()
     year = local_year(now)
@@ -97,6 +100,10 @@ def home_data(session: Session, user: User, now: dt.datetime | None = None) -> H
                 street, [waiting[c.id] for c in managed if c.street_id == street.id and c.id in waiting]
             )
         )
+    data.is_unit = any(
+        o.kind == OrgKind.PARTNER
+        for o in session.scalars(select(Organisation).where(Organisation.id.in_(unit_ids(user))))
+    )
     data.shops = [
         ShopLine(s.community_id, s.org_key, s.name) for s in scopes_for(session, user) if s.organisation_id
     ]

@@ -35,6 +35,16 @@ SERVICE_LINKS: tuple[tuple[Any, Any, tuple[str, ...]], ...] = (
     (_l("Micro-wishes"), _l("Help a neighbour with a small wish, or post your own."), ("wishes.board",)),
     (_l("My hours"), _l("Your volunteer hours and reporting hours."), ("hours.mine",)),
     (
+        _l("Ask for help"),
+        _l("Post a need: the community matches it with a partner unit or volunteers."),
+        ("needs.mine",),
+    ),
+    (
+        _l("My family"),
+        _l("Enrol a family member without a phone, sign them up and redeem for them."),
+        ("proxy.family",),
+    ),
+    (
         _l("Rewards store"),
         _l("Spend your 福分 on rewards from local shops and your community."),
         ("rewards.index",),

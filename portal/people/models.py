@@ -29,7 +29,11 @@ class User(UserMixin, Base):
     __tablename__ = "user"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    phone: Mapped[str] = mapped_column(String(11), unique=True)
+    # NULL for a person enrolled by staff or family (代办) who has no mobile phone: they
+    # cannot log in; their relatives (``portal.proxy``) act for them.
+    phone: Mapped[str | None] = mapped_column(String(11), unique=True)
+    landline: Mapped[str | None] = mapped_column(String(20))
+    enrolled_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     password_hash: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(40))
     real_name: Mapped[str | None] = mapped_column(String(40))
@@ -55,6 +59,11 @@ class User(UserMixin, Base):
     roles: Mapped[list[RoleAssignment]] = relationship(
         back_populates="user", foreign_keys="RoleAssignment.user_id", cascade="all, delete-orphan"
     )
+
+    @property
+    def is_proxy(self) -> bool:
+        """Enrolled without a mobile phone: no login, others act for them."""
+        return self.phone is None
 
     # Flask-Login: the session carries "<id>:<session_version>" so that a password
     # change or deactivation ends every other session at once.

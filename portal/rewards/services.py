@@ -29,6 +29,7 @@ from portal.audit.services import record, record_refusal
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.ledger_messages import ledger_error_message
 from portal.notifications.services import notify
+from portal.people.carers import dependent_for, is_carer
 from portal.people.masking import mask_phone
 from portal.people.models import Role, User
 from portal.places.models import Community, Organisation, OrgKind
@@ -539,7 +540,13 @@ def normalise_code(raw: str | None) -> str:
 
 
 def redeem(
-    session: Session, actor: User, reward_id: int, idem_key: str, *, now: dt.datetime | None = None
+    session: Session,
+    actor: User,
+    reward_id: int,
+    idem_key: str,
+    *,
+    now: dt.datetime | None = None,
+    for_user_id: int | None = None,
 ) -> Redemption:
     """Hold the price on the actor's account, take one unit of stock and issue a voucher.
 
@@ -559,8 +566,18 @@ def redeem(
             ServiceError(_l("This form is not valid. Reload the page and try again."), code="bad_idem_key"),
             reward_id=reward_id,
         )
-    session.scalar(select(User.id).where(User.id == actor.id).with_for_update(key_share=True))
-    earlier = session.scalar(select(Voucher).where(Voucher.user_id == actor.id, Voucher.idem_key == idem_key))
+    # 代办: a relative linked by staff (or by enrolling them) redeems from the points of a
+    # person without a phone. The holder's account pays; the relative is the ledger actor.
+    holder = actor
+    if for_user_id is not None and for_user_id != actor.id:
+        try:
+            holder = dependent_for(session, actor, for_user_id)
+        except Forbidden as exc:
+            raise _refuse(session, actor, action, exc, reward_id=reward_id, for_user_id=for_user_id) from None
+    session.scalar(select(User.id).where(User.id == holder.id).with_for_update(key_share=True))
+    earlier = session.scalar(
+        select(Voucher).where(Voucher.user_id == holder.id, Voucher.idem_key == idem_key)
+    )
     if earlier is not None:
         if earlier.reward_id != reward_id:
             raise _refuse(
@@ -575,7 +592,7 @@ def redeem(
                 target=("voucher", earlier.id),
             )
         return Redemption(earlier, True)
-    reward = reward_for_member(session, actor, reward_id)
+    reward = reward_for_member(session, holder, reward_id)
     cid = reward.community_id
     today = local_today(now)
     if not is_available(reward, today):
@@ -587,7 +604,10 @@ def redeem(
             community_id=cid,
             target=("reward", reward.id),
         )
-    if reward.organisation_id is not None and is_merchant_of(actor, cid, reward.organisation_id):
+    if reward.organisation_id is not None and (
+        is_merchant_of(actor, cid, reward.organisation_id)
+        or is_merchant_of(holder, cid, reward.organisation_id)
+    ):
         raise _refuse(
             session,
             actor,
@@ -596,7 +616,7 @@ def redeem(
             community_id=cid,
             target=("reward", reward.id),
         )
-    used = used_this_month(session, actor.id, reward.id, now)
+    used = used_this_month(session, holder.id, reward.id, now)
     if used >= reward.monthly_limit:
         raise _refuse(
             session,
@@ -613,7 +633,7 @@ def redeem(
             target=("reward", reward.id),
             used=used,
         )
-    account = ledger.user_account(session, cid, actor.id)
+    account = ledger.user_account(session, cid, holder.id)
     have = ledger.available(session, account)
     if have < reward.price:
         raise _refuse(
@@ -654,7 +674,7 @@ def redeem(
     try:
         held = ledger.hold(
             session,
-            key=f"redeem:{actor.id}:{idem_key}",
+            key=f"redeem:{holder.id}:{idem_key}",
             account_id=account,
             amount=reward.price,
             actor=ledger.Actor.user(actor.id),
@@ -684,7 +704,7 @@ def redeem(
         reward_id=reward.id,
         community_id=cid,
         organisation_id=reward.organisation_id,
-        user_id=actor.id,
+        user_id=holder.id,
         code=_new_code(session),
         idem_key=idem_key,
         price=reward.price,
@@ -705,6 +725,7 @@ def redeem(
         reward_id=reward.id,
         price=reward.price,
         hold_id=held.hold_id,
+        for_user_id=holder.id if holder is not actor else None,
     )
     return Redemption(voucher, False)
 
@@ -721,7 +742,7 @@ def voucher_for_owner(
     session: Session, actor: User, voucher_id: int, action: str = "voucher.view"
 ) -> Voucher:
     voucher = session.get(Voucher, voucher_id)
-    if voucher is None or voucher.user_id != actor.id:
+    if voucher is None or (voucher.user_id != actor.id and not is_carer(session, actor, voucher.user_id)):
         raise _refuse(
             session,
             actor,

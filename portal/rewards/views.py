@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from core.db import utcnow
+from portal.accounts.security import deny
 from portal.errors import ServiceError, error_response
 from portal.extensions import db, limiter
 from portal.people.models import User
@@ -106,9 +107,25 @@ def detail(reward_id: int) -> str:
     )
 
 
-def _render_confirm(reward_id: int, status: int = 200, form: RedeemForm | None = None) -> tuple[str, int]:
+def _holder() -> User:
+    """The person whose 福分 pay: the signed-in user, or (代办, ``?for=<id>``) a person
+    they are a carer of; anyone else is refused and audited."""
+    from portal.people.carers import dependent_for
+
     actor = _actor()
-    reward = svc.reward_for_member(db.session, actor, reward_id)
+    raw = request.values.get("for", type=int)
+    if raw is None or raw == actor.id:
+        return actor
+    try:
+        return dependent_for(db.session, actor, raw)
+    except ServiceError:
+        deny("rewards.redeem_for", for_user_id=raw)
+        raise  # pragma: no cover
+
+
+def _render_confirm(reward_id: int, status: int = 200, form: RedeemForm | None = None) -> tuple[str, int]:
+    holder = _holder()
+    reward = svc.reward_for_member(db.session, holder, reward_id)
     form = form or RedeemForm()
     form.idem_key.data = str(uuid.uuid4())  # a fresh key each time the form is shown
     return render_template(
@@ -116,7 +133,8 @@ def _render_confirm(reward_id: int, status: int = 200, form: RedeemForm | None =
         reward=reward,
         form=form,
         owner=svc.owner_name(db.session, reward),
-        have=svc.spendable(db.session, reward.community_id, actor.id),
+        have=svc.spendable(db.session, reward.community_id, holder.id),
+        holder=holder if holder.id != current_user.id else None,
     ), status
 
 
@@ -135,7 +153,9 @@ def redeem(reward_id: int) -> Any:
         flash(_("This form has expired. Please try again."), "error")
         return _render_confirm(reward_id, 400)
     try:
-        result = svc.redeem(db.session, _actor(), reward_id, form.idem_key.data or "")
+        result = svc.redeem(
+            db.session, _actor(), reward_id, form.idem_key.data or "", for_user_id=_holder().id
+        )
     except ServiceError as exc:
         db.session.rollback()
         if exc.status == 404:

@@ -181,7 +181,7 @@ def test_staff_home_counts_what_waits(client, session, w):
     page = client.get("/").data.decode()
     assert "Reports (报到) to confirm" in page and f"/community/{a.id}/manage/reports" in page
     assert f"/community/{a.id}/manage" in page
-    from portal.workspace.waiting import waiting_for
+    from portal.main.waiting import waiting_for
 
     (counts,) = waiting_for(session, w["staff"], [a])
     assert (counts.reports, counts.hours, counts.wishes) == (1, 1, 1)

@@ -40,6 +40,7 @@ def waiting_for(
     session: Session, actor: User, communities: Sequence[Community], now: dt.datetime | None = None
 ) -> list[Waiting]:
     """Counts for communities the caller already checked ``actor`` may manage."""
+    from portal.needs.services import open_need_counts
     from portal.volunteering.hour_logs import pending_counts
     from portal.volunteering.wishes import Wish, WishStatus
 
@@ -60,4 +61,8 @@ def waiting_for(
         .where(Wish.community_id.in_(ids), Wish.status == WishStatus.OPEN, Wish.created_at < now - STALE_WISH)
         .group_by(Wish.community_id),
     )
-    return [Waiting(c, reports.get(c.id, 0), hours.get(c.id, 0), wishes.get(c.id, 0)) for c in communities]
+    needs = open_need_counts(session, ids)
+    return [
+        Waiting(c, reports.get(c.id, 0), hours.get(c.id, 0), wishes.get(c.id, 0), needs.get(c.id, 0))
+        for c in communities
+    ]
