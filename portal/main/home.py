@@ -100,10 +100,12 @@ def home_data(session: Session, user: User, now: dt.datetime | None = None) -> H
                 street, [waiting[c.id] for c in managed if c.street_id == street.id and c.id in waiting]
             )
         )
-    data.is_unit = any(
-        o.kind == OrgKind.PARTNER
-        for o in session.scalars(select(Organisation).where(Organisation.id.in_(unit_ids(user))))
-    )
+    units = unit_ids(user)
+    if units:  # no query for the many who speak for no organisation
+        data.is_unit = any(
+            o.kind == OrgKind.PARTNER
+            for o in session.scalars(select(Organisation).where(Organisation.id.in_(units)))
+        )
     data.shops = [
         ShopLine(s.community_id, s.org_key, s.name) for s in scopes_for(session, user) if s.organisation_id
     ]
