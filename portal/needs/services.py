@@ -486,7 +486,7 @@ def match_need(
         session,
         need.requester_id,
         "needs.matched",
-        str(_l("Your need is being handled: %(title)s", title=need.title)),
+        _l("Your need is being handled: %(title)s", title=need.title),
         link=f"/needs/{need.id}",
         dedupe_key=f"needs.matched:{project.id}",
     )
@@ -496,7 +496,7 @@ def match_need(
                 session,
                 contact,
                 "needs.dispatched",
-                str(_l("A new task for your unit: %(title)s", title=project.title)),
+                _l("A new task for your unit: %(title)s", title=project.title),
                 link=f"/needs/{need.id}",
                 dedupe_key=f"needs.dispatched:{project.id}:{contact}",
             )
@@ -615,7 +615,7 @@ def finish_project(
         session,
         need.requester_id,
         "needs.done",
-        str(_l("Your need was handled: please confirm and rate")),
+        _l("Your need was handled: please confirm and rate"),
         need.title,
         link=f"/needs/{need.id}",
         dedupe_key=f"needs.done:{project.id}",
