@@ -63,10 +63,10 @@ def _publish_activity(app: Any, title: str) -> int:
     from sqlalchemy import select
 
     from core.db import utcnow
-    from portal.accounts.models import User
     from portal.activities import services as svc
-    from portal.community.models import Community
     from portal.extensions import db
+    from portal.people.models import User
+    from portal.places.models import Community
 
     with app.app_context():
         staff = db.session.scalar(select(User).where(User.phone == STAFF_PHONE))
@@ -97,8 +97,8 @@ def _time_passes(app: Any, activity_id: int, minutes: int) -> None:
     """``minutes`` go by: the activity's times and the check-ins already made move back."""
     from sqlalchemy import select
 
-    from portal.activities.models import Activity, ActivitySignup
     from portal.extensions import db
+    from portal.volunteering.activities import Activity, ActivitySignup
 
     delta = dt.timedelta(minutes=minutes)
     with app.app_context():
@@ -252,7 +252,7 @@ def test_micro_wish_from_post_to_rating(
         expect(page.locator("form[action$='/fulfil']")).to_have_count(0)
 
         resident.goto(wish_url)
-        resident.locator("label[for=rating-5]").click()  # the five-star radio
+        resident.locator("label[for='rating-5']").click()  # the stars are labels of hidden radios
         resident.locator("textarea[name=comment]").fill("谢谢！")
         resident.locator("form[action$='/confirm'] button").click()
         expect(resident.locator("main")).to_contain_text("★★★★★")
