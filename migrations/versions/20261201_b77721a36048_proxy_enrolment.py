@@ -1,7 +1,7 @@
 """proxy enrolment
 
 Revision ID: b77721a36048
-Revises: 5e12a0c0de01
+Revises: 7c2a9f3e1d04
 Create Date: 2026-12-01 04:13:11.114415
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import core.db  # noqa: F401  (custom column types such as core.db.UTCDateTime)
 
 revision = "b77721a36048"
-down_revision = "5e12a0c0de01"
+down_revision = "7c2a9f3e1d04"
 branch_labels = None
 depends_on = None
 
