@@ -797,8 +797,14 @@ def main(argv: list[str] | None = None) -> int:
             others = other_sessions(args.server_url, url)
             if args.pg_restart == "force" or not others:
                 print(f"t={at():5.1f}s PostgreSQL restart -m immediate")
-                took = restart_postgres()
-                print(f"t={at():5.1f}s PostgreSQL back after {took:.1f} s")
+                try:
+                    took = restart_postgres()
+                    print(f"t={at():5.1f}s PostgreSQL back after {took:.1f} s")
+                except (OSError, subprocess.CalledProcessError) as exc:
+                    if args.pg_restart == "force":
+                        raise
+                    # auto: a CI runner without pg_ctlcluster or the right to use it
+                    print(f"PostgreSQL restart not possible here ({exc}); continuing without it")
             else:
                 print(f"PostgreSQL restart skipped: {others} sessions of other databases are connected")
         # Whatever the restarts cost, the clients keep going for a while after the last one.
