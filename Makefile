@@ -12,7 +12,15 @@ PORT   ?= 5000
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: faults faults-short run test lint venv dev-venv translations migrate seed check-migrations browser clean bench fuzz mutation mutation-ci
+# The date-sensitive tests, run again under three clocks (core.clock, --clock): just after
+# midnight in China (16:01 UTC), just before midnight UTC, and New Year's Eve in China.
+CLOCK_TESTS ?= tests/unit/test_clock.py tests/integration/test_hours_services.py \
+	tests/integration/test_exchange_services.py tests/integration/test_activities_services.py \
+	tests/functional/test_hours_wishes_views.py tests/functional/test_activities_views.py \
+	tests/e2e/test_volunteer_journey.py::test_micro_wish_from_post_to_rating
+CLOCKS ?= 2027-03-14T16:01:00+00:00 2027-03-14T23:59:00+00:00 2026-12-31T15:58:00+00:00
+
+.PHONY: faults faults-short run test test-clocks lint venv dev-venv translations migrate seed check-migrations browser clean bench fuzz mutation mutation-ci
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +58,12 @@ lint: dev-venv
 test: dev-venv translations browser lint
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory faults-short
+	$(MAKE) --no-print-directory test-clocks
+
+test-clocks: dev-venv translations
+	set -e; for at in $(CLOCKS); do echo "== clock $$at"; \
+	  $(PY) -m pytest -q -p no:cacheprovider -k "not postgresql" --clock=$$at $(CLOCK_TESTS); done
+
 
 # Fault test (docs/reliability.md): money over HTTP while gunicorn is killed -9 and PostgreSQL
 # restarted. The short form runs after the suite; it restarts PostgreSQL only when no other

@@ -24,6 +24,7 @@ FEATURES = (
     "portal.accounts.security",
     "portal.error_handlers",
     "portal.health",
+    "portal.refusals",
     "portal.main",
     "portal.accounts",
     "portal.community",

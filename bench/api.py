@@ -58,7 +58,7 @@ def _drop(handle: object) -> None:
 
 def seed(url: str) -> str:
     """Schema + workload; returns the resident's bearer token."""
-    import core.models  # noqa: F401
+    import portal.models  # noqa: F401
     from app import create_app
     from core.db import Base, make_engine
     from portal.api import tokens

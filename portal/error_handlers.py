@@ -1,6 +1,7 @@
 """The app's error handlers: friendly pages in both languages (DB-free ones when the
 database is down), the one JSON body for the API; bad input never becomes a 500.
-(``portal.errors`` holds the refusal types and bodies every layer uses.)"""
+(``portal.errors`` holds the refusal types and bodies every layer uses; refusals
+themselves are answered by ``portal.refusals``.)"""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from portal.errors import ServiceError, _messages, error_response
+from portal.errors import error_response, messages
 from portal.outage import is_db_unavailable, standalone_error
 
 log = logging.getLogger(__name__)
@@ -29,24 +30,17 @@ def init_app(app: Flask) -> None:
             code="csrf_failed",
         )
 
-    @app.errorhandler(ServiceError)
-    def service_error(e: ServiceError) -> Response:
-        # A rule refused the request and the view did not render its own page for it.
-        title, _message = _messages(e.status)
-        details = {"field": e.field} if e.field else None
-        return error_response(e.status, title, str(e.message), code=e.code, details=details)
-
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> Response:
         status = e.code or 500
         if status >= 500:
             return standalone_error(status)
-        title, message = _messages(status)
+        title, message = messages(status)
         # webargs (the JSON API's input parsing) attaches the per-field messages.
-        messages = (
+        fields = (
             getattr(e, "data", {}).get("messages") if isinstance(getattr(e, "data", None), dict) else None
         )
-        details = {"fields": messages} if messages else None
+        details = {"fields": fields} if fields else None
         resp = error_response(status, title, message, details=details)
         for name, value in e.get_headers():
             if name.lower() not in ("content-type", "content-length"):

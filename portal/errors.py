@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Response, jsonify, render_template, request
 from flask_babel import gettext as _
@@ -10,7 +11,7 @@ from flask_babel import gettext as _
 log = logging.getLogger(__name__)
 
 
-def _wants_json() -> bool:
+def wants_json() -> bool:
     return request.path.startswith("/api/") or (request.accept_mimetypes.best == "application/json")
 
 
@@ -45,7 +46,7 @@ def json_error(
 def error_response(
     status: int, title: str, message: str, *, code: str | None = None, details: dict | None = None
 ) -> Response:
-    if _wants_json():
+    if wants_json():
         return json_error(status, message, code=code, details=details)
     else:
         resp = Response(render_template("errors/error.html", status=status, title=title, message=message))
@@ -61,7 +62,7 @@ def conflict_response() -> Response:
     )
 
 
-def _messages(status: int) -> tuple[str, str]:
+def messages(status: int) -> tuple[str, str]:
     table = {
         400: (_("Bad request"), _("The request could not be understood. Please check what you entered.")),
         403: (_("Not allowed"), _("You do not have permission to do this here.")),
@@ -81,19 +82,44 @@ def _messages(status: int) -> tuple[str, str]:
 class ServiceError(Exception):
     """A business rule refused the request. ``message`` is already translated (use
     ``lazy_gettext`` at raise time or ``gettext`` inside a request); ``status`` is the
-    HTTP status the web layer answers with; ``code`` is stable for the JSON API."""
+    HTTP status the web layer answers with; ``code`` is stable for the JSON API;
+    ``field`` names the input it concerns (the form helper puts the message there);
+    ``details`` are more facts for the JSON body and the audit record.
+
+    Refusals are audited once, by the request's error handler (``portal.refusals``);
+    ``community_id``/``target``/``action`` tell it where to file the refusal. A service that
+    records the refusal itself (``portal.audit.services.refused``) marks it ``audited``.
+    """
 
     status = 400
 
     def __init__(
-        self, message: str, *, code: str = "refused", status: int | None = None, field: str | None = None
+        self,
+        message: str,
+        *,
+        code: str = "refused",
+        status: int | None = None,
+        field: str | None = None,
+        details: dict[str, Any] | None = None,
+        community_id: int | None = None,
+        target: tuple[str, int] | None = None,
+        action: str | None = None,
     ) -> None:
         super().__init__(str(message))
         self.message = message
         self.code = code
         self.field = field
+        self.details: dict[str, Any] = dict(details or {})
+        self.community_id = community_id
+        self.target = target
+        self.action = action
+        self.audited = False
         if status is not None:
             self.status = status
+
+    def body_details(self) -> dict[str, Any]:
+        """``details`` of the JSON body: the field, then the other facts."""
+        return {**({"field": self.field} if self.field else {}), **self.details}
 
 
 class NotFound(ServiceError):

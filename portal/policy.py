@@ -2,10 +2,19 @@
 
 A role is held *in* a place: staff in a community, street admins in a street (staff powers
 in every community of it), system admins everywhere; residents in their home community.
+
+Each answer is given once per request: it is kept on ``flask.g`` for the rest of the
+request (the view, the service and the template ask the same question), keyed by the
+actor, the roles they hold and the place — a role granted or revoked mid-request is a new
+question. Outside a request every call answers afresh.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import g, has_request_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -14,6 +23,20 @@ from portal.errors import Forbidden
 from portal.people.models import Role, User
 from portal.places.models import Community, Street
 from portal.places.services import get_community, get_street
+
+T = TypeVar("T")
+
+
+def _once(question: str, user: User, place: Any, answer: Callable[[], T]) -> T:
+    """``answer()``, asked once per request for (question, actor, place)."""
+    if not has_request_context() or getattr(user, "id", None) is None:
+        return answer()
+    memo: dict[tuple[Any, ...], Any] = g.setdefault("_fufen_policy", {})
+    held = tuple((r.role, r.community_id, r.street_id) for r in user.roles)
+    key = (question, user.id, user.is_active, user.community_id, held, place)
+    if key not in memo:
+        memo[key] = answer()
+    return memo[key]  # type: ignore[no-any-return]
 
 
 def is_sysadmin(user: User) -> bool:
@@ -30,6 +53,10 @@ def is_street_admin(user: User, street_id: int) -> bool:
 
 def is_staff(user: User, community: Community) -> bool:
     """Staff powers in ``community``: its own staff, admins of its street, sysadmins."""
+    return _once("staff", user, community.id, lambda: _is_staff(user, community))
+
+
+def _is_staff(user: User, community: Community) -> bool:
     if not user.is_active:
         return False
     if any(r.role == Role.STAFF and r.community_id == community.id for r in user.roles):
@@ -39,6 +66,10 @@ def is_staff(user: User, community: Community) -> bool:
 
 def is_member(user: User, community: Community) -> bool:
     """Lives there, holds any role there, or oversees it."""
+    return _once("member", user, community.id, lambda: _is_member(user, community))
+
+
+def _is_member(user: User, community: Community) -> bool:
     if user.community_id == community.id:
         return True
     if any(r.community_id == community.id for r in user.roles):
@@ -48,6 +79,10 @@ def is_member(user: User, community: Community) -> bool:
 
 def staff_communities(session: Session, user: User) -> list[Community]:
     """Communities where ``user`` has staff powers, by street then name."""
+    return list(_once("staff_communities", user, None, lambda: _staff_communities(session, user)))
+
+
+def _staff_communities(session: Session, user: User) -> list[Community]:
     conditions = []
     own = {r.community_id for r in user.roles if r.role == Role.STAFF and r.community_id is not None}
     if is_sysadmin(user):

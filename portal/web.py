@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any
 
-from flask import abort, request
+from flask import request
 from flask_babel import gettext as _
 
-from portal.errors import Forbidden, NotFound, ServiceError, error_response
 from portal.extensions import db
 from portal.ids import id_arg
 from portal.people.models import Role, User
 from portal.policy import staff_communities
-
-
-def hard_refusal(exc: ServiceError) -> NoReturn | None:
-    """Unknown ids → 404; authorisation → the 403 page with the reason. (Both already
-    audited by the service.)"""
-    if isinstance(exc, NotFound):
-        abort(404)
-    if isinstance(exc, Forbidden):
-        abort(error_response(403, _("Not allowed"), str(exc.message)))
-    return None
 
 
 def first_error(form: Any) -> str:

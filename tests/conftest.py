@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 import portal.models  # noqa: F401
+from core import clock
 from core.db import Base, make_engine
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -37,6 +38,29 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 settings.register_profile("deterministic", derandomize=True, database=None, print_blob=True)
 settings.register_profile("fuzz", max_examples=1000, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--clock",
+        default=os.environ.get("FUFEN_TEST_CLOCK"),
+        help="run every test as if it started at this instant (ISO 8601 with zone, e.g. "
+        "2026-12-31T15:58:00+00:00); the app's clock (core.clock) then runs on from there",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _test_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The multi-clock CI step (``make test-clocks``): each test starts at ``--clock``."""
+    at = request.config.getoption("--clock")
+    if not at:
+        yield
+        return
+    import datetime as dt
+
+    start = dt.datetime.fromisoformat(at)
+    with clock.travel_to(start):
+        yield
 
 
 def _pg_server_url() -> str:

@@ -1,16 +1,11 @@
-"""Authorisation: who may act in which community.
-
-Every view that touches community data calls one of these server-side; the ids in
-URLs and forms are never trusted on their own (no cross-community IDOR). Denials are
-audited and answered with 403 (or 404 where existence itself must not leak).
-"""
+"""Sessions: start a session at login, server-side idle and absolute timeouts, and the
+``session_version`` that ends other sessions. (Who may act where is ``portal.policy``;
+refusals go through ``portal.refusals``.)"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
@@ -18,96 +13,8 @@ from flask_login import current_user, logout_user
 
 from core.db import utcnow
 from portal.accounts import sessions
-from portal.audit.services import record_refusal
 from portal.extensions import db
-from portal.people.models import Role, User
-from portal.places.models import Community
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def has_role(user: User, role: Role, community: Community | int | None = None) -> bool:
-    """True when ``user`` holds ``role`` in ``community`` (or, with no community, anywhere).
-
-    Street admins hold every staff power in the communities of their street;
-    system admins everywhere. Residents hold RESIDENT in their home community.
-    """
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    community_id = community.id if isinstance(community, Community) else community
-    if community_id is None:
-        return any(r.role == role for r in user.roles) or (
-            role == Role.RESIDENT and user.community_id is not None
-        )
-    if role == Role.RESIDENT and user.community_id == community_id:
-        return True
-    for r in user.roles:
-        if r.role == role and r.community_id == community_id:
-            return True
-    if role == Role.STAFF:
-        return community_id in admin_community_ids(user)
-    return False
-
-
-def admin_community_ids(user: User) -> set[int]:
-    """Communities a street admin / system admin oversees."""
-    from sqlalchemy import select
-
-    if any(r.role == Role.SYSADMIN for r in user.roles):
-        return set(db.session.scalars(select(Community.id)))
-    street_ids = {r.street_id for r in user.roles if r.role == Role.STREET_ADMIN}
-    if not street_ids:
-        return set()
-    return set(db.session.scalars(select(Community.id).where(Community.street_id.in_(street_ids))))
-
-
-def staff_community_ids(user: User) -> set[int]:
-    """Communities where ``user`` may act as staff."""
-    own = {r.community_id for r in user.roles if r.role == Role.STAFF and r.community_id is not None}
-    return own | admin_community_ids(user)
-
-
-def community_ids_for(user: User, roles: Iterable[Role]) -> set[int]:
-    roles = set(roles)
-    ids = {r.community_id for r in user.roles if r.role in roles and r.community_id is not None}
-    if Role.RESIDENT in roles and user.community_id is not None:
-        ids.add(user.community_id)
-    if Role.STAFF in roles:
-        ids |= admin_community_ids(user)
-    return ids
-
-
-def deny(action: str, *, community_id: int | None = None, status: int = 403, **detail: Any) -> None:
-    """Refuse the request: audit the refusal and abort with ``status``."""
-    actor = current_user.id if current_user.is_authenticated else None
-    record_refusal(
-        db.session, f"authz.{action}", actor_id=actor, community_id=community_id, path=request.path, **detail
-    )
-    abort(status)
-
-
-def require_community_role(user: User, role: Role, community_id: int, action: str) -> None:
-    if not has_role(user, role, community_id):
-        deny(action, community_id=community_id, role=role.value)
-
-
-def roles_required(*roles: Role) -> Callable[[F], F]:
-    """View decorator: the user must hold one of ``roles`` somewhere. Community-level
-    checks on the objects a view touches still happen in the view or service."""
-
-    def decorator(view: F) -> F:
-        @wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if not current_user.is_authenticated:
-                return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
-            if not any(has_role(current_user, r) for r in roles):
-                deny(view.__name__, roles=[r.value for r in roles])
-            return view(*args, **kwargs)
-
-        return wrapped  # type: ignore[return-value]
-
-    return decorator
-
+from portal.people.models import User
 
 # --- session lifetime ---------------------------------------------------------------
 # The cookie names a server-side session row (portal.accounts.sessions); the user loader

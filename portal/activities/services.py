@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from portal.audit.services import record, record_refusal
+from portal.audit.services import record, record_refusal, refused
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.notifications.services import notify
 from portal.people.models import User
@@ -739,16 +739,15 @@ class CheckResult:
 def _refuse(
     session: Session, actor: User, activity: Activity, code: str, message: Any, status: int = 400
 ) -> ServiceError:
-    record_refusal(
+    err = ServiceError(message, code=code, status=status)
+    return refused(
         session,
+        err,
         "activity.check",
-        actor_id=actor.id,
+        actor=actor,
         community_id=activity.community_id,
         target=("activity", activity.id),
-        code=code,
     )
-    exc = ServiceError(message, code=code, status=status)
-    return exc
 
 
 def _count_wrong_code(session: Session, signup_id: int) -> None:

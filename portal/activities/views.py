@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from typing import Any, NoReturn
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -16,14 +16,14 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from core.db import utcnow
-from portal.accounts.security import deny
 from portal.activities import services as svc
 from portal.activities.forms import ActionForm, ActivityForm, CancelActivityForm, CheckForm, MarkForm
-from portal.errors import Forbidden, NotFound, ServiceError
+from portal.errors import NotFound, ServiceError
 from portal.extensions import db
 from portal.ids import id_arg
 from portal.people.models import User
 from portal.places.models import Community
+from portal.refusals import audit_as, on_refusal
 from portal.volunteering.activities import Activity, ActivityStatus, Attendance, SignupStatus
 
 bp = Blueprint("activities", __name__, url_prefix="/activities")
@@ -31,21 +31,6 @@ bp = Blueprint("activities", __name__, url_prefix="/activities")
 
 def _actor() -> User:
     return current_user._get_current_object()  # type: ignore[no-any-return]
-
-
-def _refuse(exc: ServiceError, action: str, community_id: int | None = None) -> NoReturn:
-    if isinstance(exc, Forbidden):
-        deny(action, community_id=community_id, code=exc.code)
-    if isinstance(exc, NotFound):
-        abort(404)
-    raise exc
-
-
-def _audit(action: str, exc: ServiceError, **detail: Any) -> None:
-    """Rule refusals are kept in the audit log although the request rolls back."""
-    from portal.audit.services import record_refusal
-
-    record_refusal(db.session, action, actor_id=_actor().id, code=exc.code, path=request.path, **detail)
 
 
 def _tz() -> ZoneInfo:
@@ -115,10 +100,8 @@ def mine() -> str:
 
 
 def _load_for_member(activity_id: int) -> Activity:
-    try:
-        return svc.activity_for_member(db.session, _actor(), activity_id)
-    except ServiceError as exc:
-        _refuse(exc, "activity.view")
+    audit_as("activity.view")
+    return svc.activity_for_member(db.session, _actor(), activity_id)
 
 
 def _render_detail(activity: Activity, status: int = 200) -> tuple[str, int]:
@@ -159,10 +142,8 @@ def detail(activity_id: int) -> tuple[str, int]:
 def approve_points(activity_id: int) -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        svc.approve_points(db.session, _actor(), activity_id)
-    except ServiceError as exc:
-        _refuse(exc, "activity.approve_points")
+    audit_as("activity.approve_points")
+    svc.approve_points(db.session, _actor(), activity_id)
     flash(_("The points rule is approved; hours recorded from now on are paid."), "success")
     return redirect(url_for("activities.detail", activity_id=activity_id))
 
@@ -172,15 +153,9 @@ def approve_points(activity_id: int) -> Response:
 def signup(activity_id: int) -> Response | tuple[str, int]:
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        row = svc.signup(db.session, _actor(), activity_id)
-    except (Forbidden, NotFound) as exc:
-        _refuse(exc, "activity.signup")
-    except ServiceError as exc:
-        _audit("activity.signup", exc)
-        db.session.rollback()
-        flash(str(exc.message), "error")
-        return _render_detail(_load_for_member(activity_id), exc.status)
+    audit_as("activity.signup")
+    on_refusal(lambda: _render_detail(_load_for_member(activity_id)))
+    row = svc.signup(db.session, _actor(), activity_id)
     if row.status == SignupStatus.CONFIRMED:
         flash(_("You are signed up."), "success")
     else:
@@ -193,15 +168,9 @@ def signup(activity_id: int) -> Response | tuple[str, int]:
 def withdraw(activity_id: int) -> Response | tuple[str, int]:
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        svc.cancel_signup(db.session, _actor(), activity_id)
-    except (Forbidden, NotFound) as exc:
-        _refuse(exc, "activity.withdraw")
-    except ServiceError as exc:
-        _audit("activity.withdraw", exc)
-        db.session.rollback()
-        flash(str(exc.message), "error")
-        return _render_detail(_load_for_member(activity_id), exc.status)
+    audit_as("activity.withdraw")
+    on_refusal(lambda: _render_detail(_load_for_member(activity_id)))
+    svc.cancel_signup(db.session, _actor(), activity_id)
     flash(_("Your sign-up was cancelled."), "success")
     return redirect(url_for("activities.detail", activity_id=activity_id))
 
@@ -237,15 +206,12 @@ def check_post(activity_id: int) -> Response | tuple[str, int]:
         activity = _load_for_member(activity_id)
         flash(_first_error(form), "error")
         return _render_check(activity, form, 400)
-    try:
-        result = svc.check(db.session, _actor(), activity_id, form.phase.data, form.code.data)
-    except NotFound:
-        abort(404)
-    except ServiceError as exc:
-        db.session.rollback()
-        activity = _load_for_member(activity_id)
-        flash(str(exc.message), "error")
-        return _render_check(activity, form, exc.status)
+    on_refusal(
+        lambda: _render_check(_load_for_member(activity_id), form),
+        form,
+        hard=lambda e: isinstance(e, NotFound),
+    )
+    result = svc.check(db.session, _actor(), activity_id, form.phase.data, form.code.data)
     if form.phase.data == "in":
         flash(_("You are checked in. Remember to check out when you leave."), "success")
     elif result.hours_error:
@@ -346,30 +312,21 @@ def new() -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         flash(_first_error(form), "error")
         return _render_form(form, community, None, 400)
-    try:
-        activity = svc.create_activity(db.session, actor, community.id, _data(form))
-    except (Forbidden, NotFound) as exc:
-        _refuse(exc, "activity.create", community.id)
-    except ServiceError as exc:
-        _audit("activity.new", exc)
-        flash(str(exc.message), "error")
-        return _render_form(form, community, None, exc.status)
+    audit_as("activity.new", community.id)
+    on_refusal(lambda: _render_form(form, community, None), form)
+    activity = svc.create_activity(db.session, actor, community.id, _data(form))
     flash(_("The activity was published."), "success")
     return redirect(url_for("activities.detail", activity_id=activity.id))
 
 
 def _load_for_manager(activity_id: int, action: str) -> Activity:
-    try:
-        return svc.activity_for_manager(db.session, _actor(), activity_id)
-    except ServiceError as exc:
-        _refuse(exc, action)
+    audit_as(action)
+    return svc.activity_for_manager(db.session, _actor(), activity_id)
 
 
 def _load_for_leader(activity_id: int, action: str) -> Activity:
-    try:
-        return svc.activity_for_leader(db.session, _actor(), activity_id)
-    except ServiceError as exc:
-        _refuse(exc, action)
+    audit_as(action)
+    return svc.activity_for_leader(db.session, _actor(), activity_id)
 
 
 @bp.route("/<int:activity_id>/edit", methods=["GET", "POST"])
@@ -392,14 +349,9 @@ def edit(activity_id: int) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         flash(_first_error(form), "error")
         return _render_form(form, activity.community, activity, 400)
-    try:
-        svc.update_activity(db.session, _actor(), activity_id, _data(form))
-    except (Forbidden, NotFound) as exc:
-        _refuse(exc, "activity.edit", activity.community_id)
-    except ServiceError as exc:
-        _audit("activity.edit", exc)
-        flash(str(exc.message), "error")
-        return _render_form(form, activity.community, activity, exc.status)
+    audit_as("activity.edit", activity.community_id)
+    on_refusal(lambda: _render_form(form, activity.community, activity), form)
+    svc.update_activity(db.session, _actor(), activity_id, _data(form))
     flash(_("Saved."), "success")
     return redirect(url_for("activities.detail", activity_id=activity_id))
 
@@ -410,15 +362,9 @@ def cancel(activity_id: int) -> Response | tuple[str, int]:
     form = CancelActivityForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        svc.cancel_activity(db.session, _actor(), activity_id, form.reason.data or "")
-    except (Forbidden, NotFound) as exc:
-        _refuse(exc, "activity.cancel")
-    except ServiceError as exc:
-        _audit("activity.cancel", exc)
-        db.session.rollback()
-        flash(str(exc.message), "error")
-        return _render_participants(_load_for_leader(activity_id, "activity.cancel"), exc.status)
+    audit_as("activity.cancel")
+    on_refusal(lambda: _render_participants(_load_for_leader(activity_id, "activity.cancel")))
+    svc.cancel_activity(db.session, _actor(), activity_id, form.reason.data or "")
     flash(_("The activity was cancelled; everyone signed up was told."), "success")
     return redirect(url_for("activities.detail", activity_id=activity_id))
 
@@ -453,31 +399,23 @@ def mark(activity_id: int, signup_id: int) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         flash(_first_error(form), "error")
         return _render_participants(_load_for_leader(activity_id, "activity.mark"), 400)
-    try:
-        if form.outcome.data == "no_show":
-            svc.mark_no_show(db.session, _actor(), activity_id, signup_id)
-            flash(_("Marked as no-show."), "success")
-        else:
-            if form.started_at.data is None or form.ended_at.data is None:
-                raise ServiceError(_("Enter when the person arrived and left."), code="no_times")
-            minutes = svc.mark_present(
-                db.session,
-                _actor(),
-                activity_id,
-                signup_id,
-                _to_utc(form.started_at.data),
-                _to_utc(form.ended_at.data),
-            )  # type: ignore[arg-type]
-            flash(
-                _("Marked present; %(minutes)d minutes were sent for approval.", minutes=minutes), "success"
-            )
-    except (Forbidden, NotFound) as exc:
-        _refuse(exc, "activity.mark")
-    except ServiceError as exc:
-        _audit("activity.mark", exc)
-        db.session.rollback()
-        flash(str(exc.message), "error")
-        return _render_participants(_load_for_leader(activity_id, "activity.mark"), exc.status)
+    audit_as("activity.mark")
+    on_refusal(lambda: _render_participants(_load_for_leader(activity_id, "activity.mark")))
+    if form.outcome.data == "no_show":
+        svc.mark_no_show(db.session, _actor(), activity_id, signup_id)
+        flash(_("Marked as no-show."), "success")
+    else:
+        if form.started_at.data is None or form.ended_at.data is None:
+            raise ServiceError(_("Enter when the person arrived and left."), code="no_times")
+        minutes = svc.mark_present(
+            db.session,
+            _actor(),
+            activity_id,
+            signup_id,
+            _to_utc(form.started_at.data),
+            _to_utc(form.ended_at.data),
+        )  # type: ignore[arg-type]
+        flash(_("Marked present; %(minutes)d minutes were sent for approval.", minutes=minutes), "success")
     return redirect(url_for("activities.participants", activity_id=activity_id))
 
 
@@ -486,15 +424,9 @@ def mark(activity_id: int, signup_id: int) -> Response | tuple[str, int]:
 def finish(activity_id: int) -> Response | tuple[str, int]:
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        count = svc.finish_activity(db.session, _actor(), activity_id)
-    except (Forbidden, NotFound) as exc:
-        _refuse(exc, "activity.finish")
-    except ServiceError as exc:
-        _audit("activity.finish", exc)
-        db.session.rollback()
-        flash(str(exc.message), "error")
-        return _render_participants(_load_for_leader(activity_id, "activity.finish"), exc.status)
+    audit_as("activity.finish")
+    on_refusal(lambda: _render_participants(_load_for_leader(activity_id, "activity.finish")))
+    count = svc.finish_activity(db.session, _actor(), activity_id)
     flash(_("The activity is finished; %(n)d no-show(s) recorded.", n=count), "success")
     return redirect(url_for("activities.participants", activity_id=activity_id))
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 from sqlalchemy.orm import Session
 
 from portal.audit.models import AuditEvent
+from portal.errors import ServiceError
 
 
 def _ip() -> str | None:
@@ -58,8 +59,36 @@ def record_refusal(
     writer lock. Outside a request it is simply added to ``session``.
     """
     kwargs = dict(actor_id=actor_id, community_id=community_id, outcome="refused", target=target, **detail)
+    if has_request_context():
+        # The request's refusal is on file: the error handler (portal.refusals) adds no second.
+        g._fufen_refusal_recorded = True
     defer = session.info.get("defer") if has_request_context() else None
     if defer is not None:
         defer(lambda s: record(s, action, **kwargs))
     else:
         record(session, action, **kwargs)
+
+
+def refused(
+    session: Session,
+    error: ServiceError,
+    action: str,
+    *,
+    actor: Any = None,
+    community_id: int | None = None,
+    target: tuple[str, int] | None = None,
+    **detail: Any,
+) -> ServiceError:
+    """Record ``error`` as a refused ``action`` with these facts and hand it back to raise
+    (for refusals that carry more than the request's error handler knows)."""
+    record_refusal(
+        session,
+        action,
+        actor_id=getattr(actor, "id", None),
+        community_id=community_id,
+        target=target,
+        code=error.code,
+        **detail,
+    )
+    error.audited = True
+    return error

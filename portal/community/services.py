@@ -717,13 +717,13 @@ def review_report(
                 RoleAssignment(role=Role.PARTY_MEMBER, community_id=community.id, granted_by_id=actor.id)
             )
             session.flush()
-    record(
-        session,
-        "community.report.confirm" if confirm else "community.report.reject",
-        actor_id=actor.id,
-        community_id=community.id,
-        target=("party_report", report.id),
-    )
+            record(
+                session,
+                "community.report.confirm" if confirm else "community.report.reject",
+                actor_id=actor.id,
+                community_id=community.id,
+                target=("party_report", report.id),
+            )
     return report
 
 

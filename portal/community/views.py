@@ -8,7 +8,7 @@ page with the message and a 4xx status (so the request's transaction rolls back)
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -16,7 +16,6 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from portal import policy
-from portal.accounts.security import deny
 from portal.community import services as svc
 from portal.community.forms import (
     ActionForm,
@@ -28,28 +27,20 @@ from portal.community.forms import (
     ReportForm,
     ReviewForm,
 )
-from portal.errors import Forbidden, NotFound, ServiceError
+from portal.errors import Forbidden, NotFound
 from portal.extensions import db
 from portal.people.masking import mask_phone
 from portal.people.models import Role, User
 from portal.people.reports import ReportStatus
 from portal.places import services as places
 from portal.places.models import Community, OrgKind
+from portal.refusals import audit_as, deny, on_refusal
 
 bp = Blueprint("community", __name__)
 
 
 def _actor() -> User:
     return current_user._get_current_object()  # type: ignore[no-any-return]
-
-
-def _refuse(exc: ServiceError, action: str, community_id: int | None = None) -> NoReturn:
-    """Authorisation failures are audited and answered 403; unknown ids 404."""
-    if isinstance(exc, Forbidden):
-        deny(action, community_id=community_id, code=exc.code)
-    if isinstance(exc, NotFound):
-        abort(404)
-    raise exc
 
 
 def _first_error(form: Any) -> str:
@@ -60,10 +51,8 @@ def _first_error(form: Any) -> str:
 
 
 def _staff_community(community_id: int, action: str) -> Community:
-    try:
-        return policy.community_for_staff(db.session, _actor(), community_id)
-    except ServiceError as exc:
-        _refuse(exc, action, community_id)
+    audit_as(action, community_id)
+    return policy.community_for_staff(db.session, _actor(), community_id)
 
 
 def _page_arg() -> int:
@@ -92,10 +81,8 @@ def home() -> str:
 @bp.get("/community/<int:community_id>")
 @login_required
 def show(community_id: int) -> str:
-    try:
-        community = policy.community_for_member(db.session, _actor(), community_id)
-    except ServiceError as exc:
-        _refuse(exc, "community.view", community_id)
+    audit_as("community.view", community_id)
+    community = policy.community_for_member(db.session, _actor(), community_id)
     return render_template(
         "community/show.html",
         community=community,
@@ -146,13 +133,9 @@ def submit_report() -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         flash(_first_error(form), "error")
         return _render_report(form, 400)
-    try:
-        svc.submit_report(db.session, actor, form.community_id.data, form.work_unit.data, form.party_org.data)
-    except (Forbidden, NotFound) as exc:
-        _refuse(exc, "community.report.submit", form.community_id.data)
-    except ServiceError as exc:
-        flash(str(exc.message), "error")
-        return _render_report(form, exc.status)
+    audit_as("community.report.submit", form.community_id.data)
+    on_refusal(lambda: _render_report(form), form)
+    svc.submit_report(db.session, actor, form.community_id.data, form.work_unit.data, form.party_org.data)
     flash(_("Your report was sent. The community staff will confirm it."), "success")
     return redirect(url_for("community.report"))
 
@@ -163,13 +146,9 @@ def withdraw_report(report_id: int) -> Response | tuple[str, int]:
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        svc.withdraw_report(db.session, _actor(), report_id)
-    except NotFound as exc:
-        _refuse(exc, "community.report.withdraw")
-    except ServiceError as exc:
-        flash(str(exc.message), "error")
-        return _render_report(_report_form(_actor()), exc.status)
+    audit_as("community.report.withdraw")
+    on_refusal(lambda: _render_report(_report_form(_actor())), hard=lambda e: isinstance(e, NotFound))
+    svc.withdraw_report(db.session, _actor(), report_id)
     flash(_("Your report was withdrawn."), "success")
     return redirect(url_for("community.report"))
 
@@ -208,13 +187,9 @@ def _places_change(
     if not form.validate_on_submit():
         flash(_first_error(form), "error")
         return _render_manage(community, 400)
-    try:
-        call(community)
-    except (Forbidden, NotFound) as exc:
-        _refuse(exc, action, community_id)
-    except ServiceError as exc:
-        flash(str(exc.message), "error")
-        return _render_manage(community, exc.status)
+    audit_as(action, community_id)
+    on_refusal(lambda: _render_manage(community))
+    call(community)
     flash(ok_message, "success")
     return redirect(url_for("community.manage", community_id=community_id))
 
@@ -321,15 +296,11 @@ def review_report(community_id: int, report_id: int) -> Response | tuple[str, in
         flash(_first_error(form), "error")
         return _render_reports(community, 400)
     confirm = form.decision.data == "confirm"
-    try:
-        svc.review_report(
-            db.session, _actor(), community.id, report_id, confirm=confirm, note=form.note.data or ""
-        )
-    except (Forbidden, NotFound) as exc:
-        _refuse(exc, "community.report.review", community_id)
-    except ServiceError as exc:
-        flash(str(exc.message), "error")
-        return _render_reports(community, exc.status)
+    audit_as("community.report.review", community_id)
+    on_refusal(lambda: _render_reports(community))
+    svc.review_report(
+        db.session, _actor(), community.id, report_id, confirm=confirm, note=form.note.data or ""
+    )
     flash(
         _("Report confirmed; the member now holds the party member role here.")
         if confirm
@@ -378,20 +349,11 @@ def grant_role(community_id: int) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         flash(_first_error(form), "error")
         return _render_roles(community, form, 400)
-    try:
-        svc.grant_role(
-            db.session,
-            _actor(),
-            community.id,
-            form.phone.data,
-            form.role.data,
-            form.organisation_id.data or None,
-        )
-    except Forbidden as exc:
-        _refuse(exc, "community.role.grant", community_id)
-    except ServiceError as exc:
-        flash(str(exc.message), "error")
-        return _render_roles(community, form, exc.status)
+    audit_as("community.role.grant", community_id)
+    on_refusal(lambda: _render_roles(community, form), form, hard=lambda e: isinstance(e, Forbidden))
+    svc.grant_role(
+        db.session, _actor(), community.id, form.phone.data, form.role.data, form.organisation_id.data or None
+    )
     flash(_("Role granted."), "success")
     return redirect(url_for("community.roles", community_id=community_id))
 
@@ -403,13 +365,9 @@ def revoke_role(community_id: int, assignment_id: int) -> Response | tuple[str, 
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        svc.revoke_role(db.session, _actor(), community.id, assignment_id)
-    except Forbidden as exc:
-        _refuse(exc, "community.role.revoke", community_id)
-    except ServiceError as exc:
-        flash(str(exc.message), "error")
-        return _render_roles(community, status=exc.status)
+    audit_as("community.role.revoke", community_id)
+    on_refusal(lambda: _render_roles(community), hard=lambda e: isinstance(e, Forbidden))
+    svc.revoke_role(db.session, _actor(), community.id, assignment_id)
     flash(_("Role revoked."), "success")
     return redirect(url_for("community.roles", community_id=community_id))
 
@@ -448,26 +406,25 @@ def _organisation_form_view(
         return render_template(
             "community/organisation_form.html", form=form, community=community, back=back
         ), status
-    try:
-        svc.register_organisation(
-            db.session,
-            _actor(),
-            street_id,
-            kind=form.kind.data,
-            name=form.name.data,
-            contact_name=form.contact_name.data or "",
-            contact_phone=form.contact_phone.data or "",
-            address=form.address.data or "",
-            description=form.description.data or "",
-            community_id=form.community_id.data or None,
-        )
-    except (Forbidden, NotFound) as exc:
-        _refuse(exc, action, community.id if community else None)
-    except ServiceError as exc:
-        flash(str(exc.message), "error")
-        return render_template(
+    audit_as(action, community.id if community else None)
+    on_refusal(
+        lambda: render_template(
             "community/organisation_form.html", form=form, community=community, back=back
-        ), exc.status
+        ),
+        form,
+    )
+    svc.register_organisation(
+        db.session,
+        _actor(),
+        street_id,
+        kind=form.kind.data,
+        name=form.name.data,
+        contact_name=form.contact_name.data or "",
+        contact_phone=form.contact_phone.data or "",
+        address=form.address.data or "",
+        description=form.description.data or "",
+        community_id=form.community_id.data or None,
+    )
     flash(_("Organisation registered."), "success")
     return redirect(back)
 
@@ -475,10 +432,8 @@ def _organisation_form_view(
 @bp.route("/street/<int:street_id>/organisations/new", methods=["GET", "POST"])
 @login_required
 def new_organisation(street_id: int) -> Response | tuple[str, int]:
-    try:
-        policy.street_for_admin(db.session, _actor(), street_id)
-    except ServiceError as exc:
-        _refuse(exc, "community.organisation.register")
+    audit_as("community.organisation.register")
+    policy.street_for_admin(db.session, _actor(), street_id)
     return _organisation_form_view(street_id, None, "community.organisation.register")
 
 
@@ -492,10 +447,8 @@ def new_merchant(community_id: int) -> Response | tuple[str, int]:
 @bp.get("/street/<int:street_id>/organisations")
 @login_required
 def organisations(street_id: int) -> str:
-    try:
-        street, orgs = svc.street_organisations_visible(db.session, _actor(), street_id)
-    except ServiceError as exc:
-        _refuse(exc, "community.organisations")
+    audit_as("community.organisations")
+    street, orgs = svc.street_organisations_visible(db.session, _actor(), street_id)
     return render_template(
         "community/organisations.html",
         street=street,
@@ -513,10 +466,8 @@ def organisations(street_id: int) -> str:
 @bp.get("/street/<int:street_id>")
 @login_required
 def street(street_id: int) -> str:
-    try:
-        street_obj, stats = svc.street_overview(db.session, _actor(), street_id)
-    except ServiceError as exc:
-        _refuse(exc, "community.street")
+    audit_as("community.street")
+    street_obj, stats = svc.street_overview(db.session, _actor(), street_id)
     return render_template(
         "community/street.html",
         street=street_obj,
@@ -534,18 +485,14 @@ def _community_form_view(form: CommunityForm, title: str, back: str, save: Any, 
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
-            try:
-                community = save()
-            except (Forbidden, NotFound) as exc:
-                _refuse(exc, action, cid)
-            except ServiceError as exc:
-                if exc.field and exc.field in form:
-                    form[exc.field].errors = [str(exc.message)]
-                flash(str(exc.message), "error")
-                status = exc.status
-            else:
-                flash(_("Community saved."), "success")
-                return redirect(url_for("community.manage", community_id=community.id))
+            audit_as(action, cid)
+            on_refusal(
+                lambda: render_template("community/community_form.html", form=form, title=title, back=back),
+                form,
+            )
+            community = save()
+            flash(_("Community saved."), "success")
+            return redirect(url_for("community.manage", community_id=community.id))
         else:
             flash(_first_error(form), "error")
             status = 400
@@ -555,10 +502,8 @@ def _community_form_view(form: CommunityForm, title: str, back: str, save: Any, 
 @bp.route("/street/<int:street_id>/communities/new", methods=["GET", "POST"])
 @login_required
 def new_community(street_id: int) -> Response | tuple[str, int]:
-    try:
-        street_obj = policy.street_for_admin(db.session, _actor(), street_id)
-    except ServiceError as exc:
-        _refuse(exc, "community.create")
+    audit_as("community.create")
+    street_obj = policy.street_for_admin(db.session, _actor(), street_id)
     form = CommunityForm()
     return _community_form_view(
         form,

@@ -25,7 +25,7 @@ import ledger
 from core.clock import LOCAL_TZ
 from core.db import utcnow
 from portal.accounts.lookup import member_by_phone
-from portal.audit.services import record, record_refusal
+from portal.audit.services import record, refused
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.exchange.models import (
     LIVE_AGREEMENT,
@@ -63,25 +63,9 @@ PHONE_RE = re.compile(r"^1\d{10}$")
 
 
 def _refuse(
-    session: Session,
-    actor: User | None,
-    action: str,
-    err: ServiceError,
-    *,
-    community_id: int | None = None,
-    target: tuple[str, int] | None = None,
-    **detail: Any,
+    session: Session, actor: User | None, action: str, err: ServiceError, **where: Any
 ) -> ServiceError:
-    record_refusal(
-        session,
-        f"exchange.{action}",
-        actor_id=actor.id if actor else None,
-        community_id=community_id,
-        target=target,
-        code=err.code,
-        **detail,
-    )
-    return err
+    return refused(session, err, f"exchange.{action}", actor=actor, **where)
 
 
 def mask_name(name: str | None) -> str:

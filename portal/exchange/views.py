@@ -29,6 +29,7 @@ from portal.extensions import db
 from portal.ids import id_arg
 from portal.people.models import User
 from portal.policy import is_street_admin
+from portal.refusals import on_refusal
 
 bp = Blueprint("exchange", __name__, url_prefix="/exchange")
 
@@ -326,13 +327,13 @@ def resolve(agreement_id: int) -> Any:
 def _staff_community(arg: Any) -> Any:
     communities = svc.staff_community_list(db.session, _actor())
     if not communities:
-        from portal.accounts.security import deny
+        from portal.refusals import deny
 
         deny("exchange.staff")
     wanted = arg if isinstance(arg, int) else None
     chosen = next((c for c in communities if c.id == wanted), communities[0] if wanted is None else None)
     if chosen is None:
-        from portal.accounts.security import deny
+        from portal.refusals import deny
 
         deny("exchange.staff", community_id=wanted)
     return chosen, communities
@@ -416,13 +417,10 @@ def reverse_grant(grant_id: int) -> Any:
     if not form.validate():
         flash(_("Give a reason for the correction."), "error")
         return _grants_page(community, communities, grant_form, 400)
-    try:
-        g = svc.reverse_grant(
-            db.session, _actor(), grant_id, form.reason.data, form.idem_key.data, force=bool(form.force.data)
-        )
-    except ServiceError as exc:
-        flash(str(exc.message), "error")
-        return _grants_page(community, communities, grant_form, exc.status)
+    on_refusal(lambda: _grants_page(community, communities, grant_form))
+    g = svc.reverse_grant(
+        db.session, _actor(), grant_id, form.reason.data, form.idem_key.data, force=bool(form.force.data)
+    )
     flash(_("The grant was corrected."), "success")
     return redirect(url_for("exchange.grants", community_id=g.community_id))
 

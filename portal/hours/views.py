@@ -24,11 +24,9 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from core.clock import LOCAL_TZ, local_year
-from portal.accounts.security import deny
 from portal.errors import Forbidden, NotFound, ServiceError
 from portal.extensions import db
 from portal.forms import ActionForm
@@ -37,13 +35,11 @@ from portal.hours.uploads import MIMETYPES, photo_file, save_photo
 from portal.ids import parse_id, require_id
 from portal.people.models import User
 from portal.places.models import Community
-from portal.policy import is_staff, staff_communities
+from portal.policy import staff_communities
+from portal.refusals import on_refusal
 from portal.settings.services import get_settings
 from portal.volunteering import hour_logs as svc
-from portal.volunteering.hours import HourLog, HourSource, HourStatus
-from portal.volunteering.posts import ServicePost
-from portal.volunteering.rules import active_claims
-from portal.volunteering.wishes import Wish, WishStatus
+from portal.volunteering.hours import HourSource, HourStatus
 
 bp = Blueprint("hours", __name__, url_prefix="/hours")
 PAGE_SIZE = 500
@@ -89,19 +85,18 @@ def mine() -> str:
     )
 
 
+def _hard(exc: ServiceError) -> bool:
+    """The queue shows most refusals on the queue page; unknown ids and non-staff get the
+    error page."""
+    return isinstance(exc, NotFound) or (isinstance(exc, Forbidden) and exc.code == "not_staff")
+
+
 def _source_choices(actor: User) -> list[tuple[str, str]]:
-    choices: list[tuple[str, str]] = []
-    for claim in active_claims(db.session, actor.id):
-        post = db.session.get(ServicePost, claim.post_id)
-        choices.append((f"post:{claim.post_id}", _("Post: %(t)s", t=post.title if post else claim.post_id)))
-    for wish in db.session.scalars(
-        select(Wish)
-        .where(Wish.claimed_by_id == actor.id, Wish.status.in_((WishStatus.FULFILLED, WishStatus.CONFIRMED)))
-        .order_by(Wish.id.desc())
-        .limit(50)
-    ):
-        choices.append((f"wish:{wish.id}", _("Wish: %(t)s", t=wish.title)))
-    return choices
+    labels = {"post": _("Post: %(t)s"), "wish": _("Wish: %(t)s")}
+    return [
+        (value, labels[kind] % {"t": title})
+        for value, kind, title in svc.source_choices(db.session, actor.id)
+    ]
 
 
 @bp.route("/report", methods=["GET", "POST"])
@@ -125,25 +120,18 @@ def report() -> Any:
         return render_template("hours/report.html", form=form), 400
     started = dt.datetime.combine(form.day.data, form.start.data, tzinfo=LOCAL_TZ).astimezone(dt.UTC)
     ended = dt.datetime.combine(form.day.data, form.end.data, tzinfo=LOCAL_TZ).astimezone(dt.UTC)
-    try:
-        photo = save_photo(request.files.get("photo"))
-        log = svc.report_hours(
-            db.session,
-            actor,
-            source=kind,
-            source_id=source_id,
-            started_at=started,
-            ended_at=ended,
-            description=form.description.data or "",
-            photo_path=photo,
-        )
-    except ServiceError as exc:
-        field = getattr(form, exc.field, None) if exc.field else None
-        if field is not None and hasattr(field, "errors") and isinstance(field.errors, list):
-            field.errors.append(str(exc.message))
-        else:
-            flash(str(exc.message), "error")
-        return render_template("hours/report.html", form=form), exc.status
+    on_refusal(lambda: render_template("hours/report.html", form=form), form)
+    photo = save_photo(request.files.get("photo"))
+    log = svc.report_hours(
+        db.session,
+        actor,
+        source=kind,
+        source_id=source_id,
+        started_at=started,
+        ended_at=ended,
+        description=form.description.data or "",
+        photo_path=photo,
+    )
     flash(_("Reported %(n)d minutes. Staff will review them.", n=log.minutes), "success")
     return redirect(url_for("hours.mine"))
 
@@ -151,13 +139,7 @@ def report() -> Any:
 @bp.get("/<int:log_id>/photo")
 @login_required
 def photo(log_id: int) -> Any:
-    actor = _actor()
-    log = db.session.get(HourLog, log_id)
-    if log is None or not log.photo_path:
-        abort(404)
-    community = db.session.get(Community, log.community_id)
-    if log.user_id != actor.id and not (community is not None and is_staff(actor, community)):
-        deny("hours.photo", community_id=log.community_id, status=404, log_id=log_id)
+    log = svc.log_with_photo(db.session, _actor(), log_id)
     path = photo_file(log.photo_path)
     if path is None:
         abort(404)
@@ -217,29 +199,15 @@ def _filter_args(flt: svc.QueueFilter) -> dict[str, str]:
 
 
 def _queue_community(args: Any) -> Community:
-    actor = _actor()
-    mine = staff_communities(db.session, actor)
-    if not mine:
-        deny("hours.queue")
-    cid = _int_arg("community_id", args)
-    if cid is None:
-        return mine[0]
-    community = db.session.get(Community, cid)
-    if community is None or not is_staff(actor, community):
-        deny("hours.queue", community_id=cid)
-    return community  # type: ignore[return-value]
+    return svc.queue_community(db.session, _actor(), _int_arg("community_id", args))
 
 
 def _render_queue(args: Any, status: int = 200) -> Any:
     actor = _actor()
     community = _queue_community(args)
     flt = _filter_from(args, community.id)
+    page = svc.queue_page(db.session, actor, flt, PAGE_SIZE)
     q = svc.queue_query(db.session, actor, flt)
-    total = db.session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
-    logs = list(db.session.scalars(q.limit(PAGE_SIZE)))
-    people = {
-        u.id: u for u in db.session.scalars(select(User).where(User.id.in_({log.user_id for log in logs})))
-    }
     pending = flt.status == HourStatus.PENDING.value
     settings = get_settings(db.session, community.id)
     rates = {community.id: settings.points_per_hour}
@@ -249,10 +217,10 @@ def _render_queue(args: Any, status: int = 200) -> Any:
         communities=staff_communities(db.session, actor),
         flt=flt,
         filter_args=_filter_args(flt),
-        logs=logs,
-        total=total,
-        people=people,
-        preview=svc.preview_points(db.session, logs, rates) if pending else {},
+        logs=page.logs,
+        total=page.total,
+        people=page.people,
+        preview=svc.preview_points(db.session, page.logs, rates) if pending else {},
         matching_points=svc.matching_points(db.session, q, rates) if pending else 0,
         budget=svc.monthly_budget(db.session, community.id, limit=settings.monthly_issue_budget),
         options=svc.queue_filter_options(db.session, flt),
@@ -289,11 +257,7 @@ def _ids_for_action(args: Any) -> list[int]:
     if request.form.get("all_matching") == "1":
         community = _queue_community(args)
         flt = _filter_from(args, community.id)
-        return list(
-            db.session.scalars(
-                svc.queue_query(db.session, _actor(), flt).with_only_columns(HourLog.id).limit(svc.MAX_BATCH)
-            )
-        )
+        return svc.matching_ids(db.session, _actor(), flt)
     return _selected_ids()
 
 
@@ -335,7 +299,7 @@ def approve() -> Any:
         return _back(args)
     if args.get("all_matching") == "1" and args.get("expected_points") is not None:
         # The confirmation showed a total; approve only that (no silent growth meanwhile).
-        now_total = svc.matching_points(db.session, select(HourLog).where(HourLog.id.in_(ids)))
+        now_total = svc.points_of(db.session, ids)
         if args.get("expected_points") != str(now_total):
             flash(
                 _(
@@ -346,15 +310,8 @@ def approve() -> Any:
                 "error",
             )
             return _render_queue(args, 409)
-    try:
-        result = svc.approve(db.session, _actor(), ids)
-    except ServiceError as exc:
-        if isinstance(exc, NotFound):
-            abort(404)
-        if isinstance(exc, Forbidden) and exc.code == "not_staff":
-            abort(403)
-        flash(str(exc.message), "error")
-        return _render_queue(args, exc.status)
+    on_refusal(lambda: _render_queue(args), hard=_hard)
+    result = svc.approve(db.session, _actor(), ids)
     if result.approved:
         flash(_("Approved %(n)d entries (%(p)d 福分).", n=len(result.approved), p=result.points), "success")
     already = [log for log in result.skipped if log.status == HourStatus.APPROVED]
@@ -376,15 +333,8 @@ def reject() -> Any:
     if not form.validate():
         abort(400)
     _check_filter(args)
-    try:
-        result = svc.reject(db.session, _actor(), _ids_for_action(args), form.reason.data or "")
-    except ServiceError as exc:
-        if isinstance(exc, NotFound):
-            abort(404)
-        if isinstance(exc, Forbidden) and exc.code == "not_staff":
-            abort(403)
-        flash(str(exc.message), "error")
-        return _render_queue(args, exc.status)
+    on_refusal(lambda: _render_queue(args), hard=_hard)
+    result = svc.reject(db.session, _actor(), _ids_for_action(args), form.reason.data or "")
     flash(_("Rejected %(n)d entries.", n=len(result.approved)), "success")
     return _back(args)
 
@@ -396,14 +346,7 @@ def reverse(log_id: int) -> Any:
     if not form.validate():
         abort(400)
     _check_filter(request.form)
-    try:
-        svc.reverse(db.session, _actor(), log_id, form.reason.data or "")
-    except ServiceError as exc:
-        if isinstance(exc, NotFound):
-            abort(404)
-        if isinstance(exc, Forbidden) and exc.code == "not_staff":
-            abort(403)
-        flash(str(exc.message), "error")
-        return _render_queue(request.form, exc.status)
+    on_refusal(lambda: _render_queue(request.form), hard=_hard)
+    svc.reverse(db.session, _actor(), log_id, form.reason.data or "")
     flash(_("The approval was corrected and the points taken back."), "success")
     return _back(request.form)

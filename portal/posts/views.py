@@ -20,7 +20,6 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from portal.errors import ServiceError
 from portal.extensions import db
 from portal.people.masking import mask_phone
 from portal.people.models import User
@@ -28,10 +27,10 @@ from portal.places.models import Community
 from portal.policy import is_staff
 from portal.posts import services as svc
 from portal.posts.forms import ActionForm, NoteForm, PostForm
+from portal.refusals import on_refusal
 from portal.volunteering.posts import ClaimStatus, PostClaim, PostStatus, ServicePost
 from portal.volunteering.rules import can_volunteer
 from portal.web import first_error as _first_error
-from portal.web import hard_refusal as _hard_refusal
 from portal.web import home_community_id as _home_community_id
 
 bp = Blueprint("posts", __name__)
@@ -59,11 +58,7 @@ def index() -> str:
     community: Community | None = None
     rows: list[svc.PostRow] = []
     if community_id is not None:
-        try:
-            rows = svc.open_posts(db.session, actor, community_id)
-        except ServiceError as exc:
-            _hard_refusal(exc)
-            raise
+        rows = svc.open_posts(db.session, actor, community_id)
         community = db.session.get(Community, community_id)
     rules = svc.post_rules(db.session, community.id) if community else None
     return render_template(
@@ -80,11 +75,7 @@ def index() -> str:
 
 def _render_detail(post_id: int, status: int = 200) -> tuple[str, int]:
     actor = _actor()
-    try:
-        row = svc.post_for_member(db.session, actor, post_id)
-    except ServiceError as exc:
-        _hard_refusal(exc)
-        raise
+    row = svc.post_for_member(db.session, actor, post_id)
     post = row.post
     rules = svc.post_rules(db.session, post.community_id)
     return render_template(
@@ -115,13 +106,8 @@ def claim(post_id: int) -> Response | tuple[str, int]:
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        claim = svc.claim_post(db.session, _actor(), post_id)
-    except ServiceError as exc:
-        _hard_refusal(exc)
-        db.session.rollback()
-        flash(str(exc.message), "error")
-        return _render_detail(post_id, exc.status)
+    on_refusal(lambda: _render_detail(post_id))
+    claim = svc.claim_post(db.session, _actor(), post_id)
     if claim.status == ClaimStatus.PENDING:
         flash(_("Your claim was sent. The community staff will approve it."), "success")
     else:
@@ -135,14 +121,10 @@ def withdraw(claim_id: int) -> Response | tuple[str, int]:
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        claim = svc.withdraw_claim(db.session, _actor(), claim_id)
-    except ServiceError as exc:
-        _hard_refusal(exc)
-        db.session.rollback()
-        flash(str(exc.message), "error")
-        existing = db.session.get(PostClaim, claim_id)
-        return _render_detail(existing.post_id, exc.status) if existing else abort(404)
+    existing = db.session.get(PostClaim, claim_id)
+    if existing is not None:
+        on_refusal(lambda: _render_detail(existing.post_id))
+    claim = svc.withdraw_claim(db.session, _actor(), claim_id)
     flash(_("You gave up this post."), "success")
     return redirect(url_for("posts.detail", post_id=claim.post_id))
 
@@ -153,11 +135,7 @@ def withdraw(claim_id: int) -> Response | tuple[str, int]:
 @bp.get("/community/<int:community_id>/posts")
 @login_required
 def manage(community_id: int) -> str:
-    try:
-        rows = svc.community_posts(db.session, _actor(), community_id)
-    except ServiceError as exc:
-        _hard_refusal(exc)
-        raise
+    rows = svc.community_posts(db.session, _actor(), community_id)
     community = db.session.get(Community, community_id)
     pending, _active = svc.claims_queue(db.session, _actor(), community_id)
     return render_template(
@@ -217,11 +195,7 @@ def _render_form(
 
 def _staff_community(community_id: int) -> Community:
     # Listing the community's posts checks staff rights (and audits a refusal).
-    try:
-        svc.community_posts(db.session, _actor(), community_id)
-    except ServiceError as exc:
-        _hard_refusal(exc)
-        raise
+    svc.community_posts(db.session, _actor(), community_id)
     return db.session.get(Community, community_id)  # type: ignore[return-value]
 
 
@@ -235,12 +209,8 @@ def create(community_id: int) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         flash(_first_error(form), "error")
         return _render_form(community, form, None, 400)
-    try:
-        post = svc.create_post(db.session, _actor(), community.id, _input(form))
-    except ServiceError as exc:
-        _hard_refusal(exc)
-        flash(str(exc.message), "error")
-        return _render_form(community, form, None, exc.status)
+    on_refusal(lambda: _render_form(community, form, None))
+    post = svc.create_post(db.session, _actor(), community.id, _input(form))
     flash(_("Post published."), "success")
     return redirect(url_for("posts.detail", post_id=post.id))
 
@@ -248,11 +218,7 @@ def create(community_id: int) -> Response | tuple[str, int]:
 @bp.route("/posts/<int:post_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(post_id: int) -> Response | tuple[str, int]:
-    try:
-        post = svc.post_for_staff(db.session, _actor(), post_id)
-    except ServiceError as exc:
-        _hard_refusal(exc)
-        raise
+    post = svc.post_for_staff(db.session, _actor(), post_id)
     community = post.community
     form = _post_form(community, post)
     if request.method == "GET":
@@ -260,13 +226,8 @@ def edit(post_id: int) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         flash(_first_error(form), "error")
         return _render_form(community, form, post, 400)
-    try:
-        svc.update_post(db.session, _actor(), post.id, _input(form))
-    except ServiceError as exc:
-        _hard_refusal(exc)
-        db.session.rollback()
-        flash(str(exc.message), "error")
-        return _render_form(community, form, db.session.get(ServicePost, post_id), exc.status)
+    on_refusal(lambda: _render_form(community, form, db.session.get(ServicePost, post_id)))
+    svc.update_post(db.session, _actor(), post.id, _input(form))
     flash(_("Post saved."), "success")
     return redirect(url_for("posts.detail", post_id=post.id))
 
@@ -275,13 +236,8 @@ def _set_status(post_id: int, status: PostStatus) -> Response | tuple[str, int]:
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        post = svc.set_post_status(db.session, _actor(), post_id, status)
-    except ServiceError as exc:
-        _hard_refusal(exc)
-        db.session.rollback()
-        flash(str(exc.message), "error")
-        return _render_detail(post_id, exc.status)
+    on_refusal(lambda: _render_detail(post_id))
+    post = svc.set_post_status(db.session, _actor(), post_id, status)
     flash(
         _("Post closed. People who hold it keep it.") if status == PostStatus.CLOSED else _("Post reopened."),
         "success",
@@ -306,11 +262,7 @@ def reopen(post_id: int) -> Response | tuple[str, int]:
 
 def _render_claims(community_id: int, status: int = 200) -> tuple[str, int]:
     actor = _actor()
-    try:
-        pending, active = svc.claims_queue(db.session, actor, community_id)
-    except ServiceError as exc:
-        _hard_refusal(exc)
-        raise
+    pending, active = svc.claims_queue(db.session, actor, community_id)
     return render_template(
         "posts/claims.html",
         community=db.session.get(Community, community_id),
@@ -332,15 +284,10 @@ def _decide(claim_id: int, decide: Any, ok: str) -> Response | tuple[str, int]:
     form = NoteForm()
     if not form.validate_on_submit():
         abort(400)
-    claim = db.session.get(PostClaim, claim_id)
-    try:
-        claim = decide(form.note.data or "")
-    except ServiceError as exc:
-        _hard_refusal(exc)
-        db.session.rollback()
-        flash(str(exc.message), "error")
-        assert claim is not None  # an unknown id was a NotFound above
-        return _render_claims(claim.community_id, exc.status)
+    existing = db.session.get(PostClaim, claim_id)
+    if existing is not None:
+        on_refusal(lambda: _render_claims(existing.community_id))
+    claim = decide(form.note.data or "")
     flash(ok, "success")
     return redirect(url_for("posts.claims", community_id=claim.community_id))
 

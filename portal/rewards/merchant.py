@@ -11,10 +11,10 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from portal.accounts.security import deny
 from portal.errors import ServiceError
 from portal.extensions import db
 from portal.people.models import User
+from portal.refusals import deny, on_refusal
 from portal.rewards import services as svc
 from portal.rewards.forms import ActionForm, RewardForm, VerifyForm
 from portal.rewards.models import Reward
@@ -100,12 +100,8 @@ def fulfil() -> Any:
     if not form.validate_on_submit():
         abort(400)
     code = svc.normalise_code(form.code.data)
-    try:
-        voucher = svc.fulfil(db.session, _actor(), code)
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(str(exc.message), "error")
-        return _render_verify(code, exc.status)
+    on_refusal(lambda: _render_verify(code))
+    voucher = svc.fulfil(db.session, _actor(), code)
     flash(_("Accepted: %(n)d 福分 for %(title)s.", n=voucher.price, title=voucher.reward.title), "success")
     return redirect(
         url_for("merchant.home", community_id=voucher.community_id, org=voucher.organisation_id or 0)

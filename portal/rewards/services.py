@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 import ledger
 from core.clock import LOCAL_TZ
 from core.db import utcnow
-from portal.audit.services import record, record_refusal
+from portal.audit.services import record, refused
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.ledger_messages import ledger_error_message
 from portal.notifications.services import notify
@@ -72,25 +72,9 @@ STATUS_LABELS = {
 
 
 def _refuse(
-    session: Session,
-    actor: User | None,
-    action: str,
-    err: ServiceError,
-    *,
-    community_id: int | None = None,
-    target: tuple[str, int] | None = None,
-    **detail: Any,
+    session: Session, actor: User | None, action: str, err: ServiceError, **where: Any
 ) -> ServiceError:
-    record_refusal(
-        session,
-        f"rewards.{action}",
-        actor_id=actor.id if actor else None,
-        community_id=community_id,
-        target=target,
-        code=err.code,
-        **detail,
-    )
-    return err
+    return refused(session, err, f"rewards.{action}", actor=actor, **where)
 
 
 # --- time helpers -------------------------------------------------------------------------

@@ -239,7 +239,7 @@ def cancel(voucher_id: int) -> Any:
 def _render_settlements(status: int = 200) -> tuple[str, int]:
     actor = _actor()
     if not svc.admin_communities(db.session, actor):
-        from portal.accounts.security import deny
+        from portal.refusals import deny
 
         deny("rewards.settlements")
     pending = svc.settlements_to_confirm(db.session, actor)

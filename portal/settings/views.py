@@ -12,9 +12,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, RadioField, SelectField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
-from portal.errors import ServiceError
 from portal.extensions import db
 from portal.ids import id_arg
+from portal.refusals import on_refusal
 from portal.settings import services as svc
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -64,8 +64,8 @@ class SettingsForm(FlaskForm):
 
 
 def _community(community_id: int | None) -> tuple[Any, list[Any]]:
-    from portal.accounts.security import deny
     from portal.policy import staff_communities
+    from portal.refusals import deny
 
     communities = staff_communities(db.session, current_user)
     if not communities:
@@ -97,16 +97,12 @@ def edit() -> Any:
         if values[name] is None:
             values[name] = getattr(settings, name)
     values["wish_pay_on_confirm"] = values["wish_pay_on_confirm"] == "confirm"
-    try:
-        svc.update_settings(db.session, current_user, community.id, values)
-    except ServiceError as exc:
-        field = getattr(form, exc.field or "", None)
-        if field is not None:
-            field.errors.append(str(exc.message))
-        else:
-            flash(str(exc.message), "error")
-        return render_template(
+    on_refusal(
+        lambda: render_template(
             "settings/edit.html", form=form, community=community, communities=communities
-        ), exc.status
+        ),
+        form,
+    )
+    svc.update_settings(db.session, current_user, community.id, values)
     flash(_("Settings saved."), "success")
     return redirect(url_for("settings.edit", community_id=community.id))

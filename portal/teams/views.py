@@ -13,17 +13,16 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from portal.errors import ServiceError
 from portal.extensions import db
 from portal.people.models import User
 from portal.places.models import Community
 from portal.policy import is_staff
+from portal.refusals import on_refusal
 from portal.teams import services as svc
 from portal.teams.forms import ActionForm, TeamForm
 from portal.volunteering.rules import can_volunteer
 from portal.volunteering.teams import TeamRole
 from portal.web import first_error as _first_error
-from portal.web import hard_refusal as _hard_refusal
 from portal.web import home_community_id as _home_community_id
 
 bp = Blueprint("teams", __name__)
@@ -41,11 +40,7 @@ def index() -> str:
     community: Community | None = None
     rows: list[svc.TeamRow] = []
     if community_id is not None:
-        try:
-            rows = svc.community_teams(db.session, actor, community_id)
-        except ServiceError as exc:
-            _hard_refusal(exc)
-            raise
+        rows = svc.community_teams(db.session, actor, community_id)
         community = db.session.get(Community, community_id)
     return render_template(
         "teams/index.html",
@@ -78,24 +73,14 @@ def create() -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         flash(_first_error(form), "error")
         return _render_new(community, form, 400)
-    try:
-        team = svc.create_team(
-            db.session, actor, community.id, form.name.data or "", form.description.data or ""
-        )
-    except ServiceError as exc:
-        _hard_refusal(exc)
-        flash(str(exc.message), "error")
-        return _render_new(community, form, exc.status)
+    on_refusal(lambda: _render_new(community, form))
+    team = svc.create_team(db.session, actor, community.id, form.name.data or "", form.description.data or "")
     flash(_("Team created. You are its leader."), "success")
     return redirect(url_for("teams.detail", team_id=team.id))
 
 
 def _render_detail(team_id: int, status: int = 200) -> tuple[str, int]:
-    try:
-        page = svc.team_page(db.session, _actor(), team_id)
-    except ServiceError as exc:
-        _hard_refusal(exc)
-        raise
+    page = svc.team_page(db.session, _actor(), team_id)
     return render_template(
         "teams/detail.html",
         page=page,
@@ -116,13 +101,8 @@ def _act(team_id: int, call: Any, ok: str, *, to_list: bool = False) -> Response
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        call()
-    except ServiceError as exc:
-        _hard_refusal(exc)
-        db.session.rollback()
-        flash(str(exc.message), "error")
-        return _render_detail(team_id, exc.status)
+    on_refusal(lambda: _render_detail(team_id))
+    call()
     flash(ok, "success")
     if to_list:
         return redirect(url_for("teams.index"))

@@ -29,12 +29,17 @@ from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.notifications.services import notify
 from portal.people.models import User
 from portal.places.models import Community
-from portal.policy import is_staff
+from portal.policy import is_staff, staff_communities
 from portal.reasons import code as reason_code
 from portal.settings.services import get_settings
+from portal.volunteering.activities import Activity
 from portal.volunteering.hours import LIVE_STATUSES, HourLog, HourSource, HourStatus
+from portal.volunteering.posts import ClaimStatus, PostClaim, ServicePost
 from portal.volunteering.recording import record_hours
 from portal.volunteering.recording import refuse as _refuse
+from portal.volunteering.rules import active_claims
+from portal.volunteering.teams import Team, TeamMembership
+from portal.volunteering.wishes import Wish, WishStatus
 
 MAX_BATCH = 1000
 REASON_MAX = 500
@@ -73,8 +78,6 @@ def report_hours(
     if not description:
         raise ServiceError(_l("Describe what you did."), code="required", field="description")
     if source == HourSource.POST.value:
-        from portal.volunteering.posts import ClaimStatus, PostClaim, ServicePost
-
         claim = None
         if source_id is not None:
             claim = session.scalar(
@@ -111,8 +114,6 @@ def report_hours(
             now=now,
         )
     if source == HourSource.WISH.value:
-        from portal.volunteering.wishes import Wish, WishStatus
-
         wish = session.get(Wish, source_id) if source_id is not None else None
         if (
             wish is None
@@ -196,10 +197,6 @@ class FilterOptions:
 
 
 def _filter_models() -> tuple[Any, Any, Any]:
-    from portal.volunteering.activities import Activity
-    from portal.volunteering.posts import ServicePost
-    from portal.volunteering.teams import Team
-
     return ServicePost, Activity, Team
 
 
@@ -291,8 +288,6 @@ def queue_query(session: Session, actor: User, flt: QueueFilter) -> Select[tuple
     if flt.activity_id:
         q = q.where(HourLog.activity_id == flt.activity_id)
     if flt.team_id:
-        from portal.volunteering.teams import TeamMembership
-
         members = select(TeamMembership.user_id).where(
             TeamMembership.team_id == flt.team_id, TeamMembership.left_at.is_(None)
         )
@@ -306,8 +301,6 @@ def queue_query(session: Session, actor: User, flt: QueueFilter) -> Select[tuple
 
 def _wish_confirmed_or_none() -> Any:
     """Hours for a wish wait for the requester's confirmation before staff see them."""
-    from portal.volunteering.wishes import Wish, WishStatus
-
     return or_(
         HourLog.wish_id.is_(None),
         HourLog.wish_id.in_(select(Wish.id).where(Wish.status == WishStatus.CONFIRMED)),
@@ -404,8 +397,6 @@ def _load_for_review(session: Session, actor: User, log_ids: Iterable[int], acti
 
 
 def _unconfirmed_wish_logs(session: Session, logs: list[HourLog]) -> set[int]:
-    from portal.volunteering.wishes import Wish, WishStatus
-
     wish_ids = {log.wish_id for log in logs if log.wish_id is not None}
     if not wish_ids:
         return set()
@@ -440,8 +431,6 @@ def approve_on_confirmation(
     log for that wish, if it is within ``wish_auto_pay_max_minutes``; otherwise (or with
     the setting off) the log waits for staff as before. The requester is the approver of
     record, so the usual rule holds: nobody approves their own hours."""
-    from portal.volunteering.wishes import Wish, WishStatus
-
     wish = session.get(Wish, wish_id)
     if wish is None or wish.status != WishStatus.CONFIRMED or wish.requester_id != requester.id:
         return None
@@ -778,3 +767,91 @@ def approved_minutes(session: Session, user_id: int, year: int, community_id: in
     if community_id is not None:
         q = q.where(HourLog.community_id == community_id)
     return int(session.scalar(q) or 0)
+
+
+# --- what the hour pages show (the views only render) --------------------------------------
+
+
+def source_choices(session: Session, user_id: int) -> list[tuple[str, str, str]]:
+    """What a person may report hours for: ``(value, kind, title)`` for the posts they hold
+    and the wishes they fulfilled (latest 50)."""
+    choices: list[tuple[str, str, str]] = []
+    for claim in active_claims(session, user_id):
+        post = session.get(ServicePost, claim.post_id)
+        choices.append((f"post:{claim.post_id}", "post", post.title if post else str(claim.post_id)))
+    wishes = session.scalars(
+        select(Wish)
+        .where(Wish.claimed_by_id == user_id, Wish.status.in_((WishStatus.FULFILLED, WishStatus.CONFIRMED)))
+        .order_by(Wish.id.desc())
+        .limit(50)
+    )
+    choices.extend((f"wish:{wish.id}", "wish", wish.title) for wish in wishes)
+    return choices
+
+
+def log_with_photo(session: Session, actor: User, log_id: int) -> HourLog:
+    """The log whose photo ``actor`` may see (their own, or staff of its community); 404
+    otherwise, so that existence does not leak."""
+    log = session.get(HourLog, log_id)
+    if log is None or not log.photo_path:
+        raise NotFound(_l("This photo does not exist."), code="not_found")
+    community = session.get(Community, log.community_id)
+    if log.user_id != actor.id and not (community is not None and is_staff(actor, community)):
+        raise NotFound(
+            _l("This photo does not exist."),
+            code="not_found",
+            action="authz.hours.photo",
+            community_id=log.community_id,
+            details={"log_id": log_id},
+        )
+    return log
+
+
+def queue_community(session: Session, actor: User, community_id: int | None) -> Community:
+    """The community whose queue ``actor`` reviews: the one asked for, if they are its
+    staff, else their first."""
+    mine = staff_communities(session, actor)
+    if not mine:
+        raise Forbidden(
+            _l("Only community staff can review hours."), code="not_staff", action="authz.hours.queue"
+        )
+    if community_id is None:
+        return mine[0]
+    community = session.get(Community, community_id)
+    if community is None or not is_staff(actor, community):
+        raise Forbidden(
+            _l("Only community staff can review hours."),
+            code="not_staff",
+            action="authz.hours.queue",
+            community_id=community_id,
+        )
+    return community
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    logs: list[HourLog]
+    total: int
+    people: dict[int, User]
+
+
+def queue_page(session: Session, actor: User, flt: QueueFilter, limit: int) -> QueuePage:
+    q = queue_query(session, actor, flt)
+    total = session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
+    logs = list(session.scalars(q.limit(limit)))
+    people = {
+        u.id: u for u in session.scalars(select(User).where(User.id.in_({log.user_id for log in logs})))
+    }
+    return QueuePage(logs, int(total), people)
+
+
+def matching_ids(session: Session, actor: User, flt: QueueFilter) -> list[int]:
+    """Ids of the logs the filter matches (at most ``MAX_BATCH``)."""
+    return list(
+        session.scalars(queue_query(session, actor, flt).with_only_columns(HourLog.id).limit(MAX_BATCH))
+    )
+
+
+def points_of(session: Session, log_ids: Sequence[int]) -> int:
+    """What approving these logs would pay now (the confirmation's total)."""
+    return matching_points(session, select(HourLog).where(HourLog.id.in_(list(log_ids))))

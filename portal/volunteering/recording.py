@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import LOCAL_TZ, local_day_bounds
 from core.db import utcnow
-from portal.audit.services import record_refusal
+from portal.audit.services import refused
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.people.models import User
 from portal.places.services import get_community
@@ -27,25 +27,9 @@ CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
 def refuse(
-    session: Session,
-    actor: User | None,
-    action: str,
-    err: ServiceError,
-    *,
-    community_id: int | None = None,
-    target: tuple[str, int] | None = None,
-    **detail: Any,
+    session: Session, actor: User | None, action: str, err: ServiceError, **where: Any
 ) -> ServiceError:
-    record_refusal(
-        session,
-        f"hours.{action}",
-        actor_id=actor.id if actor else None,
-        community_id=community_id,
-        target=target,
-        code=err.code,
-        **detail,
-    )
-    return err
+    return refused(session, err, f"hours.{action}", actor=actor, **where)
 
 
 def lock_person(session: Session, user_id: int) -> User | None:

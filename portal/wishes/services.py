@@ -11,13 +11,14 @@ are earned without the requester's confirmation, and the usual hour rules apply
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from portal.audit.services import record, record_refusal
+from portal.audit.services import record, refused
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.notifications.services import notify
 from portal.people.models import User
@@ -32,18 +33,10 @@ TEXT_MAX = 1000
 
 
 def _refuse(
-    session: Session, actor: User, action: str, err: ServiceError, wish: Wish | None = None, **detail: object
+    session: Session, actor: User, action: str, err: ServiceError, wish: Wish | None = None, **detail: Any
 ) -> ServiceError:
-    record_refusal(
-        session,
-        f"wishes.{action}",
-        actor_id=actor.id,
-        community_id=wish.community_id if wish else detail.pop("community_id", None),  # type: ignore[arg-type]
-        target=("wish", wish.id) if wish else None,
-        code=err.code,
-        **detail,
-    )
-    return err
+    where = {"community_id": wish.community_id, "target": ("wish", wish.id)} if wish else {}
+    return refused(session, err, f"wishes.{action}", actor=actor, **where, **detail)
 
 
 def _community(session: Session, community_id: int) -> Community:

@@ -18,6 +18,7 @@ from portal.ids import optional_id
 from portal.people.models import User
 from portal.places.models import Community
 from portal.policy import is_staff, staff_communities
+from portal.refusals import on_refusal
 from portal.volunteering.wishes import Wish, WishStatus
 from portal.wishes import services as svc
 from portal.wishes.forms import ActionForm, ClaimForm, ConfirmForm, FulfilForm, WishForm
@@ -89,20 +90,17 @@ def new() -> Any:
             return render_template("wishes/new.html", form=form, staff=bool(managed)), 404
         requester_id = person.id
         community_id = person.community_id
-    try:
-        wish = svc.create_wish(
-            db.session,
-            actor,
-            community_id=community_id,
-            title=form.title.data or "",
-            description=form.description.data or "",
-            category=form.category.data or "",
-            due_date=form.due_date.data,
-            requester_id=requester_id,
-        )
-    except ServiceError as exc:
-        flash(str(exc.message), "error")
-        return render_template("wishes/new.html", form=form, staff=bool(managed)), exc.status
+    on_refusal(lambda: render_template("wishes/new.html", form=form, staff=bool(managed)), form)
+    wish = svc.create_wish(
+        db.session,
+        actor,
+        community_id=community_id,
+        title=form.title.data or "",
+        description=form.description.data or "",
+        category=form.category.data or "",
+        due_date=form.due_date.data,
+        requester_id=requester_id,
+    )
     flash(_("Your wish was posted."), "success")
     return redirect(url_for("wishes.show", wish_id=wish.id))
 
@@ -149,11 +147,14 @@ def show(wish_id: int) -> Any:
     return _page(_load(wish_id))
 
 
-def _fail(wish_id: int, exc: ServiceError, **forms: Any) -> Any:
-    if isinstance(exc, NotFound):
-        abort(404)
-    flash(str(exc.message), "error")
-    return _page(_load(wish_id), exc.status, **forms)
+def _on_refusal(wish_id: int, **forms: Any) -> None:
+    """A refusal shows the wish again (with the message on the form that was sent); an
+    unknown wish is the 404 page."""
+    on_refusal(
+        lambda: _page(_load(wish_id), **forms),
+        next(iter(forms.values()), None),
+        hard=lambda exc: isinstance(exc, NotFound),
+    )
 
 
 @bp.post("/<int:wish_id>/claim")
@@ -165,10 +166,8 @@ def claim(wish_id: int) -> Any:
     if not form.validate():
         abort(400)
     team_id = optional_id(raw)
-    try:
-        svc.claim_wish(db.session, _actor(), wish_id, team_id=team_id)
-    except ServiceError as exc:
-        return _fail(wish_id, exc)
+    _on_refusal(wish_id)
+    svc.claim_wish(db.session, _actor(), wish_id, team_id=team_id)
     flash(_("You claimed this wish. Thank you!"), "success")
     return redirect(url_for("wishes.show", wish_id=wish_id))
 
@@ -177,18 +176,12 @@ def claim(wish_id: int) -> Any:
 @login_required
 def fulfil(wish_id: int) -> Any:
     form = FulfilForm()
+    _on_refusal(wish_id, fulfil_form=form)
     if not form.validate():
-        return _fail(
-            wish_id, ServiceError(_("Please check the date and times."), code="bad_input"), fulfil_form=form
-        )
+        raise ServiceError(_("Please check the date and times."), code="bad_input")
     start = dt.datetime.combine(form.day.data, form.start.data, tzinfo=LOCAL_TZ).astimezone(dt.UTC)
     end = dt.datetime.combine(form.day.data, form.end.data, tzinfo=LOCAL_TZ).astimezone(dt.UTC)
-    try:
-        svc.fulfil_wish(
-            db.session, _actor(), wish_id, started_at=start, ended_at=end, note=form.note.data or ""
-        )
-    except ServiceError as exc:
-        return _fail(wish_id, exc, fulfil_form=form)
+    svc.fulfil_wish(db.session, _actor(), wish_id, started_at=start, ended_at=end, note=form.note.data or "")
     flash(_("Marked as done. The resident will be asked to confirm."), "success")
     return redirect(url_for("wishes.show", wish_id=wish_id))
 
@@ -197,14 +190,12 @@ def fulfil(wish_id: int) -> Any:
 @login_required
 def confirm(wish_id: int) -> Any:
     form = ConfirmForm()
+    _on_refusal(wish_id, confirm_form=form)
     if not form.validate():
-        return _fail(wish_id, ServiceError(_("Choose 1 to 5 stars."), code="bad_rating"), confirm_form=form)
-    try:
-        svc.confirm_wish(
-            db.session, _actor(), wish_id, rating=int(form.rating.data or 0), comment=form.comment.data or ""
-        )
-    except ServiceError as exc:
-        return _fail(wish_id, exc, confirm_form=form)
+        raise ServiceError(_("Choose 1 to 5 stars."), code="bad_rating")
+    svc.confirm_wish(
+        db.session, _actor(), wish_id, rating=int(form.rating.data or 0), comment=form.comment.data or ""
+    )
     flash(_("Thank you for confirming."), "success")
     return redirect(url_for("wishes.show", wish_id=wish_id))
 
@@ -214,9 +205,7 @@ def confirm(wish_id: int) -> Any:
 def withdraw(wish_id: int) -> Any:
     if not ActionForm().validate():
         abort(400)
-    try:
-        svc.withdraw_wish(db.session, _actor(), wish_id)
-    except ServiceError as exc:
-        return _fail(wish_id, exc)
+    _on_refusal(wish_id)
+    svc.withdraw_wish(db.session, _actor(), wish_id)
     flash(_("The wish was withdrawn."), "success")
     return redirect(url_for("wishes.board"))

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from core import clock
+
 pytestmark = pytest.mark.e2e
 
 STAFF_PHONE = "13900000011"  # 李秀梅, staff of 幸福里社区 (docs/demo-logins.md)
@@ -243,8 +245,10 @@ def test_micro_wish_from_post_to_rating(
         page.locator("main a", has_text=wish_title).click()
         page.locator("form[action$='/claim'] button").click()
         expect(page.locator("form[action$='/fulfil']")).to_be_visible()
-        today = dt.date.today()
-        page.locator("input[name=day]").fill(today.isoformat())
+        # Yesterday in the community's time: 09:00–09:30 then is in the past at any hour
+        # (today's 09:00–09:30 is "the future" before 09:30 in China, 01:30 UTC).
+        yesterday = clock.local_today() - dt.timedelta(days=1)
+        page.locator("input[name=day]").fill(yesterday.isoformat())
         page.locator("input[name=start]").fill("09:00")
         page.locator("input[name=end]").fill("09:30")
         page.locator("textarea[name=note]").fill("已换好新灯泡。")

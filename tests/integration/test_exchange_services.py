@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 import ledger
+from core import clock as app_clock
 from portal.audit.models import AuditEvent
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
 from portal.exchange import expiry
@@ -405,7 +406,7 @@ def test_expiry_fifo_idempotent_and_warning(session, w):
     a, e = w["a"], w["elder"]
     set_setting(session, a, expiry_months=12)
     fund(session, a, e, 100)  # credited "now" (real clock); the injected clock is a year later
-    later = dt.datetime.now(UTC) + dt.timedelta(days=400)
+    later = app_clock.now() + dt.timedelta(days=400)
     svc.give(session, e, w["giver"].phone, 30, "", key())  # spent 30 of the old points
     assert [
         (x.user_id, x.amount) for x in expiry.run_expiry(session, later, dry_run=True) if x.user_id == e.id
@@ -423,7 +424,7 @@ def test_expiry_warning_once(session, w):
     a, e = w["a"], w["elder"]
     set_setting(session, a, expiry_months=1)
     fund(session, a, e, 40)
-    now = dt.datetime.now(UTC)
+    now = app_clock.now()
     # Late next month (Shanghai): the cutoff moves within 30 days and covers today's credits.
     nxt = expiry.add_months(now.astimezone(svc.LOCAL_TZ).date().replace(day=1), 2)
     clock = dt.datetime.combine(nxt - dt.timedelta(days=5), dt.time(12), tzinfo=svc.LOCAL_TZ)
@@ -446,8 +447,8 @@ def test_expirable_formula(session, w):
     a, e = w["a"], w["elder"]
     fund(session, a, e, 50)
     acc = ledger.user_account(session, a.id, e.id)
-    future = dt.datetime.now(UTC) + dt.timedelta(days=1)
-    past = dt.datetime.now(UTC) - dt.timedelta(days=1)
+    future = app_clock.now() + dt.timedelta(days=1)
+    past = app_clock.now() - dt.timedelta(days=1)
     assert expiry.expirable(session, acc, future) == 50
     assert expiry.expirable(session, acc, past) == 0
     svc.give(session, e, w["giver"].phone, 20, "", key())

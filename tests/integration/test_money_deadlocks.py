@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 import ledger
 import portal.models  # noqa: F401
+from core import clock
 from core.db import Base, make_engine, make_session_factory
 from portal.errors import ServiceError
 from portal.exchange import services as exchange
@@ -42,7 +43,7 @@ def _morning_days_ago(days: int) -> dt.datetime:
     """07:00 in Shanghai ``days`` ago (UTC): logs of a few hours from here stay on one local
     day, whatever the hour the suite runs at."""
     shanghai = ZoneInfo("Asia/Shanghai")
-    day = dt.datetime.now(shanghai).date() - dt.timedelta(days=days)
+    day = clock.local_today() - dt.timedelta(days=days)
     return dt.datetime.combine(day, dt.time(7), tzinfo=shanghai).astimezone(dt.UTC)
 
 
