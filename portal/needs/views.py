@@ -13,7 +13,6 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from portal.accounts.security import deny
 from portal.errors import Forbidden, NotFound, ServiceError
 from portal.extensions import db
 from portal.needs import services as svc
@@ -23,6 +22,7 @@ from portal.people.models import Role, RoleAssignment, User
 from portal.places.models import Building, Community, Organisation
 from portal.places.services import get_street
 from portal.policy import community_for_staff, is_staff, is_street_admin
+from portal.refusals import deny
 from portal.uploads import MIMETYPES, store_image, stored_file
 
 bp = Blueprint("needs", __name__)

@@ -16,7 +16,6 @@ from werkzeug.wrappers import Response
 import ledger
 from core.clock import LOCAL_TZ
 from core.db import utcnow
-from portal.accounts.security import deny
 from portal.errors import Forbidden, NotFound, ServiceError
 from portal.extensions import db
 from portal.people.models import User
@@ -24,6 +23,7 @@ from portal.places.models import Building, Community
 from portal.policy import community_for_staff
 from portal.proxy import services as svc
 from portal.proxy.forms import ActionForm, CarerForm, EnrolForm, HoursForm, SignupForm
+from portal.refusals import deny
 from portal.volunteering.activities import Activity, ActivityStatus
 from portal.volunteering.hours import HourLog
 

@@ -13,10 +13,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from core.db import utcnow
-from portal.accounts.security import deny
 from portal.errors import ServiceError, error_response
 from portal.extensions import db, limiter
 from portal.people.models import User
+from portal.refusals import deny
 from portal.rewards import services as svc
 from portal.rewards.forms import ActionForm, RedeemForm, SettleForm
 from portal.rewards.models import RewardCategory, Voucher, VoucherStatus
