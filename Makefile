@@ -69,7 +69,7 @@ test-clocks: dev-venv translations
 # restarted. The short form runs after the suite; it restarts PostgreSQL only when no other
 # client is connected to the server (a shared development server is left alone).
 faults-short: dev-venv
-	TEST_DATABASE_URL=$(TEST_DATABASE_URL) timeout 300 $(PY) -m bench.faults --seconds 30 --pg-restart auto
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) timeout 480 $(PY) -m bench.faults --seconds 30 --pg-restart auto
 
 faults: dev-venv
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m bench.faults --seconds 90 --pg-restart force
