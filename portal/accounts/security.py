@@ -64,9 +64,11 @@ _MFA_OPEN = frozenset(
         "set_language",
         "toggle_large_text",
         "static",
-        "main.healthz",
     }
 )
+# Whole blueprints that hold no personal data: health checks, the service worker and the
+# offline page (a redirect there would break the PWA before the code is entered).
+_MFA_OPEN_BLUEPRINTS = frozenset({"health", "ui"})
 
 
 def _second_factor_gate(row: Any) -> Any:
@@ -74,7 +76,7 @@ def _second_factor_gate(row: Any) -> Any:
     any other page; until then every request is sent to the challenge or enrolment."""
     from portal.accounts import mfa
 
-    if row.mfa_at is not None or request.endpoint in _MFA_OPEN:
+    if row.mfa_at is not None or request.endpoint in _MFA_OPEN or request.blueprint in _MFA_OPEN_BLUEPRINTS:
         return None
     user = current_user._get_current_object()
     if not mfa.required_for(user):
