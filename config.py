@@ -51,6 +51,7 @@ class Config:
     LOGIN_LIMIT_PER_ACCOUNT_GLOBAL = "50 per hour"
     SIGNUP_LIMIT_PER_IP = "20 per hour"
     REDEEM_LIMIT = "10 per minute; 50 per day"  # per user (rewards store)
+    UPLOAD_LIMIT_PER_USER = "30 per hour"  # stored pictures per user (hour photos, rewards)
     GIFT_LIMIT = "10 per minute; 50 per day"  # per user (API gifts; the service caps amounts per day)
     # Number of reverse proxies in front of the app (nginx: 1). Their X-Forwarded-For is
     # trusted so that rate limits key on the client's address, not the proxy's.

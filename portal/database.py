@@ -103,14 +103,33 @@ class Database:
         # SQLite: readers BEGIN DEFERRED, writers BEGIN IMMEDIATE (see core.db).
         g._fufen_ro_token = set_read_only(request.method in _READ_METHODS)
 
+    def on_rollback(self, fn: Callable[[], object]) -> None:
+        """Run ``fn()`` unless this request's transaction commits (e.g. remove a file
+        written for a row that is rolled back)."""
+        g.setdefault("_fufen_undo", []).append(fn)
+
+    def _settle_undo(self, committed: bool) -> None:
+        undo = g.pop("_fufen_undo", None) or []
+        if committed:
+            return
+        for fn in undo:
+            try:
+                fn()
+            except Exception:  # cleanup must never turn a response into a 500
+                log.exception("rollback cleanup failed")
+
     def _after_request(self, response: Response) -> Response:
         sess: Session | None = g.get("_fufen_session")
         if sess is None:
+            self._settle_undo(committed=False)
             return response
         if response.status_code >= 400 or g.get("_fufen_rollback"):
             _quiet_rollback(sess)
+            self._settle_undo(committed=False)
         else:
-            response = self._commit(sess, response)
+            answered = self._commit(sess, response)
+            self._settle_undo(committed=answered is response)
+            response = answered
         self._run_deferred(sess)
         return response
 
@@ -182,6 +201,7 @@ class Database:
             log.exception("deferred write failed")
 
     def _teardown(self, _exc: BaseException | None) -> None:
+        self._settle_undo(committed=False)  # still pending: the request never committed
         sess: Session | None = g.pop("_fufen_session", None)
         if sess is not None:
             _quiet_rollback(sess)

@@ -62,9 +62,36 @@ def store_image(
         if exc.reason == "pixels":
             raise ServiceError(too_many_pixels, code=f"{field}_too_many_pixels", field=field) from None
         raise ServiceError(wrong_type, code=f"{field}_type", field=field) from None
+    _spend_upload_budget(field)
     name = prefix + secrets.token_hex(16) + ext
-    (upload_dir() / name).write_bytes(data)
+    path = upload_dir() / name
+    path.write_bytes(data)
+    # The file lives only if the request that brought it commits (issue 9 #9).
+    from portal.extensions import db
+
+    db.on_rollback(lambda: path.unlink(missing_ok=True))
     return name
+
+
+def _spend_upload_budget(field: str) -> None:
+    """Per-user upload budget (``UPLOAD_LIMIT_PER_USER``): every stored image counts,
+    whether or not its request succeeds."""
+    from flask_babel import lazy_gettext as _l
+    from flask_login import current_user
+    from limits import parse
+
+    from portal.extensions import limiter
+
+    if not (limiter.enabled and limiter.initialized) or not getattr(current_user, "is_authenticated", False):
+        return
+    limit = parse(str(current_app.config.get("UPLOAD_LIMIT_PER_USER", "30 per hour")))
+    if not limiter.limiter.hit(limit, "upload", str(current_user.id)):
+        raise ServiceError(
+            _l("You have uploaded many pictures in a short time. Please wait a while and try again."),
+            code="upload_throttled",
+            field=field,
+            status=429,
+        )
 
 
 def stored_file(name: str | None) -> Path | None:
