@@ -85,7 +85,7 @@ def test_gift_two_steps_and_replay(client, session, w):
     "phone_key,amount,status,text",
     [
         ("giver", "10", 400, b"yourself"),
-        ("outsider", "10", 403, b"No member of your community"),
+        ("outsider", "10", 404, b"No member of your community"),  # the neutral answer (issue 9 #8)
         ("elder", "-5", 400, b"whole number"),
         ("elder", "1.5", 400, b""),
         ("elder", "999", 409, b"daily gift limit"),

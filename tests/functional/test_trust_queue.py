@@ -44,8 +44,8 @@ def test_queue_shows_points_per_line_batch_total_and_budget(client, session):
     session.flush()
     login(client, staff)
     html = client.get(f"/hours/review?community_id={community.id}").get_data(as_text=True)
-    assert "5000 福分" in html and "10 福分" in html
-    assert "pays 5010 福分" in html and 'name="expected_points" value="5010"' in html
+    assert "5000 Fufen points" in html and "10 Fufen points" in html
+    assert "pays 5010 Fufen points" in html and 'name="expected_points" value="5010"' in html
     assert "0 of 1000" in html and "More than this month" in html
     # Approving all is refused as a whole: it would exceed the budget.
     resp = client.post(
