@@ -614,3 +614,59 @@ def test_batch_over_the_cap_names_the_posting(session: Session, books: dict[str,
     with pytest.raises(errors.InvalidRequest):
         ledger.post_many(session, [batch[0], batch[0]])  # one key twice
     assert ledger.post_many(session, []) == []
+
+
+def test_expiries_are_sealed_in_chain_zero(session: Session, books: dict[str, int]) -> None:
+    a = books["alice"]
+    _fund(session, books, "alice", 5, "f")
+    due = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    hs = [
+        ledger.hold(
+            session, key=f"h{i}", account_id=a, amount=1, actor=ALICE, reason="v", expires_at=due
+        ).hold_id
+        for i in range(3)
+    ]
+    assert any(ledger.posting.shard_of(f"ledger:expire-hold:{h}") != 0 for h in hs)
+    ledger.expire_holds(session, now=due)
+    shards = session.execute(
+        sa.select(AuditRecord.shard).where(AuditRecord.event == "expired", AuditRecord.hold_id.in_(hs))
+    ).scalars()
+    assert sorted(shards) == [0, 0, 0]
+    assert ledger.verify(session).ok
+
+
+def test_capture_refusals_and_cross_community_capture(session: Session, books: dict[str, int]) -> None:
+    a, carol = books["alice"], books["carol"]
+    _fund(session, books, "alice", 10, "f")
+    h = ledger.hold(session, key="h", account_id=a, amount=10, actor=ALICE, reason="v").hold_id
+    session.commit()
+    for bad in (0, 11, -1):
+        with pytest.raises(errors.InvalidAmount) as e:
+            ledger.capture(
+                session, key="c", hold_id=h, to_account=books["shop"], amount=bad, actor=STAFF, reason="s"
+            )
+        assert e.value.detail == {"amount": bad, "held": 10}
+    with pytest.raises(errors.UnknownHold) as e:
+        ledger.capture(session, key="c", hold_id=999, to_account=books["shop"], actor=STAFF, reason="s")
+    assert e.value.detail == {"hold_id": 999}
+    with pytest.raises(errors.CrossCommunity):
+        ledger.capture(session, key="x1", hold_id=h, to_account=carol, amount=4, actor=STAFF, reason="s")
+    session.rollback()
+    r = ledger.capture(
+        session,
+        key="x2",
+        hold_id=h,
+        to_account=carol,
+        amount=4,
+        actor=STAFF,
+        reason="s",
+        allow_cross_community=True,
+    )
+    assert r.entries == ((a, -4), (carol, 4))
+    session.commit()
+    assert (ledger.balance(session, a), ledger.available(session, a), ledger.balance(session, carol)) == (
+        6,
+        6,
+        4,
+    )
+    assert ledger.verify(session).ok
