@@ -37,6 +37,7 @@ FEATURES = (
     "portal.rewards",
     "portal.compliance",
     "portal.exchange",
+    "portal.transparency",
     "portal.settings",
     "portal.api",
     "portal.proxy",

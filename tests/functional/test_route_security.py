@@ -37,6 +37,8 @@ PUBLIC = {
     "ui.service_worker",
     "ui.offline",
     "ui.styleguide",
+    # A community's public transparency page: totals and signed ledger heads, no person's data.
+    "transparency.community",
 }
 # Tables a GET may legitimately write to: audit rows of refused access.
 GET_MAY_WRITE = {"audit_event"}
