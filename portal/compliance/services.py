@@ -64,7 +64,12 @@ def _counts(session: Session, q: object) -> dict[int, int]:
 
 
 def year_rows(
-    session: Session, community_id: int, year: int, user_ids: list[int] | None = None
+    session: Session,
+    community_id: int,
+    year: int,
+    user_ids: list[int] | None = None,
+    *,
+    include_inactive: bool = False,
 ) -> list[MemberYear]:
     from portal.volunteering.activities import Activity, ActivitySignup, Attendance
     from portal.volunteering.posts import ClaimStatus, PostClaim
@@ -79,6 +84,8 @@ def year_rows(
     )
     if user_ids is not None:
         members_q = members_q.where(User.id.in_(user_ids))
+    if not include_inactive:  # deactivated members only when asked for (issue 9 #11)
+        members_q = members_q.where(User.is_active.is_(True))
     members = list(session.scalars(members_q).unique())
     ids = [m.id for m in members]
     if not ids:
@@ -160,10 +167,16 @@ def _staff_community(session: Session, actor: User, community_id: int, action: s
 
 
 def community_overview(
-    session: Session, actor: User, community_id: int, year: int, *, behind_only: bool = False
+    session: Session,
+    actor: User,
+    community_id: int,
+    year: int,
+    *,
+    behind_only: bool = False,
+    include_inactive: bool = False,
 ) -> list[MemberYear]:
     _staff_community(session, actor, community_id, "view")
-    rows = year_rows(session, community_id, year)
+    rows = year_rows(session, community_id, year, include_inactive=include_inactive)
     return [r for r in rows if r.behind] if behind_only else rows
 
 

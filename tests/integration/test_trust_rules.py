@@ -139,3 +139,18 @@ def test_compliance_counts_only_the_reported_community(session, w):
     session.flush()
     (row,) = year_rows(session, w["a"].id, year)
     assert (row.minutes, row.points, row.activities) == (0, 0, 0)
+
+
+# --- #11 deactivated members are left out of the compliance figures unless asked -----------
+
+
+def test_compliance_leaves_out_deactivated_members_unless_asked(session, w):
+    from portal.people.models import RoleAssignment
+
+    vol = w["vol"]
+    session.add(RoleAssignment(user_id=vol.id, role=Role.PARTY_MEMBER, community_id=w["a"].id))
+    vol.is_active = False
+    session.flush()
+    year = NOW.astimezone(SH).year
+    assert year_rows(session, w["a"].id, year) == []
+    assert [r.user_id for r in year_rows(session, w["a"].id, year, include_inactive=True)] == [vol.id]
