@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import request
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from portal.extensions import db
 from portal.ids import id_arg
@@ -31,3 +32,8 @@ def home_community_id(actor: User) -> int | None:
             return r.community_id
     managed = staff_communities(db.session, actor)
     return managed[0].id if managed else None
+
+
+def current_actor() -> User:
+    """The signed-in user (the object itself, not Flask-Login's proxy)."""
+    return current_user._get_current_object()  # type: ignore[no-any-return]

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -25,12 +25,9 @@ from portal.people.models import User
 from portal.places.models import Community
 from portal.refusals import audit_as, on_refusal
 from portal.volunteering.activities import Activity, ActivityStatus, Attendance, SignupStatus
+from portal.web import current_actor as _actor
 
 bp = Blueprint("activities", __name__, url_prefix="/activities")
-
-
-def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
 def _tz() -> ZoneInfo:

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from portal import policy
@@ -35,12 +35,9 @@ from portal.people.reports import ReportStatus
 from portal.places import services as places
 from portal.places.models import Community, OrgKind
 from portal.refusals import audit_as, deny, on_refusal
+from portal.web import current_actor as _actor
 
 bp = Blueprint("community", __name__)
-
-
-def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
 def _first_error(form: Any) -> str:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from core.clock import year_bounds
 from portal.audit.services import record, record_refusal
 from portal.errors import Forbidden
+from portal.exports import safe_cell
 from portal.people.masking import mask_phone
 from portal.people.models import Role, RoleAssignment, User
 from portal.places.models import Community
@@ -245,8 +246,7 @@ def export_xlsx(
 
 
 def _safe(value: str) -> str:
-    """Neutralise spreadsheet formulas in user-supplied text (CSV/XLSX injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+    return str(safe_cell(value))
 
 
 def current_year(now: dt.datetime | None = None) -> int:

@@ -5,21 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from portal.compliance import services as svc
 from portal.errors import Forbidden
 from portal.extensions import db
 from portal.forms import ActionForm
 from portal.ids import require_id
-from portal.people.models import User
 from portal.policy import staff_communities
+from portal.web import current_actor as _actor
 
 bp = Blueprint("compliance", __name__, url_prefix="/compliance")
-
-
-def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
 def _args() -> tuple[int, int, bool]:

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import ledger
-from core.clock import LOCAL_TZ
+from core.clock import LOCAL_TZ, local_day_bounds
 from core.db import utcnow
 from portal.accounts.lookup import member_by_phone
 from portal.audit.services import record, refused
@@ -43,6 +43,7 @@ from portal.exchange.models import (
 )
 from portal.ledger_messages import ledger_error_message
 from portal.notifications.services import notify
+from portal.people.masking import mask_name
 from portal.people.models import User
 from portal.places.models import Community
 from portal.places.services import get_community
@@ -66,21 +67,6 @@ def _refuse(
     session: Session, actor: User | None, action: str, err: ServiceError, **where: Any
 ) -> ServiceError:
     return refused(session, err, f"exchange.{action}", actor=actor, **where)
-
-
-def mask_name(name: str | None) -> str:
-    """``张*明`` style: first character, then stars (a 2-character name keeps its first)."""
-    name = (name or "").strip()
-    if not name:
-        return "*"
-    if len(name) <= 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
-
-
-def local_day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    start = dt.datetime.combine(day, dt.time.min, tzinfo=LOCAL_TZ)
-    return start.astimezone(dt.UTC), (start + dt.timedelta(days=1)).astimezone(dt.UTC)
 
 
 def _check_idem(session: Session, actor: User, action: str, idem_key: str | None) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from portal import policy
 from portal.errors import ServiceError
@@ -27,15 +27,11 @@ from portal.exchange.forms import (
 from portal.exchange.models import AgreementStatus, GrantCategory
 from portal.extensions import db
 from portal.ids import id_arg
-from portal.people.models import User
 from portal.policy import is_street_admin
 from portal.refusals import on_refusal
+from portal.web import current_actor as _actor
 
 bp = Blueprint("exchange", __name__, url_prefix="/exchange")
-
-
-def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
 def _fail(form: Any, exc: ServiceError) -> None:

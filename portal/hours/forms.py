@@ -20,12 +20,3 @@ class ReportForm(FlaskForm):
 
 class ReasonForm(FlaskForm):
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500)])
-
-
-class FilterForm(FlaskForm):
-    class Meta:
-        csrf = False
-
-    source = SelectField(_l("Source"), choices=[], validators=[Optional()])
-    date_from = DateField(_l("From date"), validators=[Optional()])
-    date_to = DateField(_l("To date"), validators=[Optional()])

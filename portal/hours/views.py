@@ -23,7 +23,7 @@ from flask import (
     Response as FlaskResponse,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from core.clock import LOCAL_TZ, local_year
@@ -40,13 +40,10 @@ from portal.refusals import on_refusal
 from portal.settings.services import get_settings
 from portal.volunteering import hour_logs as svc
 from portal.volunteering.hours import HourSource, HourStatus
+from portal.web import current_actor as _actor
 
 bp = Blueprint("hours", __name__, url_prefix="/hours")
 PAGE_SIZE = 500
-
-
-def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
 def source_label(source: HourSource | str) -> str:

@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -24,12 +24,9 @@ from portal.places.services import get_street
 from portal.policy import community_for_staff, is_staff, is_street_admin
 from portal.refusals import deny
 from portal.uploads import MIMETYPES, store_image, stored_file
+from portal.web import current_actor as _actor
 
 bp = Blueprint("needs", __name__)
-
-
-def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
 def _refuse(exc: ServiceError, action: str, community_id: int | None = None) -> NoReturn:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from core.db import utcnow
 from portal.audit.services import record, record_refusal
 from portal.errors import ServiceError
+from portal.exports import safe_cell
 from portal.people.models import ConsentRecord, Role, RoleAssignment, User
 
 SENSITIVE = "sensitive_info"
@@ -152,9 +153,7 @@ def export_xlsx(session: Session, user: User) -> bytes:
 
 
 def _cell(value: str | None) -> str:
-    if value and value[0] in "=+-@\t\r":
-        return "'" + value
-    return value or ""
+    return str(safe_cell(value or ""))
 
 
 def record_download(session: Session, user: User, fmt: str) -> None:

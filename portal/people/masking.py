@@ -33,3 +33,15 @@ def mask_id_number(id_number: str | None) -> str:
     if n >= 4:
         return value[:1] + "*" * (n - 2) + value[-1:]
     return "*" * n
+
+
+def mask_name(name: str | None, *, keep_last: bool = True) -> str:
+    """A name as neighbours see it: ``张*明`` (first and last character; a two-character
+    name keeps its first). ``keep_last=False`` is the merchants' rule, ``王**``: no more
+    than the first character (PIPL Art. 23)."""
+    name = (name or "").strip()
+    if not name:
+        return "*"
+    if not keep_last or len(name) <= 2:
+        return name[0] + "*" * max(len(name) - 1, 1)
+    return name[0] + "*" * (len(name) - 2) + name[-1]

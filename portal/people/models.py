@@ -74,9 +74,6 @@ class User(UserMixin, Base):
     def is_authenticated(self) -> bool:  # type: ignore[override]
         return True
 
-    def role_scopes(self, role: Role) -> list[RoleAssignment]:
-        return [r for r in self.roles if r.role == role]
-
 
 class RoleAssignment(Base):
     """A role held *in* a place: community roles carry community_id, street admins

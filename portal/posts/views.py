@@ -22,7 +22,6 @@ from werkzeug.wrappers import Response
 
 from portal.extensions import db
 from portal.people.masking import mask_phone
-from portal.people.models import User
 from portal.places.models import Community
 from portal.policy import is_staff
 from portal.posts import services as svc
@@ -30,14 +29,11 @@ from portal.posts.forms import ActionForm, NoteForm, PostForm
 from portal.refusals import on_refusal
 from portal.volunteering.posts import ClaimStatus, PostClaim, PostStatus, ServicePost
 from portal.volunteering.rules import can_volunteer
+from portal.web import current_actor as _actor
 from portal.web import first_error as _first_error
 from portal.web import home_community_id as _home_community_id
 
 bp = Blueprint("posts", __name__)
-
-
-def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
 def my_post_claims() -> list[PostClaim]:

@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -26,12 +26,9 @@ from portal.proxy.forms import ActionForm, CarerForm, EnrolForm, HoursForm, Sign
 from portal.refusals import deny
 from portal.volunteering.activities import Activity, ActivityStatus
 from portal.volunteering.hours import HourLog
+from portal.web import current_actor as _actor
 
 bp = Blueprint("proxy", __name__)
-
-
-def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
 def _refuse(exc: ServiceError, action: str, community_id: int | None = None) -> NoReturn:

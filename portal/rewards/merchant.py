@@ -9,22 +9,18 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from portal.errors import ServiceError
 from portal.extensions import db
-from portal.people.models import User
 from portal.refusals import deny, on_refusal
 from portal.rewards import services as svc
 from portal.rewards.forms import ActionForm, RewardForm, VerifyForm
 from portal.rewards.models import Reward
 from portal.rewards.uploads import save_picture
+from portal.web import current_actor as _actor
 
 bp = Blueprint("merchant", __name__, url_prefix="/merchant")
-
-
-def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
 def _scope(community_id: int, org: int, action: str) -> svc.Scope:

@@ -27,8 +27,10 @@ from core.clock import LOCAL_TZ
 from core.db import utcnow
 from portal.audit.services import record, refused
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
+from portal.exports import safe_cell
 from portal.ledger_messages import ledger_error_message
 from portal.notifications.services import notify
+from portal.people import masking
 from portal.people.carers import dependent_for, is_carer
 from portal.people.masking import mask_phone
 from portal.people.models import Role, User
@@ -103,11 +105,8 @@ def _end_of_local_day(day: dt.date) -> dt.datetime:
 
 
 def mask_name(name: str | None) -> str:
-    """王建华 → 王**: merchants see no more than the first character (PIPL Art. 23)."""
-    name = (name or "").strip()
-    if not name:
-        return "*"
-    return name[0] + "*" * max(len(name) - 1, 1)
+    """Merchants see no more than the first character (``王**``)."""
+    return masking.mask_name(name, keep_last=False)
 
 
 # --- who may run a catalogue ---------------------------------------------------------------
@@ -1284,10 +1283,7 @@ def confirm_settlement(
 
 
 def _safe(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in text cells (CSV/XLSX injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return safe_cell(value)
 
 
 def export_statement_xlsx(

@@ -21,12 +21,9 @@ from portal.rewards import services as svc
 from portal.rewards.forms import ActionForm, RedeemForm, SettleForm
 from portal.rewards.models import RewardCategory, Voucher, VoucherStatus
 from portal.rewards.uploads import MIMETYPES, picture_file
+from portal.web import current_actor as _actor
 
 bp = Blueprint("rewards", __name__, url_prefix="/rewards")
-
-
-def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
 def _redeem_limit() -> str:

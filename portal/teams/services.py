@@ -214,20 +214,6 @@ def team_page(session: Session, actor: User, team_id: int) -> TeamPage:
     )
 
 
-def my_teams(session: Session, user_id: int) -> list[TeamMembership]:
-    return list(
-        session.scalars(
-            select(TeamMembership)
-            .join(Team, Team.id == TeamMembership.team_id)
-            .where(
-                TeamMembership.user_id == user_id, TeamMembership.left_at.is_(None), Team.is_active.is_(True)
-            )
-            .options(selectinload(TeamMembership.team))
-            .order_by(TeamMembership.joined_at)
-        )
-    )
-
-
 # --- changes -------------------------------------------------------------------------------
 
 

@@ -10,11 +10,10 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from portal.extensions import db
-from portal.people.models import User
 from portal.places.models import Community
 from portal.policy import is_staff
 from portal.refusals import on_refusal
@@ -22,14 +21,11 @@ from portal.teams import services as svc
 from portal.teams.forms import ActionForm, TeamForm
 from portal.volunteering.rules import can_volunteer
 from portal.volunteering.teams import TeamRole
+from portal.web import current_actor as _actor
 from portal.web import first_error as _first_error
 from portal.web import home_community_id as _home_community_id
 
 bp = Blueprint("teams", __name__)
-
-
-def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
 @bp.get("/teams/")

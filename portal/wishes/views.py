@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import login_required
 from sqlalchemy import select
 
 from core.clock import LOCAL_TZ
@@ -20,14 +20,11 @@ from portal.places.models import Community
 from portal.policy import is_staff, staff_communities
 from portal.refusals import on_refusal
 from portal.volunteering.wishes import Wish, WishStatus
+from portal.web import current_actor as _actor
 from portal.wishes import services as svc
 from portal.wishes.forms import ActionForm, ClaimForm, ConfirmForm, FulfilForm, WishForm
 
 bp = Blueprint("wishes", __name__, url_prefix="/wishes")
-
-
-def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
 def status_label(status: WishStatus) -> str:
