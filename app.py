@@ -42,6 +42,7 @@ FEATURES = (
     "portal.api",
     "portal.proxy",
     "portal.needs",
+    "portal.roster",
     "portal.cli",
     "portal.ledger_cli",
 )

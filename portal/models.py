@@ -17,6 +17,7 @@ import portal.people.models  # noqa: F401
 import portal.people.reports  # noqa: F401
 import portal.places.models  # noqa: F401
 import portal.rewards.models  # noqa: F401
+import portal.roster.models  # noqa: F401
 import portal.settings.models  # noqa: F401
 import portal.volunteering.activities  # noqa: F401
 import portal.volunteering.hours  # noqa: F401

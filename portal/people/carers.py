@@ -13,6 +13,10 @@ from core.db import Base, utcnow
 from portal.errors import Forbidden
 from portal.people.models import User
 
+# Never a usable argon2 hash: a person enrolled without a login (代办, or imported into the
+# community table) cannot log in; relatives linked as carers act for them.
+NO_LOGIN = "!proxy"
+
 
 class Carer(Base):
     """``carer`` may act for ``dependent``: sign them up, redeem their 福分, see their

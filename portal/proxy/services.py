@@ -22,7 +22,7 @@ from portal.accounts.policy import try_normalize_phone
 from portal.accounts.services import clean_name
 from portal.audit.services import record
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError
-from portal.people.carers import Carer, dependent_for, is_carer  # noqa: F401  (re-exported)
+from portal.people.carers import NO_LOGIN, Carer, dependent_for, is_carer  # noqa: F401  (re-exported)
 from portal.people.models import User
 from portal.places.models import Building, Community
 from portal.places.services import get_community
@@ -34,8 +34,6 @@ LANDLINE_MAX = 20
 RELATION_MAX = 20
 # A landline as people write it: digits with an optional area code and extension.
 _LANDLINE = re.compile(r"[0-9]{3,4}-?[0-9]{7,8}(-[0-9]{1,6})?|[0-9]{7,8}")
-# Never a usable argon2 hash: a person enrolled without a phone cannot log in.
-NO_LOGIN = "!proxy"
 
 
 def _landline(raw: str | None) -> str | None:
