@@ -23,11 +23,11 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 
-from portal.accounts.security import deny
 from portal.errors import Forbidden, NotFound, ServiceError
 from portal.extensions import db
 from portal.people.models import User
 from portal.places.models import Building, Grid
+from portal.refusals import deny
 from portal.roster import services as svc
 
 bp = Blueprint("roster", __name__)
