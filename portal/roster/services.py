@@ -26,6 +26,7 @@ from core.clock import LOCAL_TZ
 from core.db import utcnow
 from portal.audit.services import record, record_refusal
 from portal.errors import Forbidden, NotFound, ServiceError
+from portal.exports import FORMULA_STARTS, safe_cell
 from portal.people.masking import mask_id_number, mask_phone
 from portal.people.models import Role, RoleAssignment, User
 from portal.places.models import Building, Community, Grid
@@ -50,8 +51,7 @@ FLAG_LABELS = {
     "disabled": _l("Disability"),
     "volunteer": _l("Volunteer"),
 }
-# A spreadsheet cell starting with one of these is a formula in Excel/WPS (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = FORMULA_STARTS  # a cell starting with one of these is a formula (CSV injection)
 
 
 def _refuse(session: Session, actor: User, action: str, err: ServiceError, **detail: Any) -> ServiceError:
@@ -504,10 +504,8 @@ EXPORT_COLUMNS = (
 
 
 def escape_cell(value: Any) -> Any:
-    """Defuse spreadsheet formulas (=, +, -, @, tab, CR at the start of a text cell)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    """Defuse spreadsheet formulas: the one shared escape (``portal.exports.safe_cell``)."""
+    return safe_cell(value)
 
 
 def _export_values(row: Row) -> list[Any]:
