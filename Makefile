@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 # midnight in China (16:01 UTC), just before midnight UTC, and New Year's Eve in China.
 CLOCK_TESTS ?= tests/unit/test_clock.py tests/integration/test_hours_services.py \
 	tests/integration/test_exchange_services.py tests/integration/test_activities_services.py \
-	tests/functional/test_hours_wishes_views.py tests/functional/test_activities_views.py \
+	tests/functional/test_hours_wishes_views.py tests/functional/test_activities_views.py tests/functional/test_trust_mfa.py \
 	tests/e2e/test_volunteer_journey.py::test_micro_wish_from_post_to_rating
 CLOCKS ?= 2027-03-14T16:01:00+00:00 2027-03-14T23:59:00+00:00 2026-12-31T15:58:00+00:00
 

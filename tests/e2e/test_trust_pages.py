@@ -15,6 +15,8 @@ import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 
+from core.db import utcnow
+
 _seq = itertools.count(int(time.time()) % 100000)
 PASSWORD = "Plum-Blossom-77"
 
@@ -52,7 +54,7 @@ def test_consent_and_two_step_verification(
     expect(page.locator(".qr svg")).to_be_visible()
     shoot(page, f"{lang}-mfa-setup")
     secret = page.locator(".secret-key").inner_text().replace(" ", "")
-    page.locator("input[name=code]").fill(pyotp.TOTP(secret).now())
+    page.locator("input[name=code]").fill(pyotp.TOTP(secret).at(utcnow()))
     page.locator("form.form button[type=submit]").click()
     codes = page.locator(".recovery-codes code")
     expect(codes).to_have_count(10)
